@@ -1,0 +1,193 @@
+// Package config is switchboard's one configuration file
+// (configs/switchboard.yaml): its shape, the embedded defaults, strict
+// loading that names file, line and key for every mistake, and the
+// precedence flags > environment (SWITCHBOARD_…) > file > defaults.
+//
+// Each package that needs settings owns a Config struct with yaml tags;
+// this package composes them into sections and adds only what belongs to
+// no package (where to listen, which PBX, where the routing file is).
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PBX kinds: which adapter serve starts.
+const (
+	PBXSim        = "sim"
+	PBXAsterisk   = "asterisk"
+	PBXFreeSWITCH = "freeswitch"
+)
+
+// Config is the whole file.
+type Config struct {
+	Server   Server   `yaml:"server"`
+	Database Database `yaml:"database"`
+	PBX      PBX      `yaml:"pbx"`
+	Routing  Routing  `yaml:"routing"`
+	Log      Log      `yaml:"log"`
+}
+
+// Server is the HTTP side: API, wallboard, metrics.
+type Server struct {
+	// Listen is the host:port the HTTP server binds.
+	Listen string `yaml:"listen"`
+	// Token, when set, is the bearer token write operations need. With no
+	// token the server refuses to listen on anything but loopback.
+	Token string `yaml:"token"`
+	// ShutdownTimeout bounds the clean shutdown (drain HTTP, flush journal).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Database says where switchboard keeps its durable memory.
+type Database struct {
+	// DSN is sqlite:PATH or a MySQL DSN (mysql://user:pass@tcp(host:port)/db
+	// or the bare go-sql-driver form user:pass@tcp(host:port)/db).
+	DSN string `yaml:"dsn"`
+}
+
+// PBX picks the adapter and holds each adapter's settings.
+type PBX struct {
+	// Kind is sim, asterisk or freeswitch.
+	Kind string `yaml:"kind"`
+}
+
+// Routing points at the routing file (queues, agents, rules).
+type Routing struct {
+	// File is the routing file; empty means the embedded demo rules.
+	File string `yaml:"file"`
+}
+
+// Log configures log/slog output on stderr.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Defaults returns the embedded defaults: simulated PBX, SQLite file
+// switchboard.db in the working directory, 127.0.0.1:8080.
+func Defaults() Config {
+	return Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8080",
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Database: Database{DSN: "sqlite:switchboard.db"},
+		PBX:      PBX{Kind: PBXSim},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+// FieldError is one invalid value, named by its dotted key
+// (server.listen). Load and Resolve turn it into an *Error that also says
+// where the value came from.
+type FieldError struct {
+	Key string
+	Msg string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+// Validate checks values that the types alone do not constrain. It returns
+// the first problem as a *FieldError.
+func (c Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if _, _, err := SplitListen(c.Server.Listen); err != nil {
+		return bad("server.listen", "%v", err)
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		return bad("server.shutdown_timeout", "must be positive, got %s", c.Server.ShutdownTimeout)
+	}
+	if strings.ContainsAny(c.Server.Token, " \t\r\n") {
+		return bad("server.token", "must not contain white space")
+	}
+	if c.Server.Token == "" {
+		host, _, _ := SplitListen(c.Server.Listen)
+		if !IsLoopback(host) {
+			return bad("server.listen", "%q is not a loopback address: set server.token (or SWITCHBOARD_TOKEN, --token) before listening beyond this machine", c.Server.Listen)
+		}
+	}
+	if err := checkDSN(c.Database.DSN); err != nil {
+		return bad("database.dsn", "%v", err)
+	}
+	switch c.PBX.Kind {
+	case PBXSim, PBXAsterisk, PBXFreeSWITCH:
+	default:
+		return bad("pbx.kind", "must be one of sim, asterisk, freeswitch; got %q", c.PBX.Kind)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "must be text or json; got %q", c.Log.Format)
+	}
+	return nil
+}
+
+// SplitListen splits host:port and checks the port.
+func SplitListen(addr string) (host string, port int, err error) {
+	if addr == "" {
+		return "", 0, fmt.Errorf("empty address: want host:port such as 127.0.0.1:8080")
+	}
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return "", 0, fmt.Errorf("%q: port %q is not a number 0..65535", addr, p)
+	}
+	return h, n, nil
+}
+
+// IsLoopback reports whether host names only this machine. An empty host
+// (":8080") binds every interface and is not loopback.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkDSN accepts sqlite:PATH, mysql://… and the bare go-sql-driver form.
+func checkDSN(dsn string) error {
+	switch {
+	case dsn == "":
+		return fmt.Errorf("empty: want sqlite:PATH or a MySQL DSN")
+	case strings.HasPrefix(dsn, "sqlite:"):
+		if strings.TrimPrefix(dsn, "sqlite:") == "" {
+			return fmt.Errorf("%q names no file: want sqlite:PATH such as sqlite:switchboard.db", dsn)
+		}
+		return nil
+	case strings.HasPrefix(dsn, "mysql://"):
+		rest := strings.TrimPrefix(dsn, "mysql://")
+		if !strings.Contains(rest, "/") {
+			return fmt.Errorf("MySQL DSN names no database: want mysql://user:pass@tcp(host:3306)/db")
+		}
+		return nil
+	case strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix("):
+		if !strings.Contains(dsn[strings.Index(dsn, "@"):], ")/") {
+			return fmt.Errorf("MySQL DSN names no database: want user:pass@tcp(host:3306)/db")
+		}
+		return nil
+	default:
+		if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+			return fmt.Errorf("unsupported database scheme %q: want sqlite:PATH or a MySQL DSN", u.Scheme)
+		}
+		return fmt.Errorf("%q is neither sqlite:PATH nor a MySQL DSN (user:pass@tcp(host:3306)/db)", MaskDSN(dsn))
+	}
+}

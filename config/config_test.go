@@ -1,0 +1,213 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseErrorsNameFileLineKey(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want string // substring of the error, which always starts with the file name
+	}{
+		{"unknown top-level key", "server:\n  listen: 127.0.0.1:9000\nfoo: 1\n", "sb.yaml:3:1: foo: unknown key \"foo\""},
+		{"unknown nested key", "server:\n  listn: 127.0.0.1:9000\n", "sb.yaml:2:3: server.listn: unknown key \"listn\" (valid keys in server: listen, shutdown_timeout, token)"},
+		{"bad duration", "server:\n  shutdown_timeout: soon\n", "sb.yaml:2:21: server.shutdown_timeout: cannot unmarshal !!str `soon` into time.Duration"},
+		{"negative duration", "server:\n  shutdown_timeout: -1s\n", "sb.yaml:2:3: server.shutdown_timeout: must be positive"},
+		{"section not a mapping", "server: 8080\n", "sb.yaml:1:9: server: want a mapping of keys, got \"8080\""},
+		{"bad pbx", "pbx:\n  kind: cisco\n", "sb.yaml:2:3: pbx.kind: must be one of sim, asterisk, freeswitch; got \"cisco\""},
+		{"bad listen", "server:\n  listen: localhost\n", "sb.yaml:2:3: server.listen: \"localhost\" is not host:port"},
+		{"public listen without token", "server:\n  listen: 0.0.0.0:8080\n", "sb.yaml:2:3: server.listen: \"0.0.0.0:8080\" is not a loopback address"},
+		{"bad dsn", "database:\n  dsn: postgres://x/y\n", "sb.yaml:2:3: database.dsn: unsupported database scheme \"postgres\""},
+		{"duplicate key", "log:\n  level: info\n  level: debug\n", "sb.yaml:3:3: log.level: key given twice"},
+		{"bad log level", "log:\n  level: loud\n", "sb.yaml:2:3: log.level: must be one of debug"},
+		{"syntax error", "server:\n  listen: [\n", "sb.yaml:"},
+		{"not a mapping", "- a\n- b\n", "sb.yaml:1:1: the config file must be a mapping"},
+		{"two documents", "log:\n  level: info\n---\nlog:\n  level: debug\n", "more than one YAML document"},
+		{"merge keys", "server:\n  <<: {listen: x}\n", "merge keys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := Defaults()
+			got, _, err := Parse("sb.yaml", []byte(tt.yaml), base)
+			if err == nil {
+				t.Fatalf("Parse accepted bad config; got %+v", got)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+			if !strings.HasPrefix(err.Error(), "sb.yaml") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q\nwant it to contain %q", err, tt.want)
+			}
+			if got != base {
+				t.Errorf("a rejected file changed the config: %+v", got)
+			}
+		})
+	}
+}
+
+func TestParseAcceptsGoodFile(t *testing.T) {
+	data := "server:\n  listen: 0.0.0.0:9090\n  token: s3cret\n  shutdown_timeout: 3s\ndatabase:\n  dsn: 'sb:pw@tcp(db:3306)/switchboard?parseTime=true'\npbx:\n  kind: asterisk\nrouting:\n  file: rules.yaml\nlog:\n  level: debug\n  format: json\n"
+	got, f, err := Parse("sb.yaml", []byte(data), Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Server:   Server{Listen: "0.0.0.0:9090", Token: "s3cret", ShutdownTimeout: 3 * time.Second},
+		Database: Database{DSN: "sb:pw@tcp(db:3306)/switchboard?parseTime=true"},
+		PBX:      PBX{Kind: PBXAsterisk},
+		Routing:  Routing{File: "rules.yaml"},
+		Log:      Log{Level: "debug", Format: "json"},
+	}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if !f.Sets("server.listen") || f.Sets("server.nothing") {
+		t.Error("File.Sets does not track keys")
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	for _, data := range []string{"", "# only a comment\n", "---\n"} {
+		got, _, err := Parse("sb.yaml", []byte(data), Defaults())
+		if err != nil || got != Defaults() {
+			t.Errorf("Parse(%q) = %+v, %v; want defaults", data, got, err)
+		}
+	}
+}
+
+func TestSampleFileIsValid(t *testing.T) {
+	// configs/switchboard.yaml documents the defaults: it must load and
+	// agree with them, or the docs lie.
+	got, _, err := LoadFile(filepath.Join("..", "configs", "switchboard.yaml"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Defaults(); got.Server != want.Server || got.Database != want.Database || got.PBX.Kind != want.PBX.Kind || got.Log != want.Log {
+		t.Errorf("configs/switchboard.yaml disagrees with Defaults():\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sb.yaml")
+	if err := os.WriteFile(file, []byte("server:\n  listen: 127.0.0.1:7000\nlog:\n  level: warn\n  format: json\ndatabase:\n  dsn: sqlite:file.db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SWITCHBOARD_LISTEN": "127.0.0.1:7100", "SWITCHBOARD_LOG_LEVEL": "error"}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := Resolve(Sources{File: file, Getenv: getenv, Flags: []Override{{Key: "server.listen", Value: "127.0.0.1:7200", Source: "--listen"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:7200" {
+		t.Errorf("flag lost to lower precedence: listen = %s", cfg.Server.Listen)
+	}
+	if cfg.Log.Level != "error" {
+		t.Errorf("environment lost to the file: level = %s", cfg.Log.Level)
+	}
+	if cfg.Log.Format != "json" || cfg.Database.DSN != "sqlite:file.db" {
+		t.Errorf("file values lost: %+v", cfg)
+	}
+	if cfg.PBX.Kind != PBXSim || cfg.Server.ShutdownTimeout != 10*time.Second {
+		t.Errorf("defaults lost: %+v", cfg)
+	}
+
+	none, err := Resolve(Sources{})
+	if err != nil || none != Defaults() {
+		t.Errorf("no sources: got %+v, %v; want defaults", none, err)
+	}
+}
+
+func TestResolveErrorsNameTheSource(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sb.yaml")
+	if err := os.WriteFile(file, []byte("server:\n  listen: 0.0.0.0:8080\n  token: abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		src  Sources
+		want string
+	}{
+		{"bad env value", Sources{Getenv: envOf("SWITCHBOARD_PBX", "nope")}, "environment SWITCHBOARD_PBX: pbx.kind: must be one of"},
+		{"bad flag", Sources{Flags: []Override{{Key: "server.listen", Value: "nowhere", Source: "--listen"}}}, "--listen: server.listen: \"nowhere\" is not host:port"},
+		{"bad flag type", Sources{Flags: []Override{{Key: "server.shutdown_timeout", Value: "x", Source: "--shutdown-timeout"}}}, "--shutdown-timeout: server.shutdown_timeout: cannot unmarshal"},
+		{"flag clears token the file needs", Sources{File: file, Flags: []Override{{Key: "server.token", Value: "", Source: "--token"}}}, "--token"},
+		{"missing file", Sources{File: filepath.Join(dir, "nope.yaml")}, "nope.yaml: cannot read config file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Resolve(tt.src)
+			if err == nil {
+				t.Fatalf("accepted: %+v", cfg)
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q and wrap ErrInvalid", err, tt.want)
+			}
+		})
+	}
+}
+
+func envOf(kv ...string) func(string) (string, bool) {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoopbackWithoutToken(t *testing.T) {
+	for _, tt := range []struct {
+		listen, token string
+		ok            bool
+	}{
+		{"127.0.0.1:8080", "", true},
+		{"[::1]:8080", "", true},
+		{"localhost:8080", "", true},
+		{":8080", "", false},
+		{"0.0.0.0:8080", "", false},
+		{"192.0.2.7:8080", "", false},
+		{"0.0.0.0:8080", "t0ken", true},
+	} {
+		c := Defaults()
+		c.Server.Listen, c.Server.Token = tt.listen, tt.token
+		if err := c.Validate(); (err == nil) != tt.ok {
+			t.Errorf("listen %q token %q: err = %v, want ok=%v", tt.listen, tt.token, err, tt.ok)
+		}
+	}
+}
+
+func TestMaskedHidesSecrets(t *testing.T) {
+	c := Defaults()
+	c.Server.Token = "tok-123"
+	c.Database.DSN = "sb:hunter2@tcp(db:3306)/switchboard"
+	out, err := c.MaskedYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	if strings.Contains(s, "tok-123") || strings.Contains(s, "hunter2") {
+		t.Errorf("secret shown:\n%s", s)
+	}
+	if !strings.Contains(s, "token: '"+Masked+"'") && !strings.Contains(s, "token: \""+Masked+"\"") && !strings.Contains(s, "token: "+Masked) {
+		t.Errorf("token not masked:\n%s", s)
+	}
+	if !strings.Contains(s, "sb:"+Masked+"@tcp(db:3306)/switchboard") {
+		t.Errorf("dsn not masked:\n%s", s)
+	}
+	for in, want := range map[string]string{
+		"mysql://u:p@tcp(h:3306)/d": "mysql://u:" + Masked + "@tcp(h:3306)/d",
+		"sqlite:switchboard.db":     "sqlite:switchboard.db",
+		"http://a:b@host:8088/ari":  "http://a:" + Masked + "@host:8088/ari",
+	} {
+		if got := MaskDSN(in); got != want {
+			t.Errorf("MaskDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
