@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -92,44 +93,107 @@ func Resolve(s Sources) (Config, error) {
 	return cfg, nil
 }
 
-// apply sets one dotted key from a string, decoding it as YAML would so
-// durations, numbers and booleans read the same as in the file.
+// apply sets one key from a string, decoding it as YAML would so
+// durations, numbers and booleans read the same as in the file. Keys are
+// dotted field names; "name[N]" indexes a list, growing it when needed
+// (SWITCHBOARD_ARI_URL sets pbx.asterisk.nodes[0].url).
 func apply(cfg *Config, o Override) error {
+	v := reflect.ValueOf(cfg).Elem()
 	parts := strings.Split(o.Key, ".")
-	t := reflect.TypeOf(*cfg)
 	for i, p := range parts {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
+		name, idx, hasIdx, err := splitIndex(p)
+		if err != nil {
+			return &Error{Source: o.Source, Key: o.Key, Msg: err.Error()}
 		}
-		if t.Kind() != reflect.Struct {
+		for v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
 			return &Error{Source: o.Source, Key: o.Key, Msg: fmt.Sprintf("%q is not a section", strings.Join(parts[:i], "."))}
 		}
-		ft, ok := yamlFields(t)[p]
+		f, ok := fieldByYAML(v, name)
 		if !ok {
 			return &Error{Source: o.Source, Key: o.Key, Msg: "no such config key"}
 		}
-		t = ft
+		v = f
+		if hasIdx {
+			if v.Kind() != reflect.Slice {
+				return &Error{Source: o.Source, Key: o.Key, Msg: fmt.Sprintf("%q is not a list", name)}
+			}
+			if v.Len() <= idx {
+				grown := reflect.MakeSlice(v.Type(), idx+1, idx+1)
+				reflect.Copy(grown, v)
+				v.Set(grown)
+			}
+			v = v.Index(idx)
+		}
 	}
 	leaf := &yaml.Node{Kind: yaml.ScalarNode, Value: o.Value}
-	if t.Kind() == reflect.String {
+	if v.Kind() == reflect.String {
 		leaf.Tag = "!!str" // "0123" or "yes" stay strings
 	}
-	f := &File{Name: o.Source, keys: map[string]*yaml.Node{}}
-	if err := f.leaf(leaf, t, o.Key); err != nil {
-		var ce *Error
-		if errors.As(err, &ce) {
-			return &Error{Source: o.Source, Key: o.Key, Msg: ce.Msg}
+	nv := reflect.New(v.Type())
+	if err := leaf.Decode(nv.Interface()); err != nil {
+		msg := err.Error()
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			msg = te.Errors[0]
 		}
-		return err
+		if m := yamlLine.FindStringSubmatch(strings.TrimPrefix(msg, "yaml: ")); m != nil {
+			msg = m[2]
+		}
+		return &Error{Source: o.Source, Key: o.Key, Msg: msg}
 	}
-	node := leaf
-	for i := len(parts) - 1; i >= 0; i-- {
-		node = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
-			{Kind: yaml.ScalarNode, Tag: "!!str", Value: parts[i]}, node,
-		}}
-	}
-	if err := node.Decode(cfg); err != nil {
-		return &Error{Source: o.Source, Key: o.Key, Msg: err.Error()}
-	}
+	v.Set(nv.Elem())
 	return nil
+}
+
+// splitIndex splits "nodes[0]" into ("nodes", 0, true).
+func splitIndex(p string) (string, int, bool, error) {
+	open := strings.IndexByte(p, '[')
+	if open < 0 {
+		return p, 0, false, nil
+	}
+	if !strings.HasSuffix(p, "]") {
+		return "", 0, false, fmt.Errorf("bad key part %q", p)
+	}
+	n, err := strconv.Atoi(p[open+1 : len(p)-1])
+	if err != nil || n < 0 || n > 64 {
+		return "", 0, false, fmt.Errorf("bad index in %q", p)
+	}
+	return p[:open], n, true, nil
+}
+
+// fieldByYAML finds the struct field (following ,inline) with yaml name.
+func fieldByYAML(v reflect.Value, name string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		tag, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if tag == "-" {
+			continue
+		}
+		if strings.Contains(","+opts+",", ",inline,") {
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Struct {
+				if f, ok := fieldByYAML(fv, name); ok {
+					return f, true
+				}
+			}
+			continue
+		}
+		if tag == "" {
+			tag = strings.ToLower(sf.Name)
+		}
+		if tag == name {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
