@@ -99,7 +99,7 @@ func expect[T adapters.Event](h *harness, ok func(T) bool) T {
 
 func inject(t *testing.T, srv *aritest.Server, num string) string {
 	t.Helper()
-	id, err := srv.InjectCall("switchboard", aritest.Caller{Number: num, Exten: "800"})
+	id, err := srv.InjectCall("switchboard", aritest.Caller{Number: num, Exten: "s", Args: []string{"800"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ package ari
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -152,3 +153,5 @@ func (c Config) endpoint(ep string) string {
 	}
 	return strings.ReplaceAll(c.AgentEndpoint, "{ext}", ep)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

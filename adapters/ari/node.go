@@ -191,6 +191,9 @@ func rootErr(err error) error {
 			return err
 		}
 		u := errors.Unwrap(err)
+		if c, ok := err.(interface{ Cause() error }); ok && u == nil {
+			u = c.Cause() // native's data-get errors
+		}
 		if u == nil {
 			return err
 		}
@@ -603,13 +606,24 @@ func (n *node) onStasisStart(ctx context.Context, ev *ari.StasisStart) {
 		}
 		n.locals[base] = ch.ID
 	}
+	dialed := dialedNumber(ch.Dialplan.Exten, ev.Args)
 	n.legs[ch.ID] = &leg{id: ch.ID, role: adapters.RoleCaller, inStasis: true, answered: ch.State == "Up",
-		localBase: base, caller: ch.Caller.Number, dialed: ch.Dialplan.Exten}
+		localBase: base, caller: ch.Caller.Number, dialed: dialed}
 	n.mu.Unlock()
 	n.a.emit(&adapters.CallArrived{
 		Base: n.baseAt(ch.ID, ev.Timestamp), CallerNumber: ch.Caller.Number, CallerName: ch.Caller.Name,
-		DialedNumber: ch.Dialplan.Exten, Vars: argVars(ev.Args), Answered: ch.State == "Up",
+		DialedNumber: dialed, Vars: argVars(ev.Args), Answered: ch.State == "Up",
 	})
+}
+
+// dialedNumber is the DID: the first Stasis() argument when the dialplan
+// passes one (Stasis(switchboard,${EXTEN}) from a shared entry context
+// whose own extension is "s"), else the channel's extension.
+func dialedNumber(exten string, args []string) string {
+	if len(args) > 0 && args[0] != "" {
+		return args[0]
+	}
+	return exten
 }
 
 // argVars exposes Stasis() arguments to entry rules as ARG1, ARG2 …

@@ -66,6 +66,7 @@ through its API (--server, SWITCHBOARD_SERVER).`,
 		newCallCmd(app),
 		newStatsCmd(app),
 		newConfigCmd(app),
+		newDoctorCmd(app),
 		newVersionCmd(app),
 		newCompletionCmd(app),
 	)
