@@ -1,0 +1,136 @@
+package esl
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"time"
+)
+
+// Config is the FreeSWITCH adapter's part of switchboard.yaml (pbx.freeswitch).
+type Config struct {
+	// Node names this FreeSWITCH in leg refs and logs; default "freeswitch".
+	Node string `yaml:"node"`
+	// Addr is the inbound event socket (event_socket.conf.xml listen-ip:
+	// listen-port); default 127.0.0.1:8021. Env SWITCHBOARD_ESL_ADDR.
+	Addr string `yaml:"addr"`
+	// Password is the event socket password; default ClueCon.
+	// Env SWITCHBOARD_ESL_PASSWORD.
+	Password string `yaml:"password"`
+	// ConnectTimeout bounds one dial plus auth; default 5s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// CommandTimeout bounds one command and its reply; a command that
+	// times out drops and redials the connection; default 5s.
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+	// HealthInterval is how often `api status` probes each connection;
+	// default 5s. HealthTimeout bounds the probe; default 2s.
+	HealthInterval time.Duration `yaml:"health_interval"`
+	HealthTimeout  time.Duration `yaml:"health_timeout"`
+	// ReconnectMin and ReconnectMax bound the redial backoff; defaults
+	// 200ms and 10s.
+	ReconnectMin time.Duration `yaml:"reconnect_min"`
+	ReconnectMax time.Duration `yaml:"reconnect_max"`
+	// ReorderWindow is how long an event may wait for lower Event-Sequence
+	// numbers before it is applied; default 20ms. Never waits for a gap.
+	ReorderWindow time.Duration `yaml:"reorder_window"`
+	// ArrivalVar is the channel variable the dialplan sets to "true" before
+	// park to hand the call to switchboard; default "switchboard".
+	ArrivalVar string `yaml:"arrival_var"`
+	// RecordingDir is where FreeSWITCH writes recordings (a path on the
+	// FreeSWITCH host); default /var/lib/freeswitch/recordings/switchboard.
+	RecordingDir string `yaml:"recording_dir"`
+	// RecordingFormat is the file extension when a request names none; default wav.
+	RecordingFormat string `yaml:"recording_format"`
+	// MOHStream is the default music on hold; default local_stream://moh.
+	// A StartHold class "x" plays local_stream://x.
+	MOHStream string `yaml:"moh_stream"`
+	// SayLanguage is the language of number prompts (say); default en.
+	SayLanguage string `yaml:"say_language"`
+	// FallbackContext and FallbackExtension are where Continue sends a call
+	// when the controller names none; defaults switchboard_fallback / fallback
+	// (see dialplans/freeswitch).
+	FallbackContext   string `yaml:"fallback_context"`
+	FallbackExtension string `yaml:"fallback_extension"`
+	// EventBuffer is the size of the Events channel; default 4096.
+	EventBuffer int `yaml:"event_buffer"`
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid freeswitch config")
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	str := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	str(&c.Node, "freeswitch")
+	str(&c.Addr, "127.0.0.1:8021")
+	str(&c.Password, "ClueCon")
+	def(&c.ConnectTimeout, 5*time.Second)
+	def(&c.CommandTimeout, 5*time.Second)
+	def(&c.HealthInterval, 5*time.Second)
+	def(&c.HealthTimeout, 2*time.Second)
+	def(&c.ReconnectMin, 200*time.Millisecond)
+	def(&c.ReconnectMax, 10*time.Second)
+	def(&c.ReorderWindow, 20*time.Millisecond)
+	str(&c.ArrivalVar, "switchboard")
+	str(&c.RecordingDir, "/var/lib/freeswitch/recordings/switchboard")
+	str(&c.RecordingFormat, "wav")
+	str(&c.MOHStream, "local_stream://moh")
+	str(&c.SayLanguage, "en")
+	str(&c.FallbackContext, "switchboard_fallback")
+	str(&c.FallbackExtension, "fallback")
+	if c.EventBuffer == 0 {
+		c.EventBuffer = 4096
+	}
+	return c
+}
+
+// Validate reports the first invalid field (after defaults), naming it.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("%w: addr %q: %v", ErrConfig, c.Addr, err)
+	}
+	for name, d := range map[string]time.Duration{
+		"connect_timeout": c.ConnectTimeout, "command_timeout": c.CommandTimeout,
+		"health_interval": c.HealthInterval, "health_timeout": c.HealthTimeout,
+		"reconnect_min": c.ReconnectMin, "reconnect_max": c.ReconnectMax, "reorder_window": c.ReorderWindow,
+	} {
+		if d < 0 {
+			return fmt.Errorf("%w: %s must be positive, got %s", ErrConfig, name, d)
+		}
+	}
+	if c.ReconnectMax < c.ReconnectMin {
+		return fmt.Errorf("%w: reconnect_max %s is below reconnect_min %s", ErrConfig, c.ReconnectMax, c.ReconnectMin)
+	}
+	for name, v := range map[string]string{"node": c.Node, "arrival_var": c.ArrivalVar, "recording_format": c.RecordingFormat,
+		"say_language": c.SayLanguage, "fallback_context": c.FallbackContext, "fallback_extension": c.FallbackExtension} {
+		if !namePattern.MatchString(v) {
+			return fmt.Errorf("%w: %s %q may hold only letters, digits, '.', '_' and '-'", ErrConfig, name, v)
+		}
+	}
+	if c.EventBuffer < 0 {
+		return fmt.Errorf("%w: event_buffer must be positive, got %d", ErrConfig, c.EventBuffer)
+	}
+	if err := safeArg("recording_dir", c.RecordingDir); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := safeArg("moh_stream", c.MOHStream); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := safeLine("password", c.Password); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package esl
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/percipia/eslgo"
+)
+
+// Defence "race-free close". eslgo v1.5.2 cannot be closed race-free:
+// Conn.close deletes from its response-channel map while authLoop and
+// disconnectLoop read that map without the lock (`go test -race` fails
+// whenever a connection is closed, by us or by FreeSWITCH). The adapter
+// therefore never lets eslgo close: each eslgo connection talks to
+// FreeSWITCH through a splice, a private loopback socket whose FreeSWITCH
+// side we own. To close, we cancel the connection's context (every eslgo
+// loop returns), close the FreeSWITCH socket, and only later close the
+// private socket, when no eslgo loop is left to call Conn.close. A
+// FreeSWITCH-side close or disconnect notice is turned into the same
+// sequence instead of being passed on to eslgo.
+
+// session is one eslgo connection with its splice.
+type session struct {
+	conn   *eslgo.Conn
+	cancel context.CancelFunc
+	fs     net.Conn // our socket to FreeSWITCH
+	local  net.Conn // our end of the private socket eslgo dialed
+	once   sync.Once
+	// gone is closed when FreeSWITCH closed or said goodbye.
+	gone    chan struct{}
+	goneErr error
+}
+
+// closeGrace is how long after cancelling eslgo's context the private
+// socket is closed (eslgo's loops return at once on cancel).
+const closeGrace = 500 * time.Millisecond
+
+// close ends the session without eslgo ever running Conn.close.
+func (s *session) close() {
+	s.once.Do(func() {
+		s.cancel()
+		_ = s.fs.Close()
+		if s.local != nil {
+			local := s.local
+			time.AfterFunc(closeGrace, func() { _ = local.Close() })
+		}
+	})
+}
+
+// dialESL connects to FreeSWITCH, puts a splice in between and lets
+// eslgo authenticate through it.
+func dialESL(ctx context.Context, addr, password string, timeout time.Duration, logger eslgo.Logger) (*session, error) {
+	d := net.Dialer{Timeout: timeout}
+	fs, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = fs.Close()
+		return nil, fmt.Errorf("splice listener: %w", err)
+	}
+	defer ln.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	s := &session{fs: fs, cancel: cancel, gone: make(chan struct{})}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+
+	type result struct {
+		c   *eslgo.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	opts := eslgo.InboundOptions{
+		Options:     eslgo.Options{Context: cctx, Logger: logger, ExitTimeout: time.Second},
+		Network:     "tcp",
+		Password:    password,
+		AuthTimeout: timeout,
+	}
+	go func() {
+		c, err := opts.Dial(ln.Addr().String())
+		done <- result{c, err}
+	}()
+	select {
+	case local, ok := <-accepted:
+		if !ok {
+			cancel()
+			_ = fs.Close()
+			return nil, errors.New("splice accept failed")
+		}
+		s.local = local
+	case <-time.After(timeout):
+		cancel()
+		_ = fs.Close()
+		return nil, fmt.Errorf("no answer within %s", timeout)
+	}
+	go s.pump(s.local, fs, true)
+	go s.pump(fs, s.local, false)
+
+	select {
+	case r := <-done:
+		if r.err != nil {
+			s.close()
+			return nil, r.err
+		}
+		s.conn = r.c
+		return s, nil
+	case <-time.After(timeout):
+		s.close()
+		return nil, fmt.Errorf("no answer within %s", timeout)
+	}
+}
+
+// pump copies one direction. From FreeSWITCH it copies frame by frame and
+// keeps text/disconnect-notice and end-of-stream from eslgo: they end the
+// session instead (see the defence above).
+func (s *session) pump(dst, src net.Conn, fromFS bool) {
+	if !fromFS {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					s.fail(werr)
+					return
+				}
+			}
+			if err != nil {
+				s.fail(fmt.Errorf("eslgo side: %w", err))
+				return
+			}
+		}
+	}
+	r := bufio.NewReaderSize(src, 64<<10)
+	w := bufio.NewWriterSize(dst, 64<<10)
+	for {
+		frame, ctype, err := readRawFrame(r)
+		if err != nil {
+			_ = w.Flush()
+			s.fail(fmt.Errorf("freeswitch closed the event socket: %w", err))
+			return
+		}
+		if ctype == "text/disconnect-notice" {
+			_ = w.Flush()
+			s.fail(errors.New("freeswitch sent a disconnect notice"))
+			return
+		}
+		if _, err := w.Write(frame); err == nil && r.Buffered() == 0 {
+			err = w.Flush()
+			if err != nil {
+				s.fail(err)
+				return
+			}
+		}
+	}
+}
+
+func (s *session) fail(err error) {
+	select {
+	case <-s.gone:
+	default:
+		s.goneErr = err
+		close(s.gone)
+	}
+}
+
+// readRawFrame reads one ESL frame and returns its bytes and Content-Type.
+func readRawFrame(r *bufio.Reader) ([]byte, string, error) {
+	var b []byte
+	ctype := ""
+	length := 0
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return nil, "", err
+		}
+		b = append(b, line...)
+		t := strings.TrimRight(string(line), "\r\n")
+		if t == "" {
+			if ctype == "" && length == 0 && len(b) <= 2 {
+				b = b[:0]
+				continue // stray blank line
+			}
+			break
+		}
+		if v, ok := strings.CutPrefix(t, "Content-Type: "); ok {
+			ctype = v
+		} else if v, ok := strings.CutPrefix(t, "Content-Length: "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 64<<20 {
+				return nil, "", fmt.Errorf("%w: Content-Length %q", ErrBadFrame, v)
+			}
+			length = n
+		}
+	}
+	if length > 0 {
+		start := len(b)
+		b = append(b, make([]byte, length)...)
+		if _, err := ioReadFull(r, b[start:]); err != nil {
+			return nil, "", err
+		}
+	}
+	return b, ctype, nil
+}
+
+func ioReadFull(r *bufio.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
