@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-cc/switchboard/adapters/ari"
+	"github.com/switchboard-cc/switchboard/adapters/esl"
 )
 
 // PBX kinds: which adapter serve starts.
@@ -51,10 +54,15 @@ type Database struct {
 	DSN string `yaml:"dsn"`
 }
 
-// PBX picks the adapter and holds each adapter's settings.
+// PBX picks the adapter and holds each adapter's settings. Only the
+// section of the chosen kind is used; the others may stay in the file.
 type PBX struct {
 	// Kind is sim, asterisk or freeswitch.
 	Kind string `yaml:"kind"`
+	// Asterisk configures the ARI adapter (kind: asterisk).
+	Asterisk ari.Config `yaml:"asterisk"`
+	// FreeSWITCH configures the ESL adapter (kind: freeswitch).
+	FreeSWITCH esl.Config `yaml:"freeswitch"`
 }
 
 // Routing points at the routing file (queues, agents, rules).
@@ -120,7 +128,11 @@ func (c Config) Validate() error {
 		return bad("database.dsn", "%v", err)
 	}
 	switch c.PBX.Kind {
-	case PBXSim, PBXAsterisk, PBXFreeSWITCH:
+	case PBXSim, PBXAsterisk:
+	case PBXFreeSWITCH:
+		if err := c.PBX.FreeSWITCH.Validate(); err != nil {
+			return bad("pbx.freeswitch", "%v", err)
+		}
 	default:
 		return bad("pbx.kind", "must be one of sim, asterisk, freeswitch; got %q", c.PBX.Kind)
 	}

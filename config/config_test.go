@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func TestParseErrorsNameFileLineKey(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "sb.yaml") || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %q\nwant it to contain %q", err, tt.want)
 			}
-			if got != base {
+			if !reflect.DeepEqual(got, base) {
 				t.Errorf("a rejected file changed the config: %+v", got)
 			}
 		})
@@ -64,7 +65,7 @@ func TestParseAcceptsGoodFile(t *testing.T) {
 		Routing:  Routing{File: "rules.yaml"},
 		Log:      Log{Level: "debug", Format: "json"},
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 	if !f.Sets("server.listen") || f.Sets("server.nothing") {
@@ -75,7 +76,7 @@ func TestParseAcceptsGoodFile(t *testing.T) {
 func TestEmptyFileIsDefaults(t *testing.T) {
 	for _, data := range []string{"", "# only a comment\n", "---\n"} {
 		got, _, err := Parse("sb.yaml", []byte(data), Defaults())
-		if err != nil || got != Defaults() {
+		if err != nil || !reflect.DeepEqual(got, Defaults()) {
 			t.Errorf("Parse(%q) = %+v, %v; want defaults", data, got, err)
 		}
 	}
@@ -88,7 +89,7 @@ func TestSampleFileIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := Defaults(); got.Server != want.Server || got.Database != want.Database || got.PBX.Kind != want.PBX.Kind || got.Log != want.Log {
+	if want := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Errorf("configs/switchboard.yaml disagrees with Defaults():\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -119,7 +120,7 @@ func TestPrecedence(t *testing.T) {
 	}
 
 	none, err := Resolve(Sources{})
-	if err != nil || none != Defaults() {
+	if err != nil || !reflect.DeepEqual(none, Defaults()) {
 		t.Errorf("no sources: got %+v, %v; want defaults", none, err)
 	}
 }
@@ -208,6 +209,53 @@ func TestMaskedHidesSecrets(t *testing.T) {
 	} {
 		if got := MaskDSN(in); got != want {
 			t.Errorf("MaskDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestAdapterSections(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sb.yaml")
+	data := "pbx:\n  kind: asterisk\n  asterisk:\n    nodes:\n      - name: pbx1\n        url: http://pbx1:8088\n    request_timeout: 2s\n"
+	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf("SWITCHBOARD_ARI_PASSWORD", "ari-secret", "SWITCHBOARD_ARI_APP", "sbapp", "SWITCHBOARD_ESL_ADDR", "fs:8021", "SWITCHBOARD_ESL_PASSWORD", "Clue")
+	cfg, err := Resolve(Sources{File: file, Getenv: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cfg.PBX.Asterisk.Nodes
+	if len(n) != 1 || n[0].Name != "pbx1" || n[0].URL != "http://pbx1:8088" || n[0].Password != "ari-secret" || n[0].App != "sbapp" {
+		t.Errorf("ARI env did not merge into the file's first node: %+v", n)
+	}
+	if cfg.PBX.Asterisk.RequestTimeout != 2*time.Second {
+		t.Errorf("request_timeout = %s", cfg.PBX.Asterisk.RequestTimeout)
+	}
+	if cfg.PBX.FreeSWITCH.Addr != "fs:8021" || cfg.PBX.FreeSWITCH.Password != "Clue" {
+		t.Errorf("ESL env ignored: %+v", cfg.PBX.FreeSWITCH)
+	}
+	// With no file, SWITCHBOARD_ARI_URL creates the first node.
+	cfg, err = Resolve(Sources{Getenv: envOf("SWITCHBOARD_ARI_URL", "http://a:8088")})
+	if err != nil || len(cfg.PBX.Asterisk.Nodes) != 1 || cfg.PBX.Asterisk.Nodes[0].URL != "http://a:8088" {
+		t.Errorf("SWITCHBOARD_ARI_URL alone: %+v, %v", cfg.PBX.Asterisk.Nodes, err)
+	}
+	out, err := cfg.MaskedYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "ClueCon") {
+		t.Errorf("config show leaks a password:\n%s", out)
+	}
+
+	for _, tt := range []struct{ yaml, want string }{
+		{"pbx:\n  asterisk:\n    nodes:\n      - url: http://x\n        passwd: y\n", "sb.yaml:5:9: pbx.asterisk.nodes[0].passwd: unknown key \"passwd\""},
+		{"pbx:\n  asterisk:\n    heartbeat: often\n", "sb.yaml:3:16: pbx.asterisk.heartbeat: cannot unmarshal"},
+		{"pbx:\n  kind: freeswitch\n  freeswitch:\n    addr: nowhere\n", "sb.yaml:3:3: pbx.freeswitch: invalid freeswitch config: addr \"nowhere\""},
+	} {
+		_, _, err := Parse("sb.yaml", []byte(tt.yaml), Defaults())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want %q", tt.yaml, err, tt.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -28,7 +29,7 @@ func FuzzLoad(f *testing.F) {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error does not wrap ErrInvalid: %v", err)
 			}
-			if got != base {
+			if !reflect.DeepEqual(got, base) {
 				t.Fatalf("rejected input changed the config")
 			}
 			return

@@ -35,6 +35,12 @@ var EnvVars = []EnvVar{
 	{"SWITCHBOARD_ROUTING", "routing.file", "routing file"},
 	{"SWITCHBOARD_LOG_LEVEL", "log.level", "debug, info, warn, error"},
 	{"SWITCHBOARD_LOG_FORMAT", "log.format", "text or json"},
+	{"SWITCHBOARD_ARI_URL", "pbx.asterisk.nodes[0].url", "Asterisk HTTP server (first node)"},
+	{"SWITCHBOARD_ARI_USERNAME", "pbx.asterisk.nodes[0].username", "ARI user (first node)"},
+	{"SWITCHBOARD_ARI_PASSWORD", "pbx.asterisk.nodes[0].password", "ARI password (first node)"},
+	{"SWITCHBOARD_ARI_APP", "pbx.asterisk.nodes[0].app", "Stasis application (first node)"},
+	{"SWITCHBOARD_ESL_ADDR", "pbx.freeswitch.addr", "FreeSWITCH event socket host:port"},
+	{"SWITCHBOARD_ESL_PASSWORD", "pbx.freeswitch.password", "FreeSWITCH event socket password"},
 }
 
 // Sources are everything Resolve merges, lowest precedence first after the
