@@ -670,3 +670,23 @@ func TestXSlogBridge(t *testing.T) {
 		}
 	}
 }
+
+// A websocket that stays open but goes silent (half-dead TCP) is found by
+// the heartbeat and redialled; reconciliation follows.
+func TestSilentWebsocketIsRedialled(t *testing.T) {
+	srv := startFake(t)
+	cfg := testConfig(srv.URL())
+	cfg.Heartbeat = 100 * time.Millisecond
+	h := start(t, cfg, srv)
+	id := inject(t, srv, "A")
+	expect[*adapters.CallArrived](h, nil)
+	srv.SilenceWebsocket("switchboard")
+	down := expect[*adapters.NodeState](h, func(e *adapters.NodeState) bool { return !e.Up })
+	if !strings.Contains(down.Err, "no event or heartbeat") {
+		t.Fatalf("down: %+v", down)
+	}
+	rec := expect[*adapters.Reconciled](h, nil)
+	if len(rec.Legs) != 1 || rec.Legs[0].Ref.ID != id {
+		t.Fatalf("Reconciled %+v", rec)
+	}
+}

@@ -362,6 +362,19 @@ func (s *Server) DropWebsocket(appName string) {
 	}
 }
 
+// SilenceWebsocket keeps the app's websocket open but sends nothing more
+// on it, like a half-dead TCP connection: only a client-side keepalive or
+// heartbeat can notice.
+func (s *Server) SilenceWebsocket(appName string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.apps[appName]; a != nil && a.active != nil {
+		a.active.mu.Lock()
+		a.active.silent = true
+		a.active.mu.Unlock()
+	}
+}
+
 // ReplaceApp makes another controller take the app over: the current
 // websocket receives ApplicationReplaced and nothing after (it is not
 // closed), and later events go to the new, silent connection.
@@ -540,6 +553,7 @@ type wsConn struct {
 	done     chan struct{}
 	once     sync.Once
 	replaced bool // guarded by Server.mu
+	silent   bool // guarded by mu
 }
 
 func newWSConn(ws *websocket.Conn) *wsConn {
@@ -553,7 +567,9 @@ func (c *wsConn) enqueue(b []byte) {
 		return // a replacing controller we only pretend exists
 	}
 	c.mu.Lock()
-	c.q = append(c.q, b)
+	if !c.silent {
+		c.q = append(c.q, b)
+	}
 	c.mu.Unlock()
 	select {
 	case c.notify <- struct{}{}:
