@@ -1,0 +1,351 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/percipia/eslgo"
+	"github.com/percipia/eslgo/command"
+
+	"github.com/switchboard-cc/switchboard/adapters"
+	"github.com/switchboard-cc/switchboard/adapters/esl/esltest"
+)
+
+// Each test here proves one defence against eslgo v1.5.2 (see the package
+// comment). The comment on each says what happens without the defence.
+
+// Without serialization (link.send holding the lock across write and
+// reply), concurrent commands receive each other's replies: eslgo hands the
+// next reply to whichever SendCommand is waiting.
+func TestDefenceSerializedCommands(t *testing.T) {
+	h := startHarness(t, nil, nil)
+	ctx := ctxT(t)
+	const legs = 8
+	ids := make([]string, legs)
+	for i := range ids {
+		ids[i] = h.fs.InboundCall(esltest.Call{CallerNumber: fmt.Sprint(i), Dialed: "1", NoPark: true,
+			Vars: map[string]string{"color": fmt.Sprintf("value-%d", i)}})
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var crossed []string
+	for g := 0; g < 64; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 10; k++ {
+				i := (g + k) % legs
+				got, err := h.a.cmd.api(ctx, "uuid_getvar", ids[i]+" color")
+				if want := fmt.Sprintf("value-%d", i); err != nil || got != want {
+					mu.Lock()
+					crossed = append(crossed, fmt.Sprintf("leg %d: got %q (%v)", i, got, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(crossed) > 0 {
+		t.Fatalf("%d crossed replies, e.g. %s", len(crossed), crossed[0])
+	}
+}
+
+// Without dropping the connection after a timed-out command, the late
+// reply is read as the reply to the next command on that connection.
+func TestDefenceDropOnTimeout(t *testing.T) {
+	h := startHarness(t, func(c *Config) { c.CommandTimeout = 100 * time.Millisecond }, nil)
+	ctx := ctxT(t)
+	id := h.fs.InboundCall(esltest.Call{CallerNumber: "1", Dialed: "2", NoPark: true,
+		Vars: map[string]string{"slowvar": "late-reply", "color": "red"}})
+	h.fs.SetFaults(esltest.Faults{ReplyDelay: 400 * time.Millisecond, ReplyDelayMatch: "slowvar"})
+	if _, err := h.a.cmd.api(ctx, "uuid_getvar", id+" slowvar"); !errors.Is(err, adapters.ErrUnreachable) {
+		t.Fatalf("slow command: %v", err)
+	}
+	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(*adapters.NodeState); return ok && !n.Up })
+	h.fs.SetFaults(esltest.Faults{})
+	h.rec.waitFor(t, "reconciled after redial", isType[*adapters.Reconciled](""))
+	// Give the late reply time to arrive where the old connection was.
+	time.Sleep(400 * time.Millisecond)
+	got, err := h.a.cmd.api(ctx, "uuid_getvar", id+" color")
+	if err != nil || got != "red" {
+		t.Fatalf("next command got %q, %v (want red)", got, err)
+	}
+}
+
+// Without resequencing, the fake's reversed batches (and eslgo's
+// goroutine-per-event delivery) reach the state machine out of order:
+// digits come out reversed and an agent leg's HANGUP overtakes its ANSWER.
+func TestDefenceResequencing(t *testing.T) {
+	h := startHarness(t, func(c *Config) { c.ReorderWindow = 50 * time.Millisecond }, nil)
+	ctx := ctxT(t)
+	caller := h.arrive(t, "5551234", "800")
+	h.fs.SetFaults(esltest.Faults{Reorder: 6})
+	if err := h.fs.DTMF(caller.ID, "123456"); err != nil {
+		t.Fatal(err)
+	}
+	var digits string
+	for range 6 {
+		digits += h.rec.waitFor(t, "digit", isType[*adapters.DTMFReceived](caller.ID)).(*adapters.DTMFReceived).Digit
+	}
+	if digits != "123456" {
+		t.Fatalf("digits applied as %q", digits)
+	}
+	h.fs.Endpoint("user/quick", esltest.Behavior{HangupAfter: time.Millisecond})
+	for i := range 5 {
+		ref, err := h.a.Originate(ctx, adapters.OriginateRequest{Endpoint: "user/quick", Tag: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := h.rec.waitFor(t, "agent leg event", func(e adapters.Event) bool {
+			return e.Leg().ID == ref.ID
+		})
+		if _, ok := first.(*adapters.LegAnswered); !ok {
+			t.Fatalf("leg %d: first event %T, want LegAnswered", i, first)
+		}
+		h.rec.waitFor(t, "agent hung up", isType[*adapters.LegHungUp](ref.ID))
+	}
+}
+
+// The resequencer orders by Event-Sequence and never waits for a gap.
+func TestResequencerUnit(t *testing.T) {
+	r := &resequencer{window: 10 * time.Millisecond}
+	t0 := time.Unix(0, 0)
+	for _, s := range []uint64{105, 103, 104, 101} {
+		r.push(fsEvent{Seq: s}, t0)
+	}
+	if got := r.release(t0.Add(5 * time.Millisecond)); len(got) != 0 {
+		t.Fatalf("released before the window: %v", got)
+	}
+	var seqs []uint64
+	for _, e := range r.release(t0.Add(10 * time.Millisecond)) {
+		seqs = append(seqs, e.Seq)
+	}
+	if fmt.Sprint(seqs) != "[101 103 104 105]" { // 102 never came: not waited for
+		t.Fatalf("released %v", seqs)
+	}
+	if _, ok := r.next(); ok {
+		t.Fatal("events left")
+	}
+}
+
+// The per-leg state machine is monotonic: whatever order events come in,
+// nothing follows a hangup (no ANSWER after HANGUP, no second arrival).
+func TestMonotonicLegState(t *testing.T) {
+	a, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.legs["agent"] = &leg{role: adapters.RoleAgent, tag: "t", originated: true}
+	got := a.apply(fsEvent{Name: "CHANNEL_HANGUP", UUID: "agent", Q850: 19, HangupCause: "NO_ANSWER"})
+	if f, ok := got[0].(*adapters.OriginateFailed); !ok || f.Cause != 19 || f.Tag != "t" {
+		t.Fatalf("hangup of unanswered agent leg: %#v", got)
+	}
+	for _, name := range []string{"CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_PARK", "DTMF"} {
+		if got := a.apply(fsEvent{Name: name, UUID: "agent", Arrival: "true", Digit: "1"}); len(got) != 0 {
+			t.Fatalf("%s after hangup produced %#v", name, got)
+		}
+	}
+	got = a.apply(fsEvent{Name: "CHANNEL_PARK", UUID: "caller", Arrival: "true"})
+	if len(got) != 1 {
+		t.Fatalf("arrival: %#v", got)
+	}
+	if got := a.apply(fsEvent{Name: "CHANNEL_PARK", UUID: "caller", Arrival: "true"}); len(got) != 0 {
+		t.Fatalf("second park produced %#v", got)
+	}
+	a.apply(fsEvent{Name: "CHANNEL_ANSWER", UUID: "caller"})
+	if got := a.apply(fsEvent{Name: "CHANNEL_ANSWER", UUID: "caller"}); len(got) != 0 {
+		t.Fatalf("second answer produced %#v", got)
+	}
+}
+
+// eslgo returns empty headers for json (and xml) events; the adapter
+// subscribes in plain. This test shows both halves.
+func TestDefencePlainFormat(t *testing.T) {
+	h := startHarness(t, nil, nil)
+	found := false
+	for _, c := range h.fs.Commands() {
+		if strings.HasPrefix(c, "event ") {
+			found = true
+			if !strings.HasPrefix(c, "event plain ") {
+				t.Fatalf("subscribed with %q", c)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("never subscribed")
+	}
+	h.arrive(t, "1", "2") // plain events are decoded
+
+	// What json would have given: eslgo parses no headers at all.
+	// Dialed through the splice so that closing it is race-free.
+	sess, err := dialESL(ctxT(t), h.fs.Addr(), "ClueCon", 2*time.Second, eslgo.NilLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.close()
+	conn := sess.conn
+	got := make(chan *eslgo.Event, 4)
+	conn.RegisterEventListener(eslgo.EventListenAll, func(e *eslgo.Event) { got <- e })
+	if _, err := conn.SendCommand(ctxT(t), command.Event{Format: "json", Listen: []string{"CHANNEL_CREATE"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.fs.InboundCall(esltest.Call{CallerNumber: "3", Dialed: "4"})
+	select {
+	case e := <-got:
+		if e.GetName() != "" {
+			t.Fatalf("eslgo parsed a json event (%q): the plain-format defence may no longer be needed", e.GetName())
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("no json event")
+	}
+}
+
+// Without the health probe, an unknown Content-Type kills eslgo's reader
+// silently: no more events, no disconnect callback, calls stop arriving.
+func TestDefenceHealthProbe(t *testing.T) {
+	h := startHarness(t, func(c *Config) {
+		c.HealthInterval = 30 * time.Millisecond
+		c.HealthTimeout = 200 * time.Millisecond
+	}, nil)
+	h.fs.InjectFrame("log/data", "2026-11-22 12:00:00 [DEBUG] switch_core.c:1 hello\n")
+	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(*adapters.NodeState); return ok && !n.Up })
+	h.rec.waitFor(t, "reconciled after redial", isType[*adapters.Reconciled](""))
+	h.arrive(t, "5551234", "800")
+}
+
+// Reconnect with backoff and re-subscription, then reconciliation: a call
+// that hung up while the link was down is left out of Reconciled, a call
+// that survived is listed, one that arrived in the gap is adopted, and live
+// events flow again.
+func TestDefenceReconnectReconcile(t *testing.T) {
+	h := startHarness(t, nil, nil)
+	ctx := ctxT(t)
+	survivor := h.arrive(t, "111", "800")
+	vanishing := h.arrive(t, "222", "800")
+	if err := h.a.Answer(ctx, survivor); err != nil {
+		t.Fatal(err)
+	}
+	h.fs.Endpoint("user/1001", esltest.Behavior{Manual: true})
+	agent, err := h.a.Originate(ctx, adapters.OriginateRequest{Endpoint: "user/1001", Tag: "offer-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "agent ringing", func() bool { _, ok := h.fs.Channel(agent.ID); return ok })
+
+	h.fs.SetFaults(esltest.Faults{Refuse: true})
+	h.fs.DropConnections()
+	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(*adapters.NodeState); return ok && !n.Up })
+	if ok, why := h.a.Ready(); ok || why == "" {
+		t.Fatalf("ready while down: %v %q", ok, why)
+	}
+	if err := h.a.Answer(ctx, survivor); !errors.Is(err, adapters.ErrUnreachable) {
+		t.Fatalf("command while down: %v", err)
+	}
+	// While the link is down: one call hangs up, one new call is parked,
+	// the ringing agent answers. FreeSWITCH sends nobody these events.
+	if err := h.fs.Hangup(vanishing.ID, "NORMAL_CLEARING"); err != nil {
+		t.Fatal(err)
+	}
+	newcomer := h.fs.InboundCall(esltest.Call{CallerNumber: "333", Dialed: "800", Vars: map[string]string{"switchboard": "true"}})
+	if err := h.fs.Answer(agent.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.fs.SetFaults(esltest.Faults{})
+
+	adopted := h.rec.waitFor(t, "adopted newcomer", isType[*adapters.CallArrived](newcomer)).(*adapters.CallArrived)
+	if !adopted.Adopted || adopted.CallerNumber != "333" {
+		t.Fatalf("%+v", adopted)
+	}
+	rec := h.rec.waitFor(t, "reconciled", isType[*adapters.Reconciled]("")).(*adapters.Reconciled)
+	legs := map[string]adapters.LegInfo{}
+	for _, l := range rec.Legs {
+		legs[l.Ref.ID] = l
+	}
+	if _, ok := legs[vanishing.ID]; ok {
+		t.Errorf("vanished call listed: %+v", rec.Legs)
+	}
+	if l, ok := legs[survivor.ID]; !ok || l.State != "Up" {
+		t.Errorf("survivor missing or not up: %+v", rec.Legs)
+	}
+	if l, ok := legs[agent.ID]; !ok || l.Tag != "offer-9" {
+		t.Errorf("agent leg missing or untagged: %+v", rec.Legs)
+	}
+	// The answer missed during the gap is reported.
+	found := false
+	for _, e := range h.rec.all() {
+		if a, ok := e.(*adapters.LegAnswered); ok && a.Ref.ID == agent.ID && a.Tag == "offer-9" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("agent answer during the gap not reported")
+	}
+	// Re-subscribed: live events flow again.
+	h.arrive(t, "444", "800")
+	subs := 0
+	for _, c := range h.fs.Commands() {
+		if strings.HasPrefix(c, "event plain") {
+			subs++
+		}
+	}
+	if subs < 2 {
+		t.Fatalf("subscribed %d times", subs)
+	}
+}
+
+// captureHandler keeps slog records.
+type captureHandler struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (c *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (c *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	c.msgs = append(c.msgs, line)
+	return nil
+}
+func (c *captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &attrHandler{c, as}
+}
+func (c *captureHandler) WithGroup(string) slog.Handler { return c }
+
+type attrHandler struct {
+	*captureHandler
+	attrs []slog.Attr
+}
+
+func (h *attrHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.AddAttrs(h.attrs...)
+	return h.captureHandler.Handle(ctx, r)
+}
+func (h *attrHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &attrHandler{h.captureHandler, append(append([]slog.Attr(nil), h.attrs...), as...)}
+}
+
+// eslgo's printf logger reaches slog (with component=eslgo) instead of the
+// standard log package.
+func TestLoggerBridgedToSlog(t *testing.T) {
+	capture := &captureHandler{}
+	h := startHarness(t, nil, slog.New(capture))
+	h.fs.InjectFrame("text/rude-rejection", "Access Denied, go away.\n")
+	waitUntil(t, "eslgo warning in slog", func() bool {
+		capture.mu.Lock()
+		defer capture.mu.Unlock()
+		for _, m := range capture.msgs {
+			if strings.Contains(m, "text/rude-rejection") && strings.Contains(m, "component=eslgo") && strings.Contains(m, "node=freeswitch") {
+				return true
+			}
+		}
+		return false
+	})
+}
