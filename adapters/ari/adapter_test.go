@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard-cc/switchboard/adapters"
 	"github.com/switchboard-cc/switchboard/adapters/ari/aritest"
 )
@@ -465,6 +467,11 @@ func TestApplicationReplacedMeansStandby(t *testing.T) {
 	if !a.Status()[0].Standby {
 		t.Fatal("status does not show standby")
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(a.Collector())
+	if v := gauge(t, reg, "switchboard_asterisk_node_standby"); v != 1 {
+		t.Fatalf("standby metric %v, want 1", v)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if !strings.Contains(logs.String(), "STANDBY") {
@@ -676,10 +683,21 @@ func TestXSlogBridge(t *testing.T) {
 func TestSilentWebsocketIsRedialled(t *testing.T) {
 	srv := startFake(t)
 	cfg := testConfig(srv.URL())
-	cfg.Heartbeat = 100 * time.Millisecond
+	cfg.Heartbeat = 250 * time.Millisecond
 	h := start(t, cfg, srv)
-	id := inject(t, srv, "A")
-	expect[*adapters.CallArrived](h, nil)
+	// On a loaded machine a beat can be late and the link redialled before
+	// the silence starts; retry the injection across such a redial.
+	var id string
+	for i := 0; ; i++ {
+		var err error
+		if id, err = srv.InjectCall("switchboard", aritest.Caller{Number: "A"}); err == nil {
+			break
+		} else if i > 1000 {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	expect[*adapters.CallArrived](h, func(e *adapters.CallArrived) bool { return e.Leg().ID == id })
 	srv.SilenceWebsocket("switchboard")
 	down := expect[*adapters.NodeState](h, func(e *adapters.NodeState) bool { return !e.Up })
 	if !strings.Contains(down.Err, "no event or heartbeat") {
@@ -689,4 +707,20 @@ func TestSilentWebsocketIsRedialled(t *testing.T) {
 	if len(rec.Legs) != 1 || rec.Legs[0].Ref.ID != id {
 		t.Fatalf("Reconciled %+v", rec)
 	}
+}
+
+// gauge reads the single value of a gauge family from reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no single-valued metric %s", name)
+	return 0
 }

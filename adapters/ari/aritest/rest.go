@@ -421,7 +421,7 @@ func (s *Server) originate(p params) reply {
 	ch.vars["__origin_app"] = appName
 	resp := ch.json()
 	a := s.apps[appName]
-	if a == nil || a.active == nil || a.active.ws == nil {
+	if a == nil || a.active == nil || !a.active.live {
 		// Originate returns 200 but the channel hangs up at once.
 		s.after(0, func() { s.hangup(ch, 16, false) })
 		return jsonReply(200, resp)

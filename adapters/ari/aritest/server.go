@@ -96,6 +96,7 @@ type Server struct {
 	apps      map[string]*app
 	behaviors map[string]Behavior
 	stall     chan struct{} // non-nil: REST requests block until closed
+	pending   map[*http.Request]*wsConn
 	requests  int
 	closed    bool
 	timers    map[*time.Timer]struct{}
@@ -141,6 +142,7 @@ func New(opts Options) (*Server, error) {
 		apps:      map[string]*app{},
 		behaviors: map[string]Behavior{},
 		timers:    map[*time.Timer]struct{}{},
+		pending:   map[*http.Request]*wsConn{},
 	}
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln) //nolint:errcheck // returns on Close
@@ -416,7 +418,7 @@ func (s *Server) Connected(appName string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.apps[appName]
-	return a != nil && a.active != nil && a.active.ws != nil
+	return a != nil && a.active != nil && a.active.live
 }
 
 // Connections counts the websocket connections ever opened for the app.
@@ -429,7 +431,7 @@ func (s *Server) Connections(appName string) int {
 	}
 	n := 0
 	for _, c := range a.conns {
-		if c.ws != nil {
+		if c.live {
 			n++
 		}
 	}
@@ -554,6 +556,7 @@ type wsConn struct {
 	once     sync.Once
 	replaced bool // guarded by Server.mu
 	silent   bool // guarded by mu
+	live     bool // a real client (false: a replacing controller we only pretend exists)
 }
 
 func newWSConn(ws *websocket.Conn) *wsConn {
@@ -563,7 +566,7 @@ func newWSConn(ws *websocket.Conn) *wsConn {
 // enqueue never blocks: a slow reader makes the queue grow, as Asterisk's
 // own per-session queue does, and order is kept.
 func (c *wsConn) enqueue(b []byte) {
-	if c.ws == nil {
+	if !c.live {
 		return // a replacing controller we only pretend exists
 	}
 	c.mu.Lock()
@@ -580,8 +583,11 @@ func (c *wsConn) enqueue(b []byte) {
 func (c *wsConn) drop() {
 	c.once.Do(func() {
 		close(c.done)
-		if c.ws != nil {
-			c.ws.Close() //nolint:errcheck // dropping on purpose
+		c.mu.Lock()
+		ws := c.ws
+		c.mu.Unlock()
+		if ws != nil {
+			ws.Close() //nolint:errcheck // dropping on purpose
 		}
 	})
 }
@@ -615,22 +621,18 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	websocket.Server{Handler: func(ws *websocket.Conn) {
-		c := newWSConn(ws)
 		s.mu.Lock()
-		if s.closed {
+		c := s.pending[ws.Request()]
+		delete(s.pending, ws.Request())
+		if s.closed || c == nil {
 			s.mu.Unlock()
 			ws.Close() //nolint:errcheck
 			return
 		}
 		a := s.app(appName)
-		if a.active != nil && a.active.ws != nil && !a.active.replaced {
-			// A second websocket takes the app over; the old one hears
-			// ApplicationReplaced and then nothing, and stays open.
-			s.emit(appName, "ApplicationReplaced")
-			a.active.replaced = true
-		}
-		a.active = c
-		a.conns = append(a.conns, c)
+		c.mu.Lock()
+		c.ws = ws
+		c.mu.Unlock()
 		s.mu.Unlock()
 		go c.writeLoop()
 		// Read until the client goes away; ARI clients send nothing.
@@ -647,5 +649,27 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.mu.Unlock()
-	}, Handshake: func(*websocket.Config, *http.Request) error { return nil }}.ServeHTTP(w, r)
+	}, Handshake: func(_ *websocket.Config, req *http.Request) error {
+		// Register the app before the 101 goes out, as Asterisk does, so
+		// a client that lists the app right after the handshake finds it;
+		// events queue until the socket is attached.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return errors.New("closed")
+		}
+		c := newWSConn(nil)
+		c.live = true
+		a := s.app(appName)
+		if a.active != nil && a.active.live && !a.active.replaced {
+			// A second websocket takes the app over; the old one hears
+			// ApplicationReplaced and then nothing, and stays open.
+			s.emit(appName, "ApplicationReplaced")
+			a.active.replaced = true
+		}
+		a.active = c
+		a.conns = append(a.conns, c)
+		s.pending[req] = c
+		return nil
+	}}.ServeHTTP(w, r)
 }
