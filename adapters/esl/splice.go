@@ -2,9 +2,11 @@ package esl
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -208,23 +210,16 @@ func readRawFrame(r *bufio.Reader) ([]byte, string, error) {
 		}
 	}
 	if length > 0 {
-		start := len(b)
-		b = append(b, make([]byte, length)...)
-		if _, err := ioReadFull(r, b[start:]); err != nil {
+		// Grow with the data actually read, not with what the header claims.
+		buf := bytes.NewBuffer(b)
+		n, err := buf.ReadFrom(io.LimitReader(r, int64(length)))
+		if err != nil {
 			return nil, "", err
 		}
+		if n < int64(length) {
+			return nil, "", io.ErrUnexpectedEOF
+		}
+		b = buf.Bytes()
 	}
 	return b, ctype, nil
-}
-
-func ioReadFull(r *bufio.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := r.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
