@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-cc/switchboard/adapters/ari"
+	"github.com/switchboard-cc/switchboard/adapters/esl"
 	"github.com/switchboard-cc/switchboard/config"
 )
 
@@ -30,7 +31,9 @@ func newDoctorCmd(app *App) *cobra.Command {
 		Short: "Check the PBX connection and say what to fix",
 		Long: `doctor checks the configured PBX without taking calls over: for Asterisk,
 ARI reachability, the ARI credentials, the Asterisk version and whether the
-Stasis app is registered (it is while a switchboard is connected). Each
+Stasis app is registered (it is while a switchboard is connected); for
+FreeSWITCH, event socket reachability, the password, the FreeSWITCH version
+and a plain event subscription. Each
 failed check says what to fix. Exit status 1 when any check fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -43,6 +46,10 @@ failed check says what to fix. Exit status 1 when any check fails.`,
 			case config.PBXAsterisk:
 				for _, c := range ari.Doctor(cmd.Context(), cfg.PBX.Asterisk) {
 					checks = append(checks, doctorCheck{PBX: "asterisk", Node: c.Node, Name: c.Name, OK: c.OK, Detail: c.Detail, Fix: c.Fix})
+				}
+			case config.PBXFreeSWITCH:
+				for _, c := range esl.Doctor(cmd.Context(), cfg.PBX.FreeSWITCH) {
+					checks = append(checks, doctorCheck{PBX: "freeswitch", Node: c.Node, Name: c.Name, OK: c.OK, Detail: c.Detail, Fix: c.Fix})
 				}
 			default:
 				checks = append(checks, doctorCheck{PBX: cfg.PBX.Kind, Name: "pbx checks", OK: true,
