@@ -315,6 +315,9 @@ func (a *Adapter) startSession(ctx context.Context, evc, cmdc *session) error {
 	if !resp.IsOk() {
 		return fmt.Errorf("subscribing to events: freeswitch said %q", resp.GetReply())
 	}
+	if err := a.heartbeat(ctx); err != nil {
+		return err
+	}
 	a.mu.Lock()
 	a.up, a.downErr = true, ""
 	a.mu.Unlock()
@@ -323,6 +326,16 @@ func (a *Adapter) startSession(ctx context.Context, evc, cmdc *session) error {
 	select {
 	case a.reconcile <- struct{}{}:
 	default:
+	}
+	return nil
+}
+
+// heartbeat sets the global variable the sample dialplan reads to decide
+// between parking a call for switchboard and the fallback.
+func (a *Adapter) heartbeat(ctx context.Context) error {
+	_, err := a.cmd.api(ctx, "global_setvar", a.cfg.HeartbeatVar+"="+strconv.FormatInt(time.Now().Unix(), 10))
+	if err != nil {
+		return fmt.Errorf("setting heartbeat %s: %w", a.cfg.HeartbeatVar, err)
 	}
 	return nil
 }
@@ -348,6 +361,11 @@ func (a *Adapter) healthLoop(ctx context.Context) {
 				a.log.Warn("freeswitch health probe failed", "link", l.name, "err", err)
 			}
 			cancel()
+		}
+		if a.cmd.connected() {
+			if err := a.heartbeat(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("freeswitch heartbeat failed", "err", err)
+			}
 		}
 	}
 }

@@ -16,6 +16,9 @@ import (
 func TestCallLifecycle(t *testing.T) {
 	h := startHarness(t, nil, nil)
 	ctx := ctxT(t)
+	if hb := h.fs.Global("switchboard_heartbeat"); hb == "" {
+		t.Fatal("no heartbeat for the dialplan's fallback test")
+	}
 	caller := h.arrive(t, "5551234", "800")
 
 	if err := h.a.Answer(ctx, caller); err != nil {

@@ -52,6 +52,11 @@ type Config struct {
 	// (see dialplans/freeswitch).
 	FallbackContext   string `yaml:"fallback_context"`
 	FallbackExtension string `yaml:"fallback_extension"`
+	// HeartbeatVar is the FreeSWITCH global variable switchboard sets to the
+	// current Unix time on connect and on every health probe; the sample
+	// dialplan sends calls to the fallback when it is older than 20s.
+	// Default switchboard_heartbeat.
+	HeartbeatVar string `yaml:"heartbeat_var"`
 	// EventBuffer is the size of the Events channel; default 4096.
 	EventBuffer int `yaml:"event_buffer"`
 }
@@ -90,6 +95,7 @@ func (c Config) withDefaults() Config {
 	str(&c.SayLanguage, "en")
 	str(&c.FallbackContext, "switchboard_fallback")
 	str(&c.FallbackExtension, "fallback")
+	str(&c.HeartbeatVar, "switchboard_heartbeat")
 	if c.EventBuffer == 0 {
 		c.EventBuffer = 4096
 	}
@@ -115,7 +121,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: reconnect_max %s is below reconnect_min %s", ErrConfig, c.ReconnectMax, c.ReconnectMin)
 	}
 	for name, v := range map[string]string{"node": c.Node, "arrival_var": c.ArrivalVar, "recording_format": c.RecordingFormat,
-		"say_language": c.SayLanguage, "fallback_context": c.FallbackContext, "fallback_extension": c.FallbackExtension} {
+		"say_language": c.SayLanguage, "fallback_context": c.FallbackContext, "fallback_extension": c.FallbackExtension, "heartbeat_var": c.HeartbeatVar} {
 		if !namePattern.MatchString(v) {
 			return fmt.Errorf("%w: %s %q may hold only letters, digits, '.', '_' and '-'", ErrConfig, name, v)
 		}

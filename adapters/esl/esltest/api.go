@@ -34,8 +34,16 @@ func (s *Server) api(line string) string {
 		return s.originate(args)
 	case "show":
 		return s.show(args)
-	case "global_setvar", "global_getvar":
+	case "global_setvar":
+		k, v, _ := strings.Cut(args, "=")
+		s.mu.Lock()
+		s.globals[strings.TrimSpace(k)] = v
+		s.mu.Unlock()
 		return "+OK\n"
+	case "global_getvar":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.globals[args]
 	case "uuid_exists":
 		if len(f) < 1 {
 			return "-USAGE: <uuid>\n"

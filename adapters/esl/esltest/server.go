@@ -37,6 +37,7 @@ type Server struct {
 	endpoints []endpointRule
 	faults    Faults
 	commands  []string
+	globals   map[string]string
 	closed    bool
 	wg        sync.WaitGroup
 }
@@ -85,6 +86,7 @@ func New(opts Options) (*Server, error) {
 		conns:    map[*conn]struct{}{},
 		channels: map[string]*channel{},
 		seq:      opts.StartSequence - 1,
+		globals:  map[string]string{},
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -162,6 +164,13 @@ func (s *Server) Commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.commands...)
+}
+
+// Global returns a global variable set with global_setvar.
+func (s *Server) Global(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.globals[name]
 }
 
 // NewUUID returns a random RFC 4122 version 4 UUID.
