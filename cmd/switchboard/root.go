@@ -69,6 +69,7 @@ through its API (--server, SWITCHBOARD_SERVER).`,
 		newDoctorCmd(app),
 		newVersionCmd(app),
 		newCompletionCmd(app),
+		newDoctorCmd(app),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
