@@ -391,7 +391,11 @@ func (s *Server) emitLocked(ch *channel, name, file string, extra []Header, inne
 		hs = append(hs, ch.headers(name)...)
 	}
 	hs = append(hs, tail...)
-	s.deliverLocked(name, hs, inner)
+	uuid := ""
+	if ch != nil {
+		uuid = ch.uuid
+	}
+	s.deliverLocked(name, uuid, hs, inner)
 }
 
 func (ch *channel) headers(event string) []Header {
@@ -453,11 +457,15 @@ func (ch *channel) headers(event string) []Header {
 	return hs
 }
 
-func (s *Server) deliverLocked(name string, hs []Header, inner []byte) {
+func (s *Server) deliverLocked(name, uuid string, hs []Header, inner []byte) {
 	var plain, js []byte
 	for c := range s.conns {
-		if !c.authed || !(c.all || c.events[name]) {
+		mine := c.outboundUUID != "" && c.outboundUUID == uuid
+		if !c.authed || !(c.all || c.events[name] || (c.myevents && mine)) {
 			continue
+		}
+		if c.myevents && c.outboundUUID != "" && !c.events[name] && (!mine || name == "CHANNEL_DESTROY") {
+			continue // the captures show no CHANNEL_DESTROY after the linger notice
 		}
 		switch c.format {
 		case "json", "xml":
@@ -481,6 +489,9 @@ func (s *Server) deliverLocked(name string, hs []Header, inner []byte) {
 				plain = render([]Header{{"Content-Length", strconv.Itoa(len(body))}, {"Content-Type", "text/event-plain"}}, body)
 			}
 			c.enqueue(plain)
+		}
+		if mine {
+			c.outboundLifecycleLocked(name)
 		}
 	}
 }

@@ -121,7 +121,11 @@ func (c *conn) handle(cmd command) bool {
 			return true
 		}
 		c.write(replyFrame("+OK bye"))
-		c.write(disconnectFrame())
+		if c.outboundUUID != "" {
+			c.write(outboundNotice(c.outboundUUID, "disconnect", "", true))
+		} else {
+			c.write(disconnectFrame())
+		}
 		return false
 	}
 	if !authed {
@@ -221,8 +225,34 @@ func (c *conn) handle(cmd command) bool {
 	case "nolog":
 		c.reply(cmd.line, replyFrame("+OK no longer logging"))
 	case "linger", "nolinger":
-		c.reply(cmd.line, replyFrame("-ERR not controlling a session"))
+		if c.outboundUUID == "" {
+			c.reply(cmd.line, replyFrame("-ERR not controlling a session"))
+			return true
+		}
+		c.s.mu.Lock()
+		c.linger = verb == "linger"
+		c.s.mu.Unlock()
+		if verb == "nolinger" {
+			c.reply(cmd.line, replyFrame("+OK will not linger"))
+		} else if args != "" {
+			c.reply(cmd.line, replyFrame("+OK will linger "+args+" seconds"))
+		} else {
+			c.reply(cmd.line, replyFrame("+OK will linger"))
+		}
+	case "myevents":
+		if c.outboundUUID == "" {
+			c.reply(cmd.line, replyFrame("-ERR command not found"))
+			return true
+		}
+		c.s.mu.Lock()
+		c.myevents = true
+		c.format = "plain"
+		c.s.mu.Unlock()
+		c.reply(cmd.line, replyFrame("+OK Events Enabled"))
 	case "sendmsg":
+		if args == "" {
+			args = c.outboundUUID
+		}
 		c.reply(cmd.line, replyFrame(c.s.sendmsg(args, cmd)))
 	default:
 		c.reply(cmd.line, replyFrame("-ERR command not found"))

@@ -220,6 +220,10 @@ type conn struct {
 	events  map[string]bool
 	format  string
 	dead    bool
+	// outbound mode (the dialplan's `socket` application)
+	outboundUUID string
+	myevents     bool
+	linger       bool
 	queue   []queued
 	wake    chan struct{}
 	closeCh chan struct{}
@@ -227,7 +231,8 @@ type conn struct {
 }
 
 type queued struct {
-	frame []byte
+	frame      []byte
+	closeAfter bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -256,11 +261,13 @@ func (c *conn) write(b []byte) {
 }
 
 // enqueue queues an event frame for this connection (caller holds s.mu).
-func (c *conn) enqueue(frame []byte) {
+func (c *conn) enqueue(frame []byte) { c.enqueueQ(queued{frame: frame}) }
+
+func (c *conn) enqueueQ(q queued) {
 	if c.dead {
 		return
 	}
-	c.queue = append(c.queue, queued{frame: frame})
+	c.queue = append(c.queue, q)
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -307,6 +314,11 @@ func (c *conn) writeLoop() {
 			c.apiMu.Lock()
 			for _, q := range batch {
 				c.write(q.frame)
+				if q.closeAfter {
+					c.apiMu.Unlock()
+					c.close()
+					return
+				}
 			}
 			c.apiMu.Unlock()
 		}
