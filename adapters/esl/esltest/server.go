@@ -215,19 +215,19 @@ type conn struct {
 	apiMu sync.Mutex
 
 	// guarded by s.mu
-	authed  bool
-	all     bool
-	events  map[string]bool
-	format  string
-	dead    bool
+	authed bool
+	all    bool
+	events map[string]bool
+	format string
+	dead   bool
 	// outbound mode (the dialplan's `socket` application)
 	outboundUUID string
 	myevents     bool
 	linger       bool
-	queue   []queued
-	wake    chan struct{}
-	closeCh chan struct{}
-	once    sync.Once
+	queue        []queued
+	wake         chan struct{}
+	closeCh      chan struct{}
+	once         sync.Once
 }
 
 type queued struct {
