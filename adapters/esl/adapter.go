@@ -88,7 +88,12 @@ type Adapter struct {
 	broken    chan brokenLink
 	reconcile chan struct{}
 	running   atomic.Bool
-	runCtx    context.Context
+	// life ends when Run's context ends; emit and background work watch it.
+	life context.Context
+	stop context.CancelFunc
+	// outMu guards closing out against late emits from command callers.
+	outMu     sync.RWMutex
+	outClosed bool
 
 	mu        sync.Mutex
 	legs      map[string]*leg
@@ -143,6 +148,7 @@ func New(cfg Config, log *slog.Logger) (*Adapter, error) {
 	onBroken := func(name string, s *session, err error) {
 		a.broken <- brokenLink{name, s, err}
 	}
+	a.life, a.stop = context.WithCancel(context.Background())
 	a.ev = &link{name: "events", log: log, timeout: cfg.CommandTimeout, onBroken: onBroken}
 	a.cmd = &link{name: "commands", log: log, timeout: cfg.CommandTimeout, onBroken: onBroken}
 	return a, nil
@@ -170,10 +176,22 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("esl: Run called twice")
 	}
-	defer close(a.out)
+	defer func() {
+		a.stop()
+		a.outMu.Lock()
+		a.outClosed = true
+		close(a.out)
+		a.outMu.Unlock()
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a.runCtx = ctx
+	go func() {
+		select {
+		case <-ctx.Done():
+			a.stop()
+		case <-a.life.Done():
+		}
+	}()
 
 	evc, cmdc, err := a.dialSession(ctx)
 	if err != nil {
@@ -191,6 +209,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 
 	if err := a.startSession(ctx, evc, cmdc); err != nil {
 		a.teardown(err)
+		return fmt.Errorf("freeswitch event socket %s: %w", a.cfg.Addr, err)
 	}
 	for {
 		select {
@@ -370,12 +389,18 @@ func (a *Adapter) healthLoop(ctx context.Context) {
 	}
 }
 
-// emit delivers events in order; it blocks rather than drop.
+// emit delivers events in order; it blocks rather than drop, until Run
+// ends (after which events are discarded: nobody reads them).
 func (a *Adapter) emit(evs ...adapters.Event) {
+	a.outMu.RLock()
+	defer a.outMu.RUnlock()
+	if a.outClosed {
+		return
+	}
 	for _, e := range evs {
 		select {
 		case a.out <- e:
-		case <-a.runCtx.Done():
+		case <-a.life.Done():
 			return
 		}
 	}
