@@ -1,0 +1,1222 @@
+package routing
+
+import (
+	"cmp"
+	"container/heap"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Engine is the ACD: it keeps queues, waiting calls and agents, and turns
+// each event (a call arrives, an agent becomes available, a timer is due)
+// into decisions. It is pure: no I/O, no goroutines, no clock of its own —
+// every method is handed `now` — so the same engine serves live traffic,
+// the simulator and `rules test` deterministically.
+//
+// It is not safe for concurrent use: one goroutine (the controller's event
+// loop) owns it.
+type Engine struct {
+	cfg    *Config
+	queues map[string]*queueState
+	agents map[string]*agentState
+	calls  map[string]*callState
+	timers timerHeap
+	seq    uint64
+	token  uint64
+	rng    *rand.Rand
+}
+
+type callPhase int
+
+const (
+	phaseWaiting callPhase = iota
+	phaseOffered
+	phaseConnected
+)
+
+type callState struct {
+	call     Call
+	queue    string
+	priority int
+	since    time.Time // original enqueue time: kept across RONA, overflow, reload
+	seq      uint64    // arrival order, the tie-breaker
+	vtime    time.Time // since minus priority ageing credit: the queue order key
+	require  map[string]int
+	rule     string
+	phase    callPhase
+	offers   map[string]uint64 // agent id → offer timer token
+	declined map[string]bool   // agents that let it ring out
+	agent    string            // connected agent
+	answered time.Time
+	hops     int // overflows taken, to stop cycles
+	stepIdx  int // highest escalation step reached (-1 = none)
+	tokens   callTokens
+}
+
+type callTokens struct{ step, maxWait, announce uint64 }
+
+type agentState struct {
+	def          Agent
+	state        AgentState
+	reason       string
+	since        time.Time
+	idleSince    time.Time // when the agent last became available: longest-idle key
+	callID       string
+	misses       int
+	handled      int
+	talk         time.Duration
+	lastOffer    time.Time
+	wrapToken    uint64
+	reasonToken  uint64
+	pendingNR    string // not ready requested during a call
+	flagged      bool
+	queuesSorted []string
+}
+
+type queueState struct {
+	cfg     *QueueConfig
+	waiting []*callState // ordered by (vtime, seq); only phaseWaiting calls
+	members map[string]*agentState
+	avail   map[string]*agentState
+	rrNext  int
+	// aht is an exponentially weighted mean of recent handle times (talk +
+	// wrap-up), the basis of the estimated wait.
+	aht time.Duration
+}
+
+// NewEngine builds an engine on a configuration. The configuration is
+// normalized (defaults filled); an invalid one panics only if the caller
+// skipped Normalize/ParseRules and it is inconsistent — use NewEngineChecked
+// to get the error instead.
+func NewEngine(cfg *Config) *Engine {
+	e, err := NewEngineChecked(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// NewEngineChecked is NewEngine returning configuration errors.
+func NewEngineChecked(cfg *Config) (*Engine, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	c := *cfg
+	c.Queues = slices.Clone(cfg.Queues)
+	if err := c.Normalize(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:    &c,
+		queues: map[string]*queueState{},
+		agents: map[string]*agentState{},
+		calls:  map[string]*callState{},
+		rng:    rand.New(rand.NewPCG(1, 2)),
+	}
+	for i := range c.Queues {
+		q := &c.Queues[i]
+		e.queues[q.Name] = &queueState{cfg: q, members: map[string]*agentState{}, avail: map[string]*agentState{}}
+	}
+	for _, a := range c.Agents {
+		e.UpsertAgent(a, time.Time{})
+	}
+	return e, nil
+}
+
+// Config returns the configuration in force. Callers must not modify it.
+func (e *Engine) Config() *Config { return e.cfg }
+
+// ---------------------------------------------------------------- agents
+
+// UpsertAgent adds an agent or replaces its definition (skills, queues);
+// its live state is kept. New agents start logged out.
+func (e *Engine) UpsertAgent(a Agent, now time.Time) []Decision {
+	var out []Decision
+	ag, ok := e.agents[a.ID]
+	if !ok {
+		ag = &agentState{state: StateLoggedOut, since: now}
+		e.agents[a.ID] = ag
+	} else {
+		e.unindex(ag)
+	}
+	ag.def = cloneAgent(a)
+	ag.queuesSorted = sortedQueues(ag.def.Queues)
+	e.index(ag)
+	if ag.state == StateAvailable {
+		out = e.matchAgent(ag, now, out)
+	}
+	return out
+}
+
+// RemoveAgent deletes an agent. A call offered to it goes back to its place.
+func (e *Engine) RemoveAgent(id string, now time.Time) []Decision {
+	ag, ok := e.agents[id]
+	if !ok {
+		return nil
+	}
+	var out []Decision
+	if ag.state == StateOffered {
+		out = e.withdrawAgentOffer(ag, "agent removed", now, out)
+	}
+	e.unindex(ag)
+	delete(e.agents, id)
+	return out
+}
+
+// Login makes a logged-out agent available.
+func (e *Engine) Login(agentID string, now time.Time) ([]Decision, error) {
+	ag, err := e.agent(agentID)
+	if err != nil {
+		return nil, err
+	}
+	if ag.state != StateLoggedOut {
+		return nil, nil // already logged in: idempotent
+	}
+	ag.misses = 0
+	return e.becomeAvailable(ag, "login", now, nil), nil
+}
+
+// Logout logs an agent out. An agent on a call cannot log out; a ringing
+// offer is withdrawn and the call keeps its place.
+func (e *Engine) Logout(agentID string, now time.Time) ([]Decision, error) {
+	ag, err := e.agent(agentID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Decision
+	switch ag.state {
+	case StateLoggedOut:
+		return nil, nil
+	case StateOnCall:
+		return nil, fmt.Errorf("%w: agent %q is on call %q", ErrInvalidState, agentID, ag.callID)
+	case StateOffered:
+		out = e.withdrawAgentOffer(ag, "agent logged out", now, out)
+	}
+	ag.pendingNR = ""
+	out = e.setState(ag, StateLoggedOut, "", now, out)
+	return out, nil
+}
+
+// SetNotReady pauses an agent with a reason code. During a call the pause
+// takes effect when the call and its wrap-up end.
+func (e *Engine) SetNotReady(agentID, reason string, now time.Time) ([]Decision, error) {
+	ag, err := e.agent(agentID)
+	if err != nil {
+		return nil, err
+	}
+	rc, ok := e.cfg.reason(reason)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (allowed: %s)", ErrBadReason, reason, reasonList(e.cfg.NotReadyReasons))
+	}
+	var out []Decision
+	switch ag.state {
+	case StateLoggedOut:
+		return nil, fmt.Errorf("%w: agent %q is logged out", ErrInvalidState, agentID)
+	case StateOnCall:
+		ag.pendingNR = rc.Code
+		return nil, nil
+	case StateOffered:
+		out = e.withdrawAgentOffer(ag, "agent paused", now, out)
+	}
+	out = e.goNotReady(ag, rc, now, out)
+	return out, nil
+}
+
+// SetAvailable makes an agent available: ends a pause or ends wrap-up early.
+func (e *Engine) SetAvailable(agentID string, now time.Time) ([]Decision, error) {
+	ag, err := e.agent(agentID)
+	if err != nil {
+		return nil, err
+	}
+	switch ag.state {
+	case StateAvailable:
+		return nil, nil
+	case StateNotReady, StateWrapUp:
+		ag.misses = 0
+		ag.pendingNR = ""
+		return e.becomeAvailable(ag, "", now, nil), nil
+	case StateOnCall:
+		ag.pendingNR = ""
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: agent %q is %s", ErrInvalidState, agentID, ag.state)
+}
+
+// ExtendWrapUp lengthens the current wrap-up by d.
+func (e *Engine) ExtendWrapUp(agentID string, d time.Duration, now time.Time) error {
+	ag, err := e.agent(agentID)
+	if err != nil {
+		return err
+	}
+	if ag.state != StateWrapUp {
+		return fmt.Errorf("%w: agent %q is %s, not in wrap-up", ErrInvalidState, agentID, ag.state)
+	}
+	if d <= 0 {
+		return fmt.Errorf("%w: extension %s is not positive", ErrInvalidState, d)
+	}
+	// The old timer is invalidated by the new token.
+	e.token++
+	ag.wrapToken = e.token
+	end := e.wrapEnd(ag)
+	if end.Before(now) {
+		end = now
+	}
+	e.pushTimer(end.Add(d), timerWrapUp, agentID, "", ag.wrapToken)
+	return nil
+}
+
+func (e *Engine) wrapEnd(ag *agentState) time.Time {
+	for _, t := range e.timers {
+		if t.kind == timerWrapUp && t.id == ag.def.ID && t.token == ag.wrapToken {
+			return t.at
+		}
+	}
+	return ag.since
+}
+
+// ----------------------------------------------------------------- calls
+
+// Arrive classifies a new call with the entry rules, queues it and tries to
+// match it at once.
+func (e *Engine) Arrive(c Call, now time.Time) ([]Decision, error) {
+	if c.ID == "" {
+		return nil, fmt.Errorf("%w: call has no id", ErrUnknownCall)
+	}
+	if _, dup := e.calls[c.ID]; dup {
+		return nil, fmt.Errorf("call %q already routed: %w", c.ID, ErrInvalidState)
+	}
+	queue, prio, req, rule := e.classify(c, now)
+	if queue == "" {
+		return nil, fmt.Errorf("%w: no queue for call %q and no default queue", ErrUnknownQueue, c.ID)
+	}
+	return e.enqueue(c, queue, prio, req, rule, now, now)
+}
+
+// Enqueue puts a call into a named queue keeping an earlier enqueue time:
+// a call resumed after a restart, or a callback entry that keeps the
+// caller's place.
+func (e *Engine) Enqueue(c Call, queue string, priority int, since time.Time, now time.Time) ([]Decision, error) {
+	if _, ok := e.queues[queue]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownQueue, queue)
+	}
+	if _, dup := e.calls[c.ID]; dup {
+		return nil, fmt.Errorf("call %q already routed: %w", c.ID, ErrInvalidState)
+	}
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	return e.enqueue(c, queue, priority, nil, "resumed", since, now)
+}
+
+func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, rule string, since, now time.Time) ([]Decision, error) {
+	q := e.queues[queue]
+	e.seq++
+	cs := &callState{call: c, queue: queue, priority: prio, since: since, seq: e.seq, require: req, rule: rule, stepIdx: -1}
+	cs.vtime = vtime(since, prio)
+	var out []Decision
+	if q.cfg.MaxLength > 0 && len(q.waiting) >= q.cfg.MaxLength {
+		e.calls[c.ID] = cs
+		out = append(out, Queued{CallID: c.ID, Queue: queue, Priority: prio, Since: since, Rule: rule})
+		return e.exitQueue(cs, "max_length", now, out), nil
+	}
+	e.calls[c.ID] = cs
+	e.insertWaiting(q, cs)
+	out = append(out, Queued{CallID: c.ID, Queue: queue, Priority: prio, Since: since, Rule: rule})
+	out = e.armCallTimers(cs, now, out)
+	out = e.matchCall(cs, now, out)
+	return out, nil
+}
+
+// Answered: the agent picked up. Other ring-all offers are withdrawn.
+func (e *Engine) Answered(callID, agentID string, now time.Time) []Decision {
+	cs, ok := e.calls[callID]
+	if !ok {
+		return nil
+	}
+	if _, offered := cs.offers[agentID]; !offered {
+		return nil
+	}
+	var out []Decision
+	delete(cs.offers, agentID)
+	for _, other := range sortedKeys(cs.offers) {
+		delete(cs.offers, other)
+		out = append(out, Withdraw{CallID: callID, AgentID: other, Reason: "answered by " + agentID})
+		if ag := e.agents[other]; ag != nil && ag.state == StateOffered && ag.callID == callID {
+			ag.callID = ""
+			out = e.becomeAvailable(ag, "", now, out)
+		}
+	}
+	cs.phase = phaseConnected
+	cs.agent = agentID
+	cs.answered = now
+	e.token++ // invalidates step/max-wait/announce timers
+	cs.tokens = callTokens{}
+	if ag := e.agents[agentID]; ag != nil {
+		ag.misses = 0
+		ag.handled++
+		out = e.setState(ag, StateOnCall, "", now, out)
+		ag.callID = callID
+	}
+	return out
+}
+
+// OfferFailed: the agent did not answer (RONA), was busy or the leg failed.
+// The call goes back to its original place; the agent's miss count grows,
+// and after MaxMisses in a row it goes not ready.
+func (e *Engine) OfferFailed(callID, agentID, reason string, now time.Time) []Decision {
+	cs, ok := e.calls[callID]
+	if !ok {
+		return nil
+	}
+	if _, offered := cs.offers[agentID]; !offered {
+		return nil
+	}
+	return e.offerFailed(cs, agentID, reason, now, nil)
+}
+
+func (e *Engine) offerFailed(cs *callState, agentID, reason string, now time.Time, out []Decision) []Decision {
+	delete(cs.offers, agentID)
+	if cs.declined == nil {
+		cs.declined = map[string]bool{}
+	}
+	cs.declined[agentID] = true
+	q := e.queues[cs.queue]
+	if ag := e.agents[agentID]; ag != nil && ag.state == StateOffered && ag.callID == cs.call.ID {
+		ag.callID = ""
+		ag.misses++
+		max := q.cfg.MaxMisses
+		if max > 0 && ag.misses >= max {
+			out = e.goNotReady(ag, ReasonCode{Code: q.cfg.MissReason}, now, out)
+		} else {
+			// Available again, but not offered this call again right now.
+			ag.idleSince = now
+			out = e.setState(ag, StateAvailable, "", now, out)
+			e.indexAvail(ag)
+		}
+	}
+	if len(cs.offers) == 0 && cs.phase == phaseOffered {
+		cs.phase = phaseWaiting
+		e.insertWaiting(q, cs)
+		out = e.matchCall(cs, now, out)
+	}
+	// The agent that missed may take other calls.
+	if ag := e.agents[agentID]; ag != nil && ag.state == StateAvailable {
+		out = e.matchAgent(ag, now, out)
+	}
+	return out
+}
+
+// Abandoned: the caller hung up before being connected (or the call was
+// closed for another reason). Ringing agents are withdrawn; a connected
+// call is treated as Ended.
+func (e *Engine) Abandoned(callID string, now time.Time) []Decision {
+	cs, ok := e.calls[callID]
+	if !ok {
+		return nil
+	}
+	if cs.phase == phaseConnected {
+		return e.Ended(callID, now)
+	}
+	var out []Decision
+	e.removeWaiting(cs)
+	for _, id := range sortedKeys(cs.offers) {
+		delete(cs.offers, id)
+		out = append(out, Withdraw{CallID: callID, AgentID: id, Reason: "caller hung up"})
+		if ag := e.agents[id]; ag != nil && ag.state == StateOffered && ag.callID == callID {
+			ag.callID = ""
+			out = e.becomeAvailable(ag, "", now, out)
+		}
+	}
+	delete(e.calls, callID)
+	return out
+}
+
+// Ended: a connected call finished. The agent goes to wrap-up (or straight
+// to available with no wrap-up time, or to a pause requested during the call).
+func (e *Engine) Ended(callID string, now time.Time) []Decision {
+	cs, ok := e.calls[callID]
+	if !ok {
+		return nil
+	}
+	if cs.phase != phaseConnected {
+		return e.Abandoned(callID, now)
+	}
+	delete(e.calls, callID)
+	var out []Decision
+	ag := e.agents[cs.agent]
+	q := e.queues[cs.queue]
+	wrap := q.cfg.WrapUp
+	if ag != nil && ag.def.WrapUp > 0 {
+		wrap = ag.def.WrapUp
+	}
+	talk := now.Sub(cs.answered)
+	if talk < 0 {
+		talk = 0
+	}
+	q.observeHandle(talk + wrap)
+	if ag == nil || ag.callID != callID {
+		return out
+	}
+	ag.callID = ""
+	ag.talk += talk
+	switch {
+	case wrap > 0:
+		out = e.setState(ag, StateWrapUp, "", now, out)
+		e.token++
+		ag.wrapToken = e.token
+		e.pushTimer(now.Add(wrap), timerWrapUp, ag.def.ID, "", ag.wrapToken)
+	case ag.pendingNR != "":
+		rc, _ := e.cfg.reason(ag.pendingNR)
+		rc.Code = ag.pendingNR
+		ag.pendingNR = ""
+		out = e.goNotReady(ag, rc, now, out)
+	default:
+		out = e.becomeAvailable(ag, "", now, out)
+	}
+	return out
+}
+
+// Tick fires every timer due at now: offer timeouts (RONA), wrap-up ends,
+// escalation steps, maximum waits, announcements and pause limits.
+func (e *Engine) Tick(now time.Time) []Decision {
+	var out []Decision
+	for len(e.timers) > 0 && !e.timers[0].at.After(now) {
+		t := heap.Pop(&e.timers).(timer)
+		out = e.fire(t, now, out)
+	}
+	return out
+}
+
+// NextDeadline is when Tick should next be called.
+func (e *Engine) NextDeadline() (time.Time, bool) {
+	for len(e.timers) > 0 {
+		if e.timerLive(e.timers[0]) {
+			return e.timers[0].at, true
+		}
+		heap.Pop(&e.timers)
+	}
+	return time.Time{}, false
+}
+
+// Reload swaps in a new configuration without dropping a call. Agents keep
+// their state; queues keep their waiting calls in order (original enqueue
+// time and priority kept); a call whose queue no longer exists moves to the
+// new default queue; every waiting call's escalation step is recomputed
+// from its wait under the new steps; then matching runs for everyone.
+func (e *Engine) Reload(cfg *Config, now time.Time) ([]Decision, error) {
+	n, err := NewEngineChecked(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []Decision
+	e.cfg = n.cfg
+	e.queues = n.queues
+	for _, a := range e.cfg.Agents {
+		if _, ok := e.agents[a.ID]; !ok {
+			e.agents[a.ID] = &agentState{state: StateLoggedOut, since: now}
+		}
+		e.agents[a.ID].def = cloneAgent(a)
+		e.agents[a.ID].queuesSorted = sortedQueues(a.Queues)
+	}
+	for _, id := range sortedKeys(e.agents) {
+		e.index(e.agents[id])
+	}
+	for _, id := range e.callIDsInOrder() {
+		cs := e.calls[id]
+		if _, ok := e.queues[cs.queue]; !ok {
+			from := cs.queue
+			cs.queue = e.cfg.DefaultQueue
+			out = append(out, Overflow{CallID: id, From: from, To: cs.queue, Reason: "queue removed by rules reload"})
+		}
+		if cs.phase == phaseWaiting {
+			e.insertWaiting(e.queues[cs.queue], cs)
+			cs.stepIdx = -1
+			out = e.armCallTimers(cs, now, out)
+		}
+	}
+	for _, id := range e.callIDsInOrder() {
+		if cs := e.calls[id]; cs != nil && cs.phase == phaseWaiting {
+			out = e.matchCall(cs, now, out)
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) callIDsInOrder() []string {
+	ids := make([]*callState, 0, len(e.calls))
+	for _, c := range e.calls {
+		ids = append(ids, c)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].seq < ids[j].seq })
+	out := make([]string, len(ids))
+	for i, c := range ids {
+		out[i] = c.call.ID
+	}
+	return out
+}
+
+// --------------------------------------------------------------- helpers
+
+func (e *Engine) agent(id string) (*agentState, error) {
+	ag, ok := e.agents[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownAgent, id)
+	}
+	return ag, nil
+}
+
+func (e *Engine) classify(c Call, now time.Time) (queue string, prio int, req map[string]int, rule string) {
+	for _, r := range e.cfg.Entry {
+		if r.Match == nil || r.Match(c, now) {
+			return r.Queue, r.Priority, r.Require, r.Name
+		}
+	}
+	return e.cfg.DefaultQueue, 0, nil, "default"
+}
+
+// vtime is the queue-order key: priority ageing means each priority point
+// counts as priorityAgeingStepSec seconds of extra wait, so a call with a
+// lower priority that has waited long enough overtakes a newer high-priority
+// call and never starves. The key does not change with time, so the order
+// is a plain sorted list.
+func vtime(since time.Time, prio int) time.Time {
+	return since.Add(-time.Duration(prio) * priorityAgeingStepSec * time.Second)
+}
+
+func (e *Engine) insertWaiting(q *queueState, cs *callState) {
+	cs.phase = phaseWaiting
+	i := sort.Search(len(q.waiting), func(i int) bool { return lessCall(cs, q.waiting[i]) })
+	q.waiting = slices.Insert(q.waiting, i, cs)
+}
+
+func lessCall(a, b *callState) bool {
+	if !a.vtime.Equal(b.vtime) {
+		return a.vtime.Before(b.vtime)
+	}
+	return a.seq < b.seq
+}
+
+func (e *Engine) removeWaiting(cs *callState) {
+	q := e.queues[cs.queue]
+	if q == nil {
+		return
+	}
+	i := sort.Search(len(q.waiting), func(i int) bool { return !lessCall(q.waiting[i], cs) })
+	if i < len(q.waiting) && q.waiting[i] == cs {
+		q.waiting = slices.Delete(q.waiting, i, i+1)
+		return
+	}
+	// Fallback (should not happen): linear removal keeps the list sound.
+	if j := slices.Index(q.waiting, cs); j >= 0 {
+		q.waiting = slices.Delete(q.waiting, j, j+1)
+	}
+}
+
+// requirement is the skill requirement in force for the call now: the last
+// escalation step reached, else the entry rule's requirement.
+func (e *Engine) requirement(cs *callState) (map[string]int, string) {
+	q := e.queues[cs.queue]
+	if cs.stepIdx >= 0 && cs.stepIdx < len(q.cfg.Steps) {
+		s := q.cfg.Steps[cs.stepIdx]
+		return s.Require, fmt.Sprintf("step %d (after %s)", cs.stepIdx+1, s.After)
+	}
+	return cs.require, "entry"
+}
+
+func eligible(ag *agentState, req map[string]int) bool {
+	for s, lvl := range req {
+		if ag.def.Skills[s] < lvl {
+			return false
+		}
+	}
+	return true
+}
+
+// matchCall offers a waiting call to the best available agent(s).
+func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decision {
+	if cs.phase != phaseWaiting {
+		return out
+	}
+	q := e.queues[cs.queue]
+	if len(q.avail) == 0 {
+		return out
+	}
+	req, step := e.requirement(cs)
+	cands := make([]*agentState, 0, len(q.avail))
+	for _, ag := range q.avail {
+		if eligible(ag, req) && !cs.declined[ag.def.ID] {
+			cands = append(cands, ag)
+		}
+	}
+	if len(cands) == 0 {
+		return out
+	}
+	e.rank(q, cands, req)
+	trace := Trace{Rule: cs.rule, Step: step, Strategy: string(q.cfg.Strategy), Candidates: len(cands)}
+	for i := 0; i < len(cands) && i < maxTraceConsidered; i++ {
+		trace.Considered = append(trace.Considered, cands[i].def.ID)
+	}
+	chosen := cands[:1]
+	if q.cfg.Strategy == StrategyRingAll {
+		chosen = cands
+		trace.Reason = fmt.Sprintf("ring-all: %d available agents rung at once", len(cands))
+	} else {
+		trace.Reason = e.reasonFor(q, cands[0], req)
+	}
+	e.removeWaiting(cs)
+	cs.phase = phaseOffered
+	for _, ag := range chosen {
+		out = e.offer(cs, ag, q, trace, now, out)
+	}
+	if q.cfg.Strategy == StrategyRoundRobin {
+		q.rrNext++
+	}
+	return out
+}
+
+func (e *Engine) offer(cs *callState, ag *agentState, q *queueState, trace Trace, now time.Time, out []Decision) []Decision {
+	if cs.offers == nil {
+		cs.offers = map[string]uint64{}
+	}
+	e.token++
+	cs.offers[ag.def.ID] = e.token
+	ag.callID = cs.call.ID
+	ag.lastOffer = now
+	out = e.setState(ag, StateOffered, "", now, out)
+	e.pushTimer(now.Add(q.cfg.OfferTimeout), timerOffer, cs.call.ID, ag.def.ID, e.token)
+	return append(out, Offer{CallID: cs.call.ID, AgentID: ag.def.ID, Endpoint: ag.def.Endpoint, Queue: cs.queue, Timeout: q.cfg.OfferTimeout, Trace: trace})
+}
+
+// rank sorts candidates best first under the queue's strategy; ties break
+// by agent id so decisions are deterministic.
+func (e *Engine) rank(q *queueState, cands []*agentState, req map[string]int) {
+	byID := func(a, b *agentState) int { return cmp.Compare(a.def.ID, b.def.ID) }
+	switch q.cfg.Strategy {
+	case StrategyFewestCalls:
+		slices.SortFunc(cands, func(a, b *agentState) int {
+			return cmp.Or(cmp.Compare(a.handled, b.handled), a.idleSince.Compare(b.idleSince), byID(a, b))
+		})
+	case StrategyLeastTalk:
+		slices.SortFunc(cands, func(a, b *agentState) int {
+			return cmp.Or(cmp.Compare(a.talk, b.talk), a.idleSince.Compare(b.idleSince), byID(a, b))
+		})
+	case StrategyTopDown:
+		name := q.cfg.Name
+		slices.SortFunc(cands, func(a, b *agentState) int {
+			return cmp.Or(cmp.Compare(a.def.Queues[name], b.def.Queues[name]), byID(a, b))
+		})
+	case StrategyRoundRobin:
+		// Round-robin with memory: agents in id order, starting after the
+		// last one served.
+		slices.SortFunc(cands, byID)
+		if n := len(cands); n > 1 {
+			k := q.rrNext % n
+			rotated := append(slices.Clone(cands[k:]), cands[:k]...)
+			copy(cands, rotated)
+		}
+	case StrategyBestSkill:
+		slices.SortFunc(cands, func(a, b *agentState) int {
+			return cmp.Or(cmp.Compare(skillScore(b, req, q.cfg.Name), skillScore(a, req, q.cfg.Name)), a.idleSince.Compare(b.idleSince), byID(a, b))
+		})
+	case StrategyRandom:
+		slices.SortFunc(cands, byID)
+		e.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	default: // longest-idle, ring-all
+		slices.SortFunc(cands, func(a, b *agentState) int {
+			return cmp.Or(a.idleSince.Compare(b.idleSince), byID(a, b))
+		})
+	}
+}
+
+func skillScore(ag *agentState, req map[string]int, queue string) int {
+	s := 0
+	for k := range req {
+		s += ag.def.Skills[k]
+	}
+	if len(req) == 0 {
+		s = ag.def.Skills[queue]
+	}
+	return s
+}
+
+func (e *Engine) reasonFor(q *queueState, ag *agentState, req map[string]int) string {
+	switch q.cfg.Strategy {
+	case StrategyFewestCalls:
+		return fmt.Sprintf("fewest calls: %s has handled %d", ag.def.ID, ag.handled)
+	case StrategyLeastTalk:
+		return fmt.Sprintf("least talk time: %s has talked %s", ag.def.ID, ag.talk)
+	case StrategyTopDown:
+		return fmt.Sprintf("top-down: %s is first in order (%d)", ag.def.ID, ag.def.Queues[q.cfg.Name])
+	case StrategyRoundRobin:
+		return fmt.Sprintf("round-robin: %s is next in turn", ag.def.ID)
+	case StrategyBestSkill:
+		return fmt.Sprintf("best skill: %s scores %d", ag.def.ID, skillScore(ag, req, q.cfg.Name))
+	case StrategyRandom:
+		return fmt.Sprintf("random: %s drawn", ag.def.ID)
+	}
+	return fmt.Sprintf("longest idle: %s available since %s", ag.def.ID, ag.idleSince.UTC().Format(time.RFC3339))
+}
+
+// matchAgent finds the best waiting call for a newly available agent: its
+// queues in its own priority order (1 first); among queues of equal
+// priority, the call that has waited longest (after priority ageing).
+func (e *Engine) matchAgent(ag *agentState, now time.Time, out []Decision) []Decision {
+	if ag.state != StateAvailable {
+		return out
+	}
+	best := e.bestCallFor(ag, false)
+	if best == nil {
+		// Only calls this agent let ring out are waiting: offer one again
+		// rather than leave the caller waiting for an agent who may never
+		// come (app_queue rings the same member again, too).
+		best = e.bestCallFor(ag, true)
+	}
+	if best == nil {
+		return out
+	}
+	q := e.queues[best.queue]
+	_, step := e.requirement(best)
+	trace := Trace{Rule: best.rule, Step: step, Strategy: string(q.cfg.Strategy), Candidates: 1, Considered: []string{ag.def.ID},
+		Reason: fmt.Sprintf("agent %s became available; oldest eligible call in its queues", ag.def.ID)}
+	e.removeWaiting(best)
+	best.phase = phaseOffered
+	return e.offer(best, ag, q, trace, now, out)
+}
+
+// bestCallFor is the call a free agent should take: its queues in its own
+// priority order; among queues of equal priority, the call that has waited
+// longest after priority ageing. Calls the agent declined are skipped
+// unless retry is set.
+func (e *Engine) bestCallFor(ag *agentState, retry bool) *callState {
+	var best *callState
+	bestPrio := 0
+	for _, qn := range ag.queuesSorted {
+		q := e.queues[qn]
+		if q == nil {
+			continue
+		}
+		prio := ag.def.Queues[qn]
+		if prio == 0 {
+			prio = defaultQueuePriority
+		}
+		if best != nil && prio > bestPrio {
+			break
+		}
+		for _, cs := range q.waiting {
+			if cs.declined[ag.def.ID] != retry {
+				continue
+			}
+			req, _ := e.requirement(cs)
+			if !eligible(ag, req) {
+				continue
+			}
+			if best == nil || lessCall(cs, best) {
+				best, bestPrio = cs, prio
+			}
+			break
+		}
+	}
+	return best
+}
+
+func (e *Engine) becomeAvailable(ag *agentState, reason string, now time.Time, out []Decision) []Decision {
+	if ag.pendingNR != "" {
+		rc, _ := e.cfg.reason(ag.pendingNR)
+		rc.Code = ag.pendingNR
+		ag.pendingNR = ""
+		return e.goNotReady(ag, rc, now, out)
+	}
+	ag.idleSince = now
+	out = e.setState(ag, StateAvailable, reason, now, out)
+	e.indexAvail(ag)
+	return e.matchAgent(ag, now, out)
+}
+
+func (e *Engine) goNotReady(ag *agentState, rc ReasonCode, now time.Time, out []Decision) []Decision {
+	out = e.setState(ag, StateNotReady, rc.Code, now, out)
+	if rc.MaxDuration > 0 {
+		e.token++
+		ag.reasonToken = e.token
+		e.pushTimer(now.Add(rc.MaxDuration), timerReasonLimit, ag.def.ID, rc.Code, ag.reasonToken)
+	}
+	return out
+}
+
+func (e *Engine) setState(ag *agentState, to AgentState, reason string, now time.Time, out []Decision) []Decision {
+	from := ag.state
+	if from == StateAvailable && to != StateAvailable {
+		for qn := range ag.def.Queues {
+			if q := e.queues[qn]; q != nil {
+				delete(q.avail, ag.def.ID)
+			}
+		}
+	}
+	if from == StateNotReady && to != StateNotReady {
+		ag.reasonToken = 0
+		ag.flagged = false
+	}
+	if from == StateWrapUp && to != StateWrapUp {
+		ag.wrapToken = 0
+	}
+	if from == to && ag.reason == reason {
+		return out
+	}
+	ag.state, ag.reason, ag.since = to, reason, now
+	return append(out, AgentStateChanged{AgentID: ag.def.ID, From: from, To: to, Reason: reason, At: now})
+}
+
+func (e *Engine) withdrawAgentOffer(ag *agentState, why string, now time.Time, out []Decision) []Decision {
+	cs := e.calls[ag.callID]
+	ag.callID = ""
+	if cs == nil {
+		return out
+	}
+	delete(cs.offers, ag.def.ID)
+	out = append(out, Withdraw{CallID: cs.call.ID, AgentID: ag.def.ID, Reason: why})
+	if len(cs.offers) == 0 && cs.phase == phaseOffered {
+		// The leaving agent is in StateOffered, so not in any avail index:
+		// matching cannot pick it again.
+		e.insertWaiting(e.queues[cs.queue], cs)
+		out = e.matchCall(cs, now, out)
+	}
+	return out
+}
+
+func (e *Engine) index(ag *agentState) {
+	for qn := range ag.def.Queues {
+		if q := e.queues[qn]; q != nil {
+			q.members[ag.def.ID] = ag
+		}
+	}
+	if ag.state == StateAvailable {
+		e.indexAvail(ag)
+	}
+}
+
+func (e *Engine) indexAvail(ag *agentState) {
+	for qn := range ag.def.Queues {
+		if q := e.queues[qn]; q != nil {
+			q.avail[ag.def.ID] = ag
+		}
+	}
+}
+
+func (e *Engine) unindex(ag *agentState) {
+	for _, q := range e.queues {
+		delete(q.members, ag.def.ID)
+		delete(q.avail, ag.def.ID)
+	}
+}
+
+// armCallTimers schedules a waiting call's escalation steps, maximum wait
+// and announcements relative to its original enqueue time, and applies at
+// once every step its wait has already passed (resumed calls, reloads).
+func (e *Engine) armCallTimers(cs *callState, now time.Time, out []Decision) []Decision {
+	q := e.queues[cs.queue]
+	e.token++
+	cs.tokens = callTokens{step: e.token, maxWait: e.token, announce: e.token}
+	wait := now.Sub(cs.since)
+	for i, s := range q.cfg.Steps {
+		if s.After <= wait {
+			cs.stepIdx = i
+		} else {
+			e.pushTimer(cs.since.Add(s.After), timerStep, cs.call.ID, fmt.Sprint(i), cs.tokens.step)
+		}
+	}
+	if q.cfg.MaxWait > 0 {
+		e.pushTimer(cs.since.Add(q.cfg.MaxWait), timerMaxWait, cs.call.ID, "", cs.tokens.maxWait)
+	}
+	if q.cfg.AnnounceEvery > 0 {
+		out = append(out, e.announce(cs, now))
+		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", cs.tokens.announce)
+	}
+	if cs.stepIdx >= 0 {
+		out = e.applyStep(cs, cs.stepIdx, now, out, false)
+	}
+	return out
+}
+
+func (e *Engine) announce(cs *callState, now time.Time) Announce {
+	pos := e.position(cs)
+	return Announce{CallID: cs.call.ID, Position: pos, EstimatedWait: e.estimate(e.queues[cs.queue], pos)}
+}
+
+func (e *Engine) position(cs *callState) int {
+	q := e.queues[cs.queue]
+	for i, w := range q.waiting {
+		if w == cs {
+			return i + 1
+		}
+	}
+	return 1
+}
+
+// estimate is the estimated wait for position pos: pos × AHT ÷ staffed
+// agents, where AHT is the recent handle time (talk + wrap-up, an EWMA; 3
+// minutes before any call has been handled) and staffed agents are the
+// queue's members that are logged in and not paused. No staffed agent:
+// the estimate is unknown (0).
+func (e *Engine) estimate(q *queueState, pos int) time.Duration {
+	staffed := 0
+	for _, ag := range q.members {
+		switch ag.state {
+		case StateAvailable, StateOffered, StateOnCall, StateWrapUp:
+			staffed++
+		}
+	}
+	if staffed == 0 {
+		return 0
+	}
+	aht := q.aht
+	if aht == 0 {
+		aht = 3 * time.Minute
+	}
+	return time.Duration(int64(aht) * int64(pos) / int64(staffed))
+}
+
+func (q *queueState) observeHandle(d time.Duration) {
+	if q.aht == 0 {
+		q.aht = d
+		return
+	}
+	// EWMA with weight 1/8: recent calls count, one long call does not swing it.
+	q.aht += (d - q.aht) / 8
+}
+
+func (e *Engine) applyStep(cs *callState, idx int, now time.Time, out []Decision, fresh bool) []Decision {
+	q := e.queues[cs.queue]
+	s := q.cfg.Steps[idx]
+	cs.stepIdx = idx
+	if s.OfferCallback && fresh {
+		out = append(out, OfferCallback{CallID: cs.call.ID, Queue: cs.queue})
+	}
+	if s.OverflowTo != "" {
+		return e.overflow(cs, s.OverflowTo, fmt.Sprintf("escalation step after %s", s.After), now, out)
+	}
+	if cs.phase == phaseWaiting && fresh {
+		out = e.matchCall(cs, now, out)
+	}
+	return out
+}
+
+func (e *Engine) overflow(cs *callState, to, why string, now time.Time, out []Decision) []Decision {
+	if cs.hops >= 8 {
+		return e.exitQueue(cs, "overflow_loop", now, out)
+	}
+	from := cs.queue
+	if cs.phase == phaseWaiting {
+		e.removeWaiting(cs)
+	}
+	cs.hops++
+	cs.queue = to
+	cs.stepIdx = -1
+	cs.declined = nil
+	out = append(out, Overflow{CallID: cs.call.ID, From: from, To: to, Reason: why},
+		Queued{CallID: cs.call.ID, Queue: to, Priority: cs.priority, Since: cs.since, Rule: cs.rule})
+	if cs.phase == phaseWaiting {
+		e.insertWaiting(e.queues[to], cs)
+		out = e.armCallTimers(cs, now, out)
+		out = e.matchCall(cs, now, out)
+	}
+	return out
+}
+
+func (e *Engine) exitQueue(cs *callState, reason string, now time.Time, out []Decision) []Decision {
+	q := e.queues[cs.queue]
+	if q.cfg.Exit.OverflowTo != "" && reason != "overflow_loop" {
+		return e.overflow(cs, q.cfg.Exit.OverflowTo, reason, now, out)
+	}
+	action := q.cfg.Exit.Action
+	if action == "" {
+		action = ExitHangup
+	}
+	if action == ExitCallback {
+		// The call keeps waiting while the callback is offered; the
+		// controller removes it if the caller accepts.
+		return append(out, OfferCallback{CallID: cs.call.ID, Queue: cs.queue})
+	}
+	e.removeWaiting(cs)
+	for _, id := range sortedKeys(cs.offers) {
+		out = append(out, Withdraw{CallID: cs.call.ID, AgentID: id, Reason: "call left queue: " + reason})
+		if ag := e.agents[id]; ag != nil && ag.callID == cs.call.ID {
+			ag.callID = ""
+			out = e.becomeAvailable(ag, "", now, out)
+		}
+	}
+	delete(e.calls, cs.call.ID)
+	return append(out, QueueExit{CallID: cs.call.ID, Queue: cs.queue, Reason: reason, Action: action, Media: q.cfg.Exit.Media, Target: q.cfg.Exit.Target})
+}
+
+// ----------------------------------------------------------------- timers
+
+type timerKind int
+
+const (
+	timerOffer timerKind = iota
+	timerWrapUp
+	timerStep
+	timerMaxWait
+	timerAnnounce
+	timerReasonLimit
+)
+
+type timer struct {
+	at    time.Time
+	kind  timerKind
+	id    string // call or agent id
+	arg   string // agent id for offers, step index, reason code
+	token uint64
+	seq   uint64
+}
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+func (e *Engine) pushTimer(at time.Time, kind timerKind, id, arg string, token uint64) {
+	e.seq++
+	heap.Push(&e.timers, timer{at: at, kind: kind, id: id, arg: arg, token: token, seq: e.seq})
+}
+
+// timerLive reports whether a timer still refers to current state; stale
+// timers (superseded by a later token) are skipped.
+func (e *Engine) timerLive(t timer) bool {
+	switch t.kind {
+	case timerOffer:
+		cs := e.calls[t.id]
+		return cs != nil && cs.offers[t.arg] == t.token
+	case timerWrapUp:
+		ag := e.agents[t.id]
+		return ag != nil && ag.state == StateWrapUp && ag.wrapToken == t.token
+	case timerReasonLimit:
+		ag := e.agents[t.id]
+		return ag != nil && ag.state == StateNotReady && ag.reasonToken == t.token
+	case timerStep:
+		cs := e.calls[t.id]
+		return cs != nil && cs.phase != phaseConnected && cs.tokens.step == t.token
+	case timerMaxWait:
+		cs := e.calls[t.id]
+		return cs != nil && cs.phase != phaseConnected && cs.tokens.maxWait == t.token
+	case timerAnnounce:
+		cs := e.calls[t.id]
+		return cs != nil && cs.phase == phaseWaiting && cs.tokens.announce == t.token
+	}
+	return false
+}
+
+func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
+	if !e.timerLive(t) {
+		return out
+	}
+	switch t.kind {
+	case timerOffer:
+		cs := e.calls[t.id]
+		out = append(out, Withdraw{CallID: t.id, AgentID: t.arg, Reason: "no answer"})
+		out = e.offerFailed(cs, t.arg, "no answer", now, out)
+	case timerWrapUp:
+		ag := e.agents[t.id]
+		out = e.becomeAvailable(ag, "", now, out)
+	case timerReasonLimit:
+		ag := e.agents[t.id]
+		if !ag.flagged {
+			ag.flagged = true
+			out = append(out, AgentFlagged{AgentID: ag.def.ID, Reason: fmt.Sprintf("not ready %q longer than allowed", t.arg), At: now})
+		}
+	case timerStep:
+		cs := e.calls[t.id]
+		var idx int
+		fmt.Sscan(t.arg, &idx)
+		if idx > cs.stepIdx {
+			out = e.applyStep(cs, idx, now, out, true)
+		}
+	case timerMaxWait:
+		cs := e.calls[t.id]
+		if cs.phase == phaseWaiting {
+			out = e.exitQueue(cs, "max_wait", now, out)
+		}
+	case timerAnnounce:
+		cs := e.calls[t.id]
+		q := e.queues[cs.queue]
+		out = append(out, e.announce(cs, now))
+		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", cs.tokens.announce)
+	}
+	return out
+}
+
+// ------------------------------------------------------------------ misc
+
+func cloneAgent(a Agent) Agent {
+	a.Skills = cloneMap(a.Skills)
+	a.Attributes = cloneMap(a.Attributes)
+	a.Queues = cloneMap(a.Queues)
+	return a
+}
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return nil
+	}
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func sortedQueues(m map[string]int) []string {
+	qs := make([]string, 0, len(m))
+	for q := range m {
+		qs = append(qs, q)
+	}
+	sort.Slice(qs, func(i, j int) bool {
+		pi, pj := m[qs[i]], m[qs[j]]
+		if pi == 0 {
+			pi = defaultQueuePriority
+		}
+		if pj == 0 {
+			pj = defaultQueuePriority
+		}
+		if pi != pj {
+			return pi < pj
+		}
+		return qs[i] < qs[j]
+	})
+	return qs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func reasonList(rs []ReasonCode) string {
+	s := ""
+	for i, r := range rs {
+		if i > 0 {
+			s += ", "
+		}
+		s += r.Code
+	}
+	return s
+}

@@ -1,0 +1,618 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+)
+
+// The routing file is what call-center managers edit. Its shape (see
+// configs/routing.yaml and docs/routing.md):
+//
+//	default_queue: general
+//	skills: [billing, support]
+//	reasons: [{code: break, max: 15m}, {code: lunch, max: 1h}]
+//	calendars:
+//	  office: {timezone: Europe/Paris, hours: {mon-fri: "08:00-20:00"}, holidays: ["2026-12-25"]}
+//	queues:
+//	  - name: billing
+//	    strategy: longest-idle
+//	    service_level: {threshold: 20s, goal: 0.95}
+//	    steps:
+//	      - {after: 0s,  require: {billing: 8}}
+//	      - {after: 30s, require: {billing: 5}}
+//	      - {after: 180s, overflow_to: general}
+//	entry:
+//	  - {name: vip, when: 'customer.vip == "true"', queue: billing, priority: 5}
+//	  - {name: billing-line, when: 'dialed == "2000"', open: office, queue: billing}
+//	agents:
+//	  - {id: alice, endpoint: PJSIP/1001, skills: {billing: 9}, queues: {billing: 1}}
+
+// RuleEnv is what an entry rule's `when` expression sees. Its fields are
+// checked when the file is loaded: a misspelt name is a load error, not a
+// call routed wrongly at 3 a.m.
+type RuleEnv struct {
+	Caller   string            `expr:"caller"`
+	Dialed   string            `expr:"dialed"`
+	Node     string            `expr:"node"`
+	Vars     map[string]string `expr:"vars"`
+	Customer map[string]string `expr:"customer"`
+	// Hour, Minute, Weekday (mon…sun) and Date (2006-01-02) are in the
+	// rule's calendar time zone, or UTC without one.
+	Hour    int    `expr:"hour"`
+	Minute  int    `expr:"minute"`
+	Weekday string `expr:"weekday"`
+	Date    string `expr:"date"`
+	// Open reports whether a named calendar is open now.
+	Open func(name string) bool `expr:"open"`
+}
+
+// Position is a place in a routing file.
+type Position struct {
+	File   string
+	Line   int
+	Column int
+}
+
+func (p Position) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column) }
+
+// RuleError is one problem in a routing file, with where it is.
+type RuleError struct {
+	Pos Position
+	Msg string
+}
+
+func (e RuleError) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// RulesErrors is every problem found in a routing file; ParseRules returns
+// it so a manager sees all mistakes at once.
+type RulesErrors []RuleError
+
+func (es RulesErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Is lets errors.Is(err, ErrInvalid) match.
+func (es RulesErrors) Is(target error) bool { return target == ErrInvalid }
+
+// ruleFile mirrors the YAML. Durations are strings parsed with positions.
+type ruleFile struct {
+	Version      string                  `yaml:"version"`
+	DefaultQueue string                  `yaml:"default_queue"`
+	Skills       []string                `yaml:"skills"`
+	Reasons      []reasonFile            `yaml:"reasons"`
+	Calendars    map[string]calendarFile `yaml:"calendars"`
+	Queues       []queueFile             `yaml:"queues"`
+	Entry        []entryFile             `yaml:"entry"`
+	Agents       []agentFile             `yaml:"agents"`
+}
+
+type reasonFile struct {
+	Code string `yaml:"code"`
+	Max  string `yaml:"max"`
+}
+
+type calendarFile struct {
+	Timezone string            `yaml:"timezone"`
+	Hours    map[string]string `yaml:"hours"`
+	Holidays []string          `yaml:"holidays"`
+}
+
+type queueFile struct {
+	Name         string `yaml:"name"`
+	Strategy     string `yaml:"strategy"`
+	ServiceLevel struct {
+		Threshold string  `yaml:"threshold"`
+		Goal      float64 `yaml:"goal"`
+	} `yaml:"service_level"`
+	OfferTimeout  string     `yaml:"offer_timeout"`
+	WrapUp        string     `yaml:"wrap_up"`
+	MaxMisses     *int       `yaml:"max_misses"`
+	MissReason    string     `yaml:"miss_reason"`
+	MaxWait       string     `yaml:"max_wait"`
+	MaxLength     int        `yaml:"max_length"`
+	AnnounceEvery string     `yaml:"announce_every"`
+	OnExit        exitFile   `yaml:"on_exit"`
+	Steps         []stepFile `yaml:"steps"`
+}
+
+type exitFile struct {
+	Action     string `yaml:"action"`
+	OverflowTo string `yaml:"overflow_to"`
+	Media      string `yaml:"media"`
+	Target     string `yaml:"target"`
+}
+
+type stepFile struct {
+	After         string         `yaml:"after"`
+	Require       map[string]int `yaml:"require"`
+	OverflowTo    string         `yaml:"overflow_to"`
+	OfferCallback bool           `yaml:"offer_callback"`
+}
+
+type entryFile struct {
+	Name     string         `yaml:"name"`
+	When     string         `yaml:"when"`
+	Open     string         `yaml:"open"`
+	Closed   string         `yaml:"closed"`
+	Queue    string         `yaml:"queue"`
+	Priority int            `yaml:"priority"`
+	Require  map[string]int `yaml:"require"`
+}
+
+type agentFile struct {
+	ID         string            `yaml:"id"`
+	Name       string            `yaml:"name"`
+	Endpoint   string            `yaml:"endpoint"`
+	Skills     map[string]int    `yaml:"skills"`
+	Attributes map[string]string `yaml:"attributes"`
+	Queues     map[string]int    `yaml:"queues"`
+	WrapUp     string            `yaml:"wrap_up"`
+}
+
+// ParseRules reads a routing file. Every error names file:line:column and
+// why; a file with any error yields no Config (nothing half-applied).
+func ParseRules(filename string, data []byte) (*Config, error) {
+	p := &parser{file: filename}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, RulesErrors{p.yamlErr(err)}
+	}
+	if len(root.Content) == 0 {
+		return nil, RulesErrors{{Pos: Position{filename, 1, 1}, Msg: "routing file is empty: it needs at least one queue"}}
+	}
+	doc := root.Content[0]
+	var rf ruleFile
+	dec := doc
+	if err := decodeStrict(dec, &rf); err != nil {
+		return nil, RulesErrors{p.yamlErr(err)}
+	}
+	cfg := p.build(doc, &rf)
+	if len(p.errs) > 0 {
+		sort.SliceStable(p.errs, func(i, j int) bool {
+			if p.errs[i].Pos.Line != p.errs[j].Pos.Line {
+				return p.errs[i].Pos.Line < p.errs[j].Pos.Line
+			}
+			return p.errs[i].Pos.Column < p.errs[j].Pos.Column
+		})
+		return nil, p.errs
+	}
+	return cfg, nil
+}
+
+// decodeStrict decodes a node rejecting unknown keys (yaml.v3 only offers
+// KnownFields on a Decoder, so the node is re-encoded).
+func decodeStrict(n *yaml.Node, v any) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	d := yaml.NewDecoder(strings.NewReader(string(b)))
+	d.KnownFields(true)
+	return d.Decode(v)
+}
+
+type parser struct {
+	file string
+	errs RulesErrors
+}
+
+func (p *parser) errAt(n *yaml.Node, format string, args ...any) {
+	pos := Position{File: p.file, Line: 1, Column: 1}
+	if n != nil {
+		pos.Line, pos.Column = n.Line, n.Column
+	}
+	p.errs = append(p.errs, RuleError{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) yamlErr(err error) RuleError {
+	msg := err.Error()
+	line := 1
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	// yaml.v3 messages read "yaml: line N: …" or "line N: …".
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		if i := strings.Index(msg, ":"); i >= 0 {
+			msg = strings.TrimSpace(msg[i+1:])
+		}
+	}
+	return RuleError{Pos: Position{File: p.file, Line: line, Column: 1}, Msg: msg}
+}
+
+// node finds the value node of key under a mapping node (nil if absent).
+func node(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func item(seq *yaml.Node, i int) *yaml.Node {
+	if seq == nil || seq.Kind != yaml.SequenceNode || i >= len(seq.Content) {
+		return seq
+	}
+	return seq.Content[i]
+}
+
+func or(n, fallback *yaml.Node) *yaml.Node {
+	if n != nil {
+		return n
+	}
+	return fallback
+}
+
+func (p *parser) duration(n *yaml.Node, s, what string) time.Duration {
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		p.errAt(n, "%s %q is not a duration (use e.g. 30s, 5m, 1h)", what, s)
+		return 0
+	}
+	if d < 0 {
+		p.errAt(n, "%s %q is negative", what, s)
+	}
+	return d
+}
+
+var validStrategies = map[string]Strategy{
+	"": StrategyLongestIdle, "longest-idle": StrategyLongestIdle, "fewest-calls": StrategyFewestCalls,
+	"least-talk-time": StrategyLeastTalk, "round-robin": StrategyRoundRobin, "top-down": StrategyTopDown,
+	"random": StrategyRandom, "ring-all": StrategyRingAll, "best-skill-first": StrategyBestSkill,
+}
+
+var validExits = map[string]ExitAction{
+	"": "", "hangup": ExitHangup, "voicemail": ExitVoicemail, "announce": ExitAnnounce,
+	"callback": ExitCallback, "dialplan": ExitDialplan,
+}
+
+func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
+	cfg := &Config{Version: rf.Version, DefaultQueue: rf.DefaultQueue}
+	skills := map[string]bool{}
+	for _, s := range rf.Skills {
+		skills[s] = true
+	}
+	checkSkill := func(n *yaml.Node, s string) {
+		if len(skills) > 0 && !skills[s] {
+			p.errAt(n, "unknown skill %q (declared skills: %s)", s, strings.Join(rf.Skills, ", "))
+		}
+	}
+
+	// Reasons.
+	rn := node(doc, "reasons")
+	for i, r := range rf.Reasons {
+		n := item(rn, i)
+		if r.Code == "" {
+			p.errAt(n, "reason needs a code")
+		}
+		cfg.NotReadyReasons = append(cfg.NotReadyReasons, ReasonCode{Code: r.Code, MaxDuration: p.duration(or(node(n, "max"), n), r.Max, "max")})
+	}
+
+	// Calendars.
+	cals := map[string]*Calendar{}
+	cn := node(doc, "calendars")
+	for _, name := range sortedKeys(rf.Calendars) {
+		n := or(node(cn, name), cn)
+		cal, err := NewCalendar(name, rf.Calendars[name].Timezone, rf.Calendars[name].Hours, rf.Calendars[name].Holidays)
+		if err != nil {
+			p.errAt(n, "calendar %q: %v", name, err)
+			continue
+		}
+		cals[name] = cal
+	}
+
+	// Queues.
+	qn := node(doc, "queues")
+	if len(rf.Queues) == 0 {
+		p.errAt(or(qn, doc), "no queues: declare at least one under `queues:`")
+	}
+	names := map[string]*yaml.Node{}
+	for i, q := range rf.Queues {
+		n := item(qn, i)
+		if q.Name == "" {
+			p.errAt(n, "queue %d has no name", i+1)
+			continue
+		}
+		if _, dup := names[q.Name]; dup {
+			p.errAt(or(node(n, "name"), n), "queue %q declared twice", q.Name)
+		}
+		names[q.Name] = n
+	}
+	for i, q := range rf.Queues {
+		n := item(qn, i)
+		st, ok := validStrategies[q.Strategy]
+		if !ok {
+			p.errAt(or(node(n, "strategy"), n), "queue %q: unknown strategy %q (one of longest-idle, fewest-calls, least-talk-time, round-robin, top-down, random, ring-all, best-skill-first)", q.Name, q.Strategy)
+		}
+		qc := QueueConfig{
+			Name: q.Name, Strategy: st,
+			ServiceLevelThreshold: p.duration(or(node(node(n, "service_level"), "threshold"), n), q.ServiceLevel.Threshold, "service_level.threshold"),
+			ServiceLevelGoal:      q.ServiceLevel.Goal,
+			OfferTimeout:          p.duration(or(node(n, "offer_timeout"), n), q.OfferTimeout, "offer_timeout"),
+			WrapUp:                p.duration(or(node(n, "wrap_up"), n), q.WrapUp, "wrap_up"),
+			MissReason:            q.MissReason,
+			MaxWait:               p.duration(or(node(n, "max_wait"), n), q.MaxWait, "max_wait"),
+			MaxLength:             q.MaxLength,
+			AnnounceEvery:         p.duration(or(node(n, "announce_every"), n), q.AnnounceEvery, "announce_every"),
+		}
+		if q.WrapUp == "" {
+			qc.WrapUp = DefaultWrapUp
+		}
+		qc.MaxMisses = DefaultMaxMisses
+		if q.MaxMisses != nil {
+			qc.MaxMisses = *q.MaxMisses
+		}
+		if g := q.ServiceLevel.Goal; g < 0 || g > 1 {
+			p.errAt(or(node(node(n, "service_level"), "goal"), n), "queue %q: service_level.goal %v must be a fraction between 0 and 1 (e.g. 0.95)", q.Name, g)
+		}
+		en := node(n, "on_exit")
+		act, ok := validExits[q.OnExit.Action]
+		if !ok {
+			p.errAt(or(node(en, "action"), n), "queue %q: unknown on_exit action %q (hangup, voicemail, announce, callback, dialplan)", q.Name, q.OnExit.Action)
+		}
+		qc.Exit = ExitPolicy{Action: act, OverflowTo: q.OnExit.OverflowTo, Media: q.OnExit.Media, Target: q.OnExit.Target}
+		if q.OnExit.OverflowTo != "" {
+			if _, ok := names[q.OnExit.OverflowTo]; !ok {
+				p.errAt(or(node(en, "overflow_to"), n), "queue %q overflows to unknown queue %q", q.Name, q.OnExit.OverflowTo)
+			}
+		}
+		if (q.OnExit.Action != "" || q.OnExit.OverflowTo != "") && qc.MaxWait == 0 && qc.MaxLength == 0 {
+			p.errAt(or(en, n), "queue %q: on_exit can never happen: set max_wait or max_length", q.Name)
+		}
+		sn := node(n, "steps")
+		var prev time.Duration = -1
+		for j, s := range q.Steps {
+			m := item(sn, j)
+			after := p.duration(or(node(m, "after"), m), s.After, "after")
+			if after <= prev {
+				p.errAt(or(node(m, "after"), m), "queue %q: step %d (after %s) can never be reached: it does not come after the step before it (%s)", q.Name, j+1, after, prev)
+			}
+			if qc.MaxWait > 0 && after >= qc.MaxWait {
+				p.errAt(or(node(m, "after"), m), "queue %q: step %d (after %s) can never be reached: max_wait is %s", q.Name, j+1, after, qc.MaxWait)
+			}
+			prev = after
+			for sk, lvl := range s.Require {
+				checkSkill(or(node(m, "require"), m), sk)
+				if lvl < 1 || lvl > 10 {
+					p.errAt(or(node(m, "require"), m), "queue %q: step %d requires %s level %d, outside 1..10", q.Name, j+1, sk, lvl)
+				}
+			}
+			if s.OverflowTo != "" {
+				if _, ok := names[s.OverflowTo]; !ok {
+					p.errAt(or(node(m, "overflow_to"), m), "queue %q: step %d overflows to unknown queue %q", q.Name, j+1, s.OverflowTo)
+				}
+				if s.OverflowTo == q.Name {
+					p.errAt(or(node(m, "overflow_to"), m), "queue %q: step %d overflows to itself", q.Name, j+1)
+				}
+			}
+			qc.Steps = append(qc.Steps, Step{After: after, Require: s.Require, OverflowTo: s.OverflowTo, OfferCallback: s.OfferCallback})
+		}
+		cfg.Queues = append(cfg.Queues, qc)
+	}
+	p.checkOverflowCycles(cfg, names)
+
+	if cfg.DefaultQueue != "" {
+		if _, ok := names[cfg.DefaultQueue]; !ok {
+			p.errAt(node(doc, "default_queue"), "default_queue %q is not a declared queue", cfg.DefaultQueue)
+		}
+	}
+
+	// Entry rules.
+	en := node(doc, "entry")
+	for i, r := range rf.Entry {
+		n := item(en, i)
+		name := r.Name
+		if name == "" {
+			name = fmt.Sprintf("entry %d", i+1)
+		}
+		if _, ok := names[r.Queue]; !ok {
+			p.errAt(or(node(n, "queue"), n), "entry rule %q sends calls to unknown queue %q", name, r.Queue)
+		}
+		for sk := range r.Require {
+			checkSkill(or(node(n, "require"), n), sk)
+		}
+		var calName string
+		var wantOpen bool
+		switch {
+		case r.Open != "" && r.Closed != "":
+			p.errAt(n, "entry rule %q: use either open or closed, not both", name)
+		case r.Open != "":
+			calName, wantOpen = r.Open, true
+		case r.Closed != "":
+			calName = r.Closed
+		}
+		var cal *Calendar
+		if calName != "" {
+			cal = cals[calName]
+			if cal == nil {
+				p.errAt(or(node(n, "open"), node(n, "closed")), "entry rule %q: unknown calendar %q", name, calName)
+			}
+		}
+		var prog *vm.Program
+		if r.When != "" {
+			wn := node(n, "when")
+			pr, err := expr.Compile(r.When, expr.Env(RuleEnv{}), expr.AsBool())
+			if err != nil {
+				p.errAt(wn, "entry rule %q: %s", name, firstLine(err.Error()))
+			}
+			prog = pr
+		}
+		cfg.Entry = append(cfg.Entry, EntryRule{Name: name, Queue: r.Queue, Priority: r.Priority, Require: r.Require,
+			Match: matcher(prog, cal, wantOpen, cals)})
+	}
+
+	// Agents.
+	an := node(doc, "agents")
+	seenAgent := map[string]bool{}
+	for i, a := range rf.Agents {
+		n := item(an, i)
+		if a.ID == "" {
+			p.errAt(n, "agent %d has no id", i+1)
+			continue
+		}
+		if seenAgent[a.ID] {
+			p.errAt(or(node(n, "id"), n), "agent %q declared twice", a.ID)
+		}
+		seenAgent[a.ID] = true
+		for sk, lvl := range a.Skills {
+			checkSkill(or(node(n, "skills"), n), sk)
+			if lvl < 1 || lvl > 10 {
+				p.errAt(or(node(n, "skills"), n), "agent %q: skill %s level %d is outside 1..10", a.ID, sk, lvl)
+			}
+		}
+		for q := range a.Queues {
+			if _, ok := names[q]; !ok {
+				p.errAt(or(node(n, "queues"), n), "agent %q is a member of unknown queue %q", a.ID, q)
+			}
+		}
+		cfg.Agents = append(cfg.Agents, Agent{ID: a.ID, Name: a.Name, Endpoint: a.Endpoint, Skills: a.Skills, Attributes: a.Attributes,
+			Queues: a.Queues, WrapUp: p.duration(or(node(n, "wrap_up"), n), a.WrapUp, "wrap_up")})
+	}
+	if len(cfg.Agents) > 0 {
+		p.checkServable(cfg, names)
+	}
+	if len(p.errs) == 0 {
+		if err := cfg.Normalize(); err != nil {
+			p.errAt(doc, "%v", err)
+		}
+	}
+	return cfg
+}
+
+// checkOverflowCycles reports queues whose overflow chain comes back to
+// themselves: a call would bounce for ever.
+func (p *parser) checkOverflowCycles(cfg *Config, names map[string]*yaml.Node) {
+	next := map[string][]string{}
+	for _, q := range cfg.Queues {
+		if q.Exit.OverflowTo != "" {
+			next[q.Name] = append(next[q.Name], q.Exit.OverflowTo)
+		}
+		for _, s := range q.Steps {
+			if s.OverflowTo != "" {
+				next[q.Name] = append(next[q.Name], s.OverflowTo)
+			}
+		}
+	}
+	for _, q := range cfg.Queues {
+		path := []string{q.Name}
+		seen := map[string]bool{}
+		var walk func(string) bool
+		walk = func(at string) bool {
+			for _, to := range next[at] {
+				if to == q.Name {
+					path = append(path, to)
+					return true
+				}
+				if seen[to] {
+					continue
+				}
+				seen[to] = true
+				path = append(path, to)
+				if walk(to) {
+					return true
+				}
+				path = path[:len(path)-1]
+			}
+			return false
+		}
+		if walk(q.Name) && len(path) > 2 {
+			p.errAt(names[q.Name], "overflow cycle: %s", strings.Join(path, " → "))
+		}
+	}
+}
+
+// checkServable reports queues that no declared agent could ever take a
+// call from: no member at all, or no member meeting the last (widest)
+// escalation step's requirement.
+func (p *parser) checkServable(cfg *Config, names map[string]*yaml.Node) {
+	for _, q := range cfg.Queues {
+		req := map[string]int(nil)
+		if len(q.Steps) > 0 {
+			req = q.Steps[len(q.Steps)-1].Require
+		}
+		members, able := 0, 0
+		for _, a := range cfg.Agents {
+			if _, ok := a.Queues[q.Name]; !ok {
+				continue
+			}
+			members++
+			ok := true
+			for s, lvl := range req {
+				if a.Skills[s] < lvl {
+					ok = false
+				}
+			}
+			if ok {
+				able++
+			}
+		}
+		hasOverflow := q.Exit.OverflowTo != ""
+		for _, s := range q.Steps {
+			hasOverflow = hasOverflow || s.OverflowTo != ""
+		}
+		switch {
+		case members == 0 && !hasOverflow:
+			p.errAt(names[q.Name], "queue %q can never be served: no declared agent is a member", q.Name)
+		case members > 0 && able == 0 && !hasOverflow:
+			p.errAt(names[q.Name], "queue %q can never be served: no member meets its widest requirement %v", q.Name, req)
+		}
+	}
+}
+
+func matcher(prog *vm.Program, cal *Calendar, wantOpen bool, cals map[string]*Calendar) func(Call, time.Time) bool {
+	return func(c Call, now time.Time) bool {
+		if cal != nil && cal.Open(now) != wantOpen {
+			return false
+		}
+		if prog == nil {
+			return true
+		}
+		loc := time.UTC
+		if cal != nil {
+			loc = cal.loc
+		}
+		t := now.In(loc)
+		env := RuleEnv{Caller: c.CallerNumber, Dialed: c.DialedNumber, Node: c.Node, Vars: orEmpty(c.Vars), Customer: orEmpty(c.Customer),
+			Hour: t.Hour(), Minute: t.Minute(), Weekday: strings.ToLower(t.Weekday().String()[:3]), Date: t.Format("2006-01-02"),
+			Open: func(name string) bool { cl := cals[name]; return cl != nil && cl.Open(now) }}
+		out, err := expr.Run(prog, env)
+		if err != nil {
+			return false
+		}
+		b, _ := out.(bool)
+		return b
+	}
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
