@@ -75,6 +75,10 @@ func (l *link) send(ctx context.Context, cmd command.Command) (*eslgo.RawRespons
 	if l.cur == nil {
 		return nil, l.errDown()
 	}
+	if err := ctx.Err(); err != nil {
+		// Nothing written yet: no reply in flight, the connection stays.
+		return nil, fmt.Errorf("freeswitch %s: %q not sent: %w", l.name, firstWord(cmd), err)
+	}
 	cctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	resp, err := l.cur.conn.SendCommand(cctx, cmd)
