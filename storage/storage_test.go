@@ -1,0 +1,209 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/storage/mariadbtest"
+)
+
+var (
+	maria     *mariadbtest.Server
+	mariaErr  error
+	mariaOnce sync.Once
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		journalChild()
+		return
+	}
+	code := m.Run()
+	maria.Cleanup()
+	os.Exit(code)
+}
+
+// dialects runs a test on SQLite and on a real MariaDB.
+func dialects(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, "sqlite:"+filepath.Join(t.TempDir(), "sb.db"))
+	})
+	t.Run("mariadb", func(t *testing.T) {
+		srv := mariadbtest.ForTest(t, &maria, &mariaErr, &mariaOnce)
+		dsn, err := srv.NewDatabase(context.Background(), "t_"+t.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, dsn)
+	})
+}
+
+func openMigrated(t *testing.T, dsn string) *Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestMigrateIdempotentAndStatus(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := openMigrated(t, dsn)
+		again, err := s.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again) != 0 {
+			t.Fatalf("second migrate applied %d migrations", len(again))
+		}
+		st, err := s.MigrationStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st) == 0 || !st[0].Applied {
+			t.Fatalf("status %+v", st)
+		}
+		if _, err := s.MigrateDown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Several instances starting at once against one MariaDB: each migration
+// runs once, no instance fails.
+func TestConcurrentMigrateRunsOnce(t *testing.T) {
+	srv := mariadbtest.ForTest(t, &maria, &mariaErr, &mariaOnce)
+	ctx := context.Background()
+	dsn, err := srv.NewDatabase(ctx, "t_concurrent_migrate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	var wg sync.WaitGroup
+	applied := make([]int, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			s, err := Open(ctx, dsn)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer s.Close()
+			res, err := s.Migrate(ctx)
+			applied[i], errs[i] = len(res), err
+		}(i)
+	}
+	wg.Wait()
+	total := 0
+	for i := range errs {
+		if errs[i] != nil {
+			t.Fatalf("instance %d: %v", i, errs[i])
+		}
+		total += applied[i]
+	}
+	s := openMigrated(t, dsn)
+	st, _ := s.MigrationStatus(ctx)
+	if total != len(st) {
+		t.Fatalf("migrations applied %d times in all, want %d (once each)", total, len(st))
+	}
+}
+
+func TestOpenErrorsNameTheDSN(t *testing.T) {
+	_, err := Open(context.Background(), "mysql://bob:secret@tcp(127.0.0.1:1)/x")
+	if err == nil {
+		t.Fatal("opened a closed port")
+	}
+	if got := err.Error(); !contains(got, "bob:****@") || contains(got, "secret") {
+		t.Fatalf("error %q should name the DSN with the password masked", got)
+	}
+	if _, err := Open(context.Background(), "sqlite:"); err == nil {
+		t.Fatal("empty sqlite path accepted")
+	}
+}
+
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+}
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestCallsQueries(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := openMigrated(t, dsn)
+		base := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+		for i := 0; i < 30; i++ {
+			q := []string{"support", "billing", "sales"}[i%3]
+			c := &Call{ID: fmt.Sprintf("c%02d", i), Queue: q, AgentID: fmt.Sprintf("a%d", i%2), CallerNumber: fmt.Sprintf("555%02d", i%5),
+				ArrivedAt: base.Add(time.Duration(i) * time.Minute), Outcome: OutcomeAnswered, UpdatedAt: base}
+			if i == 29 {
+				c.Outcome = OutcomeLive
+			}
+			if err := s.SaveCall(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Calls(ctx, CallFilter{Queue: "billing", From: base.Add(10 * time.Minute), Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || got[0].ID != "c28" || got[2].ID != "c22" {
+			t.Fatalf("billing newest first: %+v", ids(got))
+		}
+		got, _ = s.Calls(ctx, CallFilter{Caller: "55503"})
+		if len(got) != 6 {
+			t.Fatalf("caller filter: %d", len(got))
+		}
+		live, _ := s.LiveCalls(ctx)
+		if len(live) != 1 || live[0].ID != "c29" {
+			t.Fatalf("live %v", ids(live))
+		}
+		if _, err := s.Call(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown call: %v", err)
+		}
+		c, err := s.Call(ctx, "c05")
+		if err != nil || !c.ArrivedAt.Equal(base.Add(5*time.Minute)) {
+			t.Fatalf("c05 %+v %v (times must round-trip in UTC)", c, err)
+		}
+		if err := s.AppendAudit(ctx, &AuditEntry{Actor: "ops", Action: "test", Subject: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := s.Audit(ctx, 10)
+		if len(a) != 1 || a[0].Actor != "ops" {
+			t.Fatalf("audit %+v", a)
+		}
+	})
+}
+
+func ids(cs []Call) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}

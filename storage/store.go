@@ -1,0 +1,227 @@
+// Package storage keeps switchboard's durable memory — calls, legs, queue
+// waits, agent states, audit entries — in MySQL (production) or SQLite
+// (the embedded default), with versioned migrations and a write-behind
+// journal that keeps the database off the routing path.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialects.
+const (
+	DialectSQLite = "sqlite"
+	DialectMySQL  = "mysql"
+)
+
+// DefaultDSN is the embedded default: a SQLite file in the working directory.
+const DefaultDSN = "sqlite:switchboard.db"
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// Store is an open database.
+type Store struct {
+	db      *gorm.DB
+	dialect string
+	dsn     string // masked
+}
+
+// Option tunes Open.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger sets the logger for slow queries and errors.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// Open connects to the database named by dsn: "sqlite:PATH" (":memory:"
+// allowed), "mysql://user:pass@tcp(host:port)/db?…", or a bare
+// go-sql-driver DSN ("user:pass@tcp(host:port)/db"). It does not migrate;
+// call Migrate.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{log: slog.Default()}
+	for _, f := range opts {
+		f(&o)
+	}
+	if dsn == "" {
+		dsn = DefaultDSN
+	}
+	gcfg := &gorm.Config{
+		Logger:         newGormLogger(o.log),
+		TranslateError: true,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+	}
+	var (
+		db      *gorm.DB
+		err     error
+		dialect string
+	)
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		dialect = DialectSQLite
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, fmt.Errorf("open database %q: sqlite DSN needs a path (sqlite:switchboard.db)", dsn)
+		}
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		// WAL lets readers (API) run beside the journal writer; the busy
+		// timeout rides out checkpoints; foreign keys on for safety.
+		full := path + sep + "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		db, err = gorm.Open(sqlite.Open(full), gcfg)
+	default:
+		dialect = DialectMySQL
+		cfg, perr := ParseMySQLDSN(dsn)
+		if perr != nil {
+			return nil, fmt.Errorf("open database %q: %w", MaskDSN(dsn), perr)
+		}
+		db, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: cfg}), gcfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", MaskDSN(dsn), err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database %q: %w", MaskDSN(dsn), err)
+	}
+	if dialect == DialectSQLite {
+		// One writer at a time is SQLite's rule; a single connection avoids
+		// SQLITE_BUSY storms and keeps :memory: one database.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxLifetime(5 * time.Minute)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("database %q unreachable: %w", MaskDSN(dsn), err)
+	}
+	return &Store{db: db, dialect: dialect, dsn: MaskDSN(dsn)}, nil
+}
+
+// ParseMySQLDSN accepts mysql://user:pass@tcp(host:port)/db?opts or the
+// bare go-sql-driver form, and forces parseTime and UTC.
+func ParseMySQLDSN(dsn string) (*mysqldrv.Config, error) {
+	d := strings.TrimPrefix(dsn, "mysql://")
+	cfg, err := mysqldrv.ParseDSN(d)
+	if err != nil {
+		return nil, fmt.Errorf("not a sqlite:PATH or MySQL DSN: %w", err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	return cfg, nil
+}
+
+var passwordRE = regexp.MustCompile(`^(mysql://)?([^:@/]+):([^@]*)@`)
+
+// MaskDSN hides the password in a DSN for logs and errors.
+func MaskDSN(dsn string) string {
+	return passwordRE.ReplaceAllString(dsn, "$1$2:****@")
+}
+
+// DB is the GORM handle, for repositories in other packages.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Dialect is "sqlite" or "mysql".
+func (s *Store) Dialect() string { return s.dialect }
+
+// String is the masked DSN.
+func (s *Store) String() string { return s.dsn }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func (s *Store) sqlDB() (*sql.DB, error) { return s.db.DB() }
+
+func (s *Store) migrations() (fs.FS, error) {
+	return fs.Sub(migrationsFS, "migrations/"+s.dialect)
+}
+
+// gormLogger sends GORM's errors and slow queries to slog; record-not-found
+// is routine and not logged.
+type gormLogger struct{ log *slog.Logger }
+
+func newGormLogger(l *slog.Logger) logger.Interface { return gormLogger{log: l} }
+
+func (g gormLogger) LogMode(logger.LogLevel) logger.Interface { return g }
+func (g gormLogger) Info(ctx context.Context, msg string, args ...any) {
+	g.log.DebugContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (g gormLogger) Warn(ctx context.Context, msg string, args ...any) {
+	g.log.WarnContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (g gormLogger) Error(ctx context.Context, msg string, args ...any) {
+	g.log.ErrorContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (g gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	el := time.Since(begin)
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		q, _ := fc()
+		if len(q) > 200 {
+			q = q[:200] + "…"
+		}
+		g.log.DebugContext(ctx, "sql error", "err", err, "query", q, "elapsed", el)
+		return
+	}
+	if el > 500*time.Millisecond {
+		q, _ := fc()
+		if len(q) > 200 {
+			q = q[:200] + "…"
+		}
+		g.log.WarnContext(ctx, "slow sql", "query", q, "elapsed", el)
+	}
+}
