@@ -95,6 +95,8 @@ type Adapter struct {
 	outMu     sync.RWMutex
 	outClosed bool
 
+	m metrics
+
 	mu        sync.Mutex
 	legs      map[string]*leg
 	gone      map[string]struct{}
@@ -146,6 +148,7 @@ func New(cfg Config, log *slog.Logger) (*Adapter, error) {
 		recs:      map[string]string{},
 	}
 	onBroken := func(name string, s *session, err error) {
+		a.m.drops.Add(1)
 		a.broken <- brokenLink{name, s, err}
 	}
 	a.life, a.stop = context.WithCancel(context.Background())
@@ -271,6 +274,7 @@ func (a *Adapter) redial(ctx context.Context) bool {
 		evc, cmdc, err := a.dialSession(ctx)
 		if err == nil {
 			if err = a.startSession(ctx, evc, cmdc); err == nil {
+				a.m.reconnects.Add(1)
 				return true
 			}
 			a.teardown(err)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/percipia/eslgo"
 	"github.com/percipia/eslgo/command"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/switchboard-cc/switchboard/adapters"
 	"github.com/switchboard-cc/switchboard/adapters/esl/esltest"
@@ -95,6 +97,9 @@ func TestDefenceResequencing(t *testing.T) {
 	}
 	if digits != "123456" {
 		t.Fatalf("digits applied as %q", digits)
+	}
+	if n := metricValue(t, h.a, "switchboard_freeswitch_events_reordered_total"); n < 1 {
+		t.Fatalf("reordered events counted %v", n)
 	}
 	h.fs.Endpoint("user/quick", esltest.Behavior{HangupAfter: time.Millisecond})
 	for i := range 5 {
@@ -297,6 +302,12 @@ func TestDefenceReconnectReconcile(t *testing.T) {
 	if subs < 2 {
 		t.Fatalf("subscribed %d times", subs)
 	}
+	if n := metricValue(t, h.a, "switchboard_freeswitch_reconnects_total"); n < 1 {
+		t.Fatalf("reconnects counted %v", n)
+	}
+	if n := metricValue(t, h.a, "switchboard_freeswitch_node_up"); n != 1 {
+		t.Fatalf("node_up %v", n)
+	}
 }
 
 // captureHandler keeps slog records.
@@ -348,4 +359,27 @@ func TestLoggerBridgedToSlog(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// metricValue reads one metric of the adapter's collector by name.
+func metricValue(t *testing.T, a *Adapter, name string) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 16)
+	a.Collector().Collect(ch)
+	close(ch)
+	for m := range ch {
+		if !strings.Contains(m.Desc().String(), `"`+name+`"`) {
+			continue
+		}
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Counter != nil {
+			return d.Counter.GetValue()
+		}
+		return d.Gauge.GetValue()
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -86,6 +86,7 @@ func (a *Adapter) eventLoop(ctx context.Context) {
 	rs := &resequencer{window: a.cfg.ReorderWindow}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var highest uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -96,6 +97,11 @@ func (a *Adapter) eventLoop(ctx context.Context) {
 				a.log.Warn("freeswitch event skipped", "err", err)
 				break
 			}
+			a.m.events.Add(1)
+			if ev.Seq < highest {
+				a.m.reordered.Add(1)
+			}
+			highest = max(highest, ev.Seq)
 			rs.push(ev, r.arrived)
 		case <-timer.C:
 		case <-a.reconcile:
