@@ -52,6 +52,10 @@ type Database struct {
 	// DSN is sqlite:PATH or a MySQL DSN (mysql://user:pass@tcp(host:port)/db
 	// or the bare go-sql-driver form user:pass@tcp(host:port)/db).
 	DSN string `yaml:"dsn"`
+	// JournalDir holds the write-behind journal: records are on local disk
+	// here before they reach the database, and are replayed after a crash
+	// or a database outage.
+	JournalDir string `yaml:"journal_dir"`
 }
 
 // PBX picks the adapter and holds each adapter's settings. Only the
@@ -87,7 +91,7 @@ func Defaults() Config {
 			Listen:          "127.0.0.1:8080",
 			ShutdownTimeout: 10 * time.Second,
 		},
-		Database: Database{DSN: "sqlite:switchboard.db"},
+		Database: Database{DSN: "sqlite:switchboard.db", JournalDir: "switchboard.journal"},
 		PBX:      PBX{Kind: PBXSim},
 		Log:      Log{Level: "info", Format: "text"},
 	}
@@ -126,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if err := checkDSN(c.Database.DSN); err != nil {
 		return bad("database.dsn", "%v", err)
+	}
+	if c.Database.JournalDir == "" {
+		return bad("database.journal_dir", "empty: the journal needs a directory")
 	}
 	switch c.PBX.Kind {
 	case PBXSim, PBXAsterisk:

@@ -60,7 +60,7 @@ func TestParseAcceptsGoodFile(t *testing.T) {
 	}
 	want := Config{
 		Server:   Server{Listen: "0.0.0.0:9090", Token: "s3cret", ShutdownTimeout: 3 * time.Second},
-		Database: Database{DSN: "sb:pw@tcp(db:3306)/switchboard?parseTime=true"},
+		Database: Database{DSN: "sb:pw@tcp(db:3306)/switchboard?parseTime=true", JournalDir: "switchboard.journal"},
 		PBX:      PBX{Kind: PBXAsterisk},
 		Routing:  Routing{File: "rules.yaml"},
 		Log:      Log{Level: "debug", Format: "json"},
