@@ -69,7 +69,7 @@ through its API (--server, SWITCHBOARD_SERVER).`,
 		newDoctorCmd(app),
 		newVersionCmd(app),
 		newCompletionCmd(app),
-		newDoctorCmd(app),
+		newRulesCmd(app),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
