@@ -44,14 +44,14 @@ type Server struct {
 // adapter and the controller, and binds the listen address — so a bad
 // routing file, an unreachable database or a port in use fail here, before
 // anything runs. On error everything opened so far is closed again.
-func New(cfg config.Config, log *slog.Logger) (s *Server, err error) {
+func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", config.ErrInvalid, err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s = &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			s.close()

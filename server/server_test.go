@@ -1,0 +1,121 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/config"
+)
+
+// testConfig is the embedded defaults on a free port, with the database
+// and journal in a temporary directory.
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Defaults()
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Database.DSN = "sqlite:" + filepath.Join(dir, "switchboard.db")
+	cfg.Database.JournalDir = filepath.Join(dir, "journal")
+	return cfg
+}
+
+// start runs a server until the test ends and returns its base URL.
+func start(t *testing.T, cfg config.Config) (*Server, string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	s, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	return s, "http://" + s.Addr()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestDemoRoutingMatchesConfigs(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("..", "configs", "routing.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, demoRouting) {
+		t.Error("server/demo-routing.yaml differs from configs/routing.yaml: copy it over (cp configs/routing.yaml server/demo-routing.yaml)")
+	}
+}
+
+func TestBadRoutingFileStopsNew(t *testing.T) {
+	cfg := testConfig(t)
+	bad := filepath.Join(t.TempDir(), "routing.yaml")
+	if err := os.WriteFile(bad, []byte("queues:\n  - name: support\n    stratgy: fifo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Routing.File = bad
+	_, err := New(cfg, nil)
+	if err == nil || !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), bad+":3") {
+		t.Errorf("New = %v, want a config error at %s:3", err, bad)
+	}
+	// Nothing was created: a rejected start leaves no database behind.
+	if _, statErr := os.Stat(strings.TrimPrefix(cfg.Database.DSN, "sqlite:")); statErr == nil {
+		t.Error("a rejected start created the database")
+	}
+}
+
+func TestRefusesOpenListenWithoutToken(t *testing.T) {
+	if _, err := listen("0.0.0.0:0", ""); !errors.Is(err, ErrOpenListen) {
+		t.Errorf("listen without token = %v, want ErrOpenListen", err)
+	}
+	ln, err := listen("0.0.0.0:0", "tok")
+	if err != nil {
+		t.Fatalf("listen with token: %v", err)
+	}
+	ln.Close()
+}
+
+func TestServesHealthAndWallboard(t *testing.T) {
+	_, url := start(t, testConfig(t))
+	for path, want := range map[string]string{
+		"/healthz": `"ok"`,
+		"/readyz":  `"ready": true`,
+		"/metrics": "switchboard_database_up 1",
+		"/":        "<title>switchboard",
+	} {
+		status, body := get(t, url+path)
+		if status != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d, want 200 containing %q:\n%.300s", path, status, want, body)
+		}
+	}
+}
