@@ -866,7 +866,8 @@ func (a *Adapter) SetVar(ctx context.Context, l adapters.LegRef, name, value str
 }
 
 // Continue implements adapters.PBX: uuid_transfer to the extension and
-// context given, or to the configured fallback.
+// context given, or to the configured fallback. The leg is then reported
+// as LegHungUp with Local set and CauseText "continued in dialplan".
 func (a *Adapter) Continue(ctx context.Context, l adapters.LegRef, dialplanContext, extension string) error {
 	id, err := a.legID(l)
 	if err != nil {
@@ -884,8 +885,22 @@ func (a *Adapter) Continue(ctx context.Context, l adapters.LegRef, dialplanConte
 	if err := safeArg("extension", extension); err != nil {
 		return err
 	}
-	_, err = a.cmd.api(ctx, "uuid_transfer", id+" "+extension+" XML "+dialplanContext)
-	return err
+	if _, err := a.cmd.api(ctx, "uuid_transfer", id+" "+extension+" XML "+dialplanContext); err != nil {
+		return err
+	}
+	// The leg is the dialplan's now: report it gone for switchboard, as the
+	// Asterisk adapter does on StasisEnd after continue.
+	a.mu.Lock()
+	lg, ok := a.legs[id]
+	if ok {
+		a.buryLocked(id)
+	}
+	a.mu.Unlock()
+	if ok {
+		a.emit(&adapters.LegHungUp{Base: adapters.Base{Ref: a.ref(id), At: time.Now()}, Cause: 16,
+			CauseText: "continued in dialplan", Local: true, Tag: lg.tag})
+	}
+	return nil
 }
 
 var _ adapters.PBX = (*Adapter)(nil)

@@ -214,3 +214,27 @@ func TestUnreachableAndBadPassword(t *testing.T) {
 		t.Fatalf("bad backoff: %v", err)
 	}
 }
+
+// TestContinue hands a call back to the dialplan; it ends for switchboard.
+func TestContinue(t *testing.T) {
+	h := startHarness(t, nil, nil)
+	ctx := ctxT(t)
+	caller := h.arrive(t, "5551234", "800")
+	if err := h.a.Continue(ctx, caller, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	hu := h.rec.waitFor(t, "continued", isType[*adapters.LegHungUp](caller.ID)).(*adapters.LegHungUp)
+	if hu.CauseText != "continued in dialplan" || !hu.Local {
+		t.Fatalf("%+v", hu)
+	}
+	c, ok := h.fs.Channel(caller.ID)
+	if !ok || c.Dialed != "fallback" || c.Context != "switchboard_fallback" {
+		t.Fatalf("transferred to %+v", c)
+	}
+	if err := h.fs.Hangup(caller.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.a.Continue(ctx, caller, "x y", ""); err == nil {
+		t.Fatal("a context with a space was accepted")
+	}
+}
