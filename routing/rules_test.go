@@ -101,13 +101,13 @@ func TestCalendarEdges(t *testing.T) {
 		{time.Date(2026, 11, 28, 6, 0, 0, 0, paris), false}, // ends exactly at 06:00
 		{time.Date(2026, 11, 23, 8, 0, 0, 0, paris), true},  // Monday opening
 		{time.Date(2026, 11, 23, 18, 0, 0, 0, paris), false},
-		{time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC), true},   // 08:00 Paris in winter is 07:00 UTC
-		{time.Date(2026, 12, 25, 10, 0, 0, 0, paris), false},    // holiday (a Friday)
-		{time.Date(2026, 12, 25, 23, 0, 0, 0, paris), false},    // the night shift starting on a holiday is closed
-		{time.Date(2026, 12, 26, 2, 0, 0, 0, paris), false},     // …including its early hours
-		{time.Date(2026, 12, 24, 10, 0, 0, 0, paris), true},     // Thursday before
-		{time.Date(2026, 7, 6, 6, 30, 0, 0, time.UTC), true},    // summer: 08:30 Paris (UTC+2)
-		{time.Date(2026, 7, 6, 16, 30, 0, 0, time.UTC), false},  // 18:30 Paris
+		{time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC), true},  // 08:00 Paris in winter is 07:00 UTC
+		{time.Date(2026, 12, 25, 10, 0, 0, 0, paris), false},   // holiday (a Friday)
+		{time.Date(2026, 12, 25, 23, 0, 0, 0, paris), false},   // the night shift starting on a holiday is closed
+		{time.Date(2026, 12, 26, 2, 0, 0, 0, paris), false},    // …including its early hours
+		{time.Date(2026, 12, 24, 10, 0, 0, 0, paris), true},    // Thursday before
+		{time.Date(2026, 7, 6, 6, 30, 0, 0, time.UTC), true},   // summer: 08:30 Paris (UTC+2)
+		{time.Date(2026, 7, 6, 16, 30, 0, 0, time.UTC), false}, // 18:30 Paris
 	} {
 		if got := cal.Open(tc.at); got != tc.open {
 			t.Errorf("Open(%s) = %v, want %v", tc.at, got, tc.open)
