@@ -534,14 +534,29 @@ func (a *Adapter) legID(l adapters.LegRef) (string, error) {
 	return l.ID, nil
 }
 
-// Answer implements adapters.PBX.
+// Answer implements adapters.PBX (uuid_answer); LegAnswered follows once.
 func (a *Adapter) Answer(ctx context.Context, l adapters.LegRef) error {
 	id, err := a.legID(l)
 	if err != nil {
 		return err
 	}
-	_, err = a.cmd.api(ctx, "uuid_answer", id)
-	return err
+	if _, err := a.cmd.api(ctx, "uuid_answer", id); err != nil {
+		return err
+	}
+	// FreeSWITCH raises no CHANNEL_ANSWER for a leg already up; report the
+	// answer from the command's result (once: the state machine drops the
+	// event's duplicate).
+	a.mu.Lock()
+	lg, ok := a.legs[id]
+	emit := ok && lg.state < legAnswered
+	if emit {
+		lg.state = legAnswered
+	}
+	a.mu.Unlock()
+	if emit {
+		a.emit(&adapters.LegAnswered{Base: adapters.Base{Ref: a.ref(id), At: time.Now()}, Tag: lg.tag})
+	}
+	return nil
 }
 
 // Hangup implements adapters.PBX; cause is Q.850 (0 = normal clearing).

@@ -19,8 +19,10 @@ func TestScenarioAbandon(t *testing.T) {
 	h := startHarness(t, nil, nil)
 	ctx := ctxT(t)
 	caller := h.arrive(t, "5550001", "800")
-	if err := h.a.Answer(ctx, caller); err != nil {
-		t.Fatal(err)
+	for range 2 { // the second answer finds the leg up: no second LegAnswered
+		if err := h.a.Answer(ctx, caller); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := h.a.Play(ctx, caller, adapters.Media{Kind: "sound", Value: "ivr/ivr-you_are_number.wav"}, adapters.Media{Kind: "number", Value: "4"}); err != nil {
 		t.Fatal(err)
@@ -46,6 +48,15 @@ func TestScenarioAbandon(t *testing.T) {
 	}
 	if err := h.a.StopHold(ctx, caller); err == nil {
 		t.Fatal("hold stopped on a gone caller")
+	}
+	answers := 0
+	for _, e := range h.rec.all() {
+		if _, ok := e.(*adapters.LegAnswered); ok && e.Leg().ID == caller.ID {
+			answers++
+		}
+	}
+	if answers != 1 {
+		t.Fatalf("%d LegAnswered for one caller", answers)
 	}
 }
 
