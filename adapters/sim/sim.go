@@ -1,0 +1,827 @@
+// Package sim is an in-process simulated PBX that implements the adapters
+// port: callers arrive on configured lines at a Poisson rate, wait with a
+// limited patience and hang up when it runs out; simulated agents answer
+// their phone after a ring delay (or never: no-answer happens), talk for a
+// handle time, then hang up. Everything is driven by a clock.Clock and a
+// seeded random source, so a run is reproducible: real time for the demo,
+// accelerated time for load and simulations, a manual clock in tests.
+package sim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/adapters"
+	"github.com/switchboard-cc/switchboard/clock"
+	"github.com/switchboard-cc/switchboard/routing"
+)
+
+// NodeName is the node id every simulated leg carries.
+const NodeName = "sim"
+
+// Config describes the simulated world.
+type Config struct {
+	// Seed makes a run reproducible.
+	Seed uint64 `yaml:"seed" json:"seed"`
+	// Streams are the inbound lines callers dial.
+	Streams []Stream `yaml:"streams" json:"streams"`
+	// AgentGroups generate simulated agents (ids prefix-001 …).
+	AgentGroups []AgentGroup `yaml:"agent_groups" json:"agent_groups"`
+	// Speed runs simulated time this many times faster than real time for
+	// `switchboard serve --pbx sim` (1 = real time).
+	Speed float64 `yaml:"speed" json:"speed"`
+}
+
+// Stream is one line with its own caller population.
+type Stream struct {
+	DialedNumber  string            `yaml:"dialed_number" json:"dialed_number"`
+	CallerPrefix  string            `yaml:"caller_prefix" json:"caller_prefix"`
+	Vars          map[string]string `yaml:"vars" json:"vars"`
+	RatePerMinute float64           `yaml:"rate_per_minute" json:"rate_per_minute"`
+	// PatienceMean is the mean of the exponential patience: how long a
+	// caller waits before hanging up (0 = callers never give up).
+	PatienceMean time.Duration `yaml:"patience_mean" json:"patience_mean"`
+	// VIPShare is the fraction of callers who carry VIP=1.
+	VIPShare float64 `yaml:"vip_share" json:"vip_share"`
+}
+
+// AgentGroup generates Count agents with the same profile.
+type AgentGroup struct {
+	Prefix     string            `yaml:"prefix" json:"prefix"`
+	Count      int               `yaml:"count" json:"count"`
+	Skills     map[string]int    `yaml:"skills" json:"skills"`
+	Attributes map[string]string `yaml:"attributes" json:"attributes"`
+	Queues     map[string]int    `yaml:"queues" json:"queues"`
+	// AnswerProbability is the chance an offered call is answered (the
+	// rest ring out: no-answer).
+	AnswerProbability float64       `yaml:"answer_probability" json:"answer_probability"`
+	RingDelayMean     time.Duration `yaml:"ring_delay_mean" json:"ring_delay_mean"`
+	HandleTimeMean    time.Duration `yaml:"handle_time_mean" json:"handle_time_mean"`
+}
+
+// Agents returns the routing agents the groups describe; each one's
+// endpoint is "sim/<id>", which Originate recognises.
+func (c Config) Agents() []routing.Agent {
+	var out []routing.Agent
+	for _, g := range c.AgentGroups {
+		for i := 1; i <= g.Count; i++ {
+			id := fmt.Sprintf("%s-%03d", g.Prefix, i)
+			out = append(out, routing.Agent{ID: id, Name: id, Endpoint: "sim/" + id, Skills: copyMap(g.Skills), Attributes: copyMap(g.Attributes), Queues: copyMap(g.Queues)})
+		}
+	}
+	return out
+}
+
+// Validate checks the configuration and names the field at fault.
+func (c Config) Validate() error {
+	for i, s := range c.Streams {
+		if s.RatePerMinute < 0 {
+			return fmt.Errorf("sim.streams[%d].rate_per_minute: %v is negative", i, s.RatePerMinute)
+		}
+		if s.VIPShare < 0 || s.VIPShare > 1 {
+			return fmt.Errorf("sim.streams[%d].vip_share: %v is not between 0 and 1", i, s.VIPShare)
+		}
+		if s.PatienceMean < 0 {
+			return fmt.Errorf("sim.streams[%d].patience_mean: negative", i)
+		}
+	}
+	seen := map[string]bool{}
+	for i, g := range c.AgentGroups {
+		if g.Prefix == "" {
+			return fmt.Errorf("sim.agent_groups[%d].prefix: required", i)
+		}
+		if seen[g.Prefix] {
+			return fmt.Errorf("sim.agent_groups[%d].prefix: %q used twice", i, g.Prefix)
+		}
+		seen[g.Prefix] = true
+		if g.Count < 0 {
+			return fmt.Errorf("sim.agent_groups[%d].count: negative", i)
+		}
+		if g.AnswerProbability < 0 || g.AnswerProbability > 1 {
+			return fmt.Errorf("sim.agent_groups[%d].answer_probability: %v is not between 0 and 1", i, g.AnswerProbability)
+		}
+	}
+	return nil
+}
+
+func copyMap[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+type legState int
+
+const (
+	legRinging legState = iota
+	legUp
+	legGone
+)
+
+type leg struct {
+	id       string
+	role     adapters.LegRole
+	state    legState
+	tag      string
+	group    *AgentGroup
+	peer     string // bridged leg id
+	bridge   string
+	caller   *callerInfo
+	deadline uint64 // timer token for patience / ring timeout
+	talkTok  uint64
+	created  time.Time
+}
+
+type callerInfo struct {
+	stream   int
+	arrived  time.Time
+	answered bool // bridged to an agent
+}
+
+// Log counts what the simulated world did, by its own bookkeeping (not the
+// controller's): tests use it as the hand count.
+type Log struct {
+	Arrivals      int
+	Abandoned     int // callers who hung up before reaching an agent
+	Connected     int // callers bridged to an agent
+	Waits         []time.Duration // arrival → bridge, for each connected caller
+	AbandonWaits  []time.Duration // arrival → hang up, for each abandoning caller
+	AgentNoAnswer int
+	Originates    int
+}
+
+// PBX is the simulated PBX.
+type PBX struct {
+	cfg  Config
+	clk  clock.Clock
+	log  *slog.Logger
+	rng  *rand.Rand
+	evs  chan adapters.Event
+	wake chan struct{}
+
+	mu      sync.Mutex
+	legs    map[string]*leg
+	groups  map[string]*AgentGroup // by agent id
+	timers  []simTimer
+	token   uint64
+	nextID  uint64
+	stats   Log
+	pending []adapters.Event
+	running bool
+	bridges map[string][]string
+	recs    map[string]*recording
+	keepLog bool
+}
+
+type recording struct {
+	name    string
+	started time.Time
+	leg     string
+	bridge  string
+}
+
+type simTimer struct {
+	at    time.Time
+	token uint64
+	fn    func(now time.Time)
+}
+
+// New builds a simulated PBX.
+func New(cfg Config, clk clock.Clock, log *slog.Logger) (*PBX, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &PBX{cfg: cfg, clk: clk, log: log.With("pbx", "sim"), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5b0a7d)),
+		evs: make(chan adapters.Event, 1024), wake: make(chan struct{}, 1), legs: map[string]*leg{}, groups: map[string]*AgentGroup{},
+		bridges: map[string][]string{}, recs: map[string]*recording{}}
+	for i := range p.cfg.AgentGroups {
+		g := &p.cfg.AgentGroups[i]
+		for j := 1; j <= g.Count; j++ {
+			p.groups[fmt.Sprintf("%s-%03d", g.Prefix, j)] = g
+		}
+	}
+	return p, nil
+}
+
+// KeepWaits makes the sim keep every wait in its Log (tests); off by
+// default so long runs stay flat in memory.
+func (p *PBX) KeepWaits() { p.mu.Lock(); p.keepLog = true; p.mu.Unlock() }
+
+// Events implements adapters.PBX.
+func (p *PBX) Events() <-chan adapters.Event { return p.evs }
+
+// Stats returns a copy of the sim's own bookkeeping.
+func (p *PBX) Stats() Log {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Waits = append([]time.Duration(nil), p.stats.Waits...)
+	s.AbandonWaits = append([]time.Duration(nil), p.stats.AbandonWaits...)
+	return s
+}
+
+// Ready implements adapters.Ready: the sim is always connected once running.
+func (p *PBX) Ready() (bool, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running {
+		return false, "simulated PBX not started"
+	}
+	return true, ""
+}
+
+// Run drives the simulation until ctx ends.
+func (p *PBX) Run(ctx context.Context) error {
+	defer close(p.evs)
+	now := p.clk.Now()
+	p.mu.Lock()
+	p.running = true
+	for i, s := range p.cfg.Streams {
+		if s.RatePerMinute > 0 {
+			p.scheduleArrival(i, now)
+		}
+	}
+	p.emit(adapters.NodeState{Base: adapters.Base{At: now}, Node: NodeName, Up: true})
+	p.emit(adapters.Reconciled{Base: adapters.Base{At: now}, Node: NodeName})
+	p.mu.Unlock()
+	for {
+		if !p.flush(ctx) {
+			return nil
+		}
+		p.mu.Lock()
+		now = p.clk.Now()
+		fired := p.fireDue(now)
+		var wait time.Duration = time.Hour
+		if len(p.timers) > 0 {
+			wait = p.timers[0].at.Sub(now)
+		}
+		p.mu.Unlock()
+		if fired {
+			continue
+		}
+		if wait <= 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.clk.After(wait):
+		case <-p.wake:
+		}
+	}
+}
+
+// flush delivers pending events without holding the lock.
+func (p *PBX) flush(ctx context.Context) bool {
+	for {
+		p.mu.Lock()
+		evs := p.pending
+		p.pending = nil
+		p.mu.Unlock()
+		if len(evs) == 0 {
+			return true
+		}
+		for _, ev := range evs {
+			select {
+			case p.evs <- ev:
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+}
+
+func (p *PBX) emit(ev adapters.Event) {
+	p.pending = append(p.pending, ev)
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *PBX) fireDue(now time.Time) bool {
+	fired := false
+	for len(p.timers) > 0 && !p.timers[0].at.After(now) {
+		t := p.popTimer()
+		fired = true
+		t.fn(now)
+	}
+	return fired
+}
+
+func (p *PBX) schedule(at time.Time, fn func(now time.Time)) uint64 {
+	p.token++
+	p.pushTimer(simTimer{at: at, token: p.token, fn: fn})
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return p.token
+}
+
+// timers is a binary heap by time then token.
+func (p *PBX) pushTimer(t simTimer) {
+	p.timers = append(p.timers, t)
+	i := len(p.timers) - 1
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !timerLess(p.timers[i], p.timers[parent]) {
+			break
+		}
+		p.timers[i], p.timers[parent] = p.timers[parent], p.timers[i]
+		i = parent
+	}
+}
+
+func (p *PBX) popTimer() simTimer {
+	t := p.timers[0]
+	last := len(p.timers) - 1
+	p.timers[0] = p.timers[last]
+	p.timers = p.timers[:last]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(p.timers) && timerLess(p.timers[l], p.timers[m]) {
+			m = l
+		}
+		if r < len(p.timers) && timerLess(p.timers[r], p.timers[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		p.timers[i], p.timers[m] = p.timers[m], p.timers[i]
+		i = m
+	}
+	return t
+}
+
+func timerLess(a, b simTimer) bool {
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	return a.token < b.token
+}
+
+func (p *PBX) exp(mean time.Duration) time.Duration {
+	if mean <= 0 {
+		return 0
+	}
+	return time.Duration(p.rng.ExpFloat64() * float64(mean))
+}
+
+func (p *PBX) newID(prefix string) string {
+	p.nextID++
+	return fmt.Sprintf("%s-%d", prefix, p.nextID)
+}
+
+func (p *PBX) scheduleArrival(stream int, now time.Time) {
+	s := p.cfg.Streams[stream]
+	mean := time.Duration(float64(time.Minute) / s.RatePerMinute)
+	p.schedule(now.Add(p.exp(mean)), func(at time.Time) {
+		p.arrive(stream, at)
+		p.scheduleArrival(stream, at)
+	})
+}
+
+func (p *PBX) arrive(stream int, now time.Time) {
+	s := p.cfg.Streams[stream]
+	id := p.newID("caller")
+	l := &leg{id: id, role: adapters.RoleCaller, state: legRinging, caller: &callerInfo{stream: stream, arrived: now}, created: now}
+	p.legs[id] = l
+	p.stats.Arrivals++
+	vars := copyMap(s.Vars)
+	if s.VIPShare > 0 && p.rng.Float64() < s.VIPShare {
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars["VIP"] = "1"
+	}
+	caller := fmt.Sprintf("%s%06d", s.CallerPrefix, p.rng.IntN(1000000))
+	p.emit(adapters.CallArrived{Base: adapters.Base{Ref: p.ref(id), At: now}, CallerNumber: caller, DialedNumber: s.DialedNumber, Vars: vars})
+	if s.PatienceMean > 0 {
+		patience := p.exp(s.PatienceMean)
+		tok := p.schedule(now.Add(patience), func(at time.Time) { p.callerGivesUp(id, at) })
+		l.deadline = tok
+	}
+}
+
+// InjectCall makes a caller arrive now on a line (tests and demos), with a
+// fixed patience (0 = never gives up). It returns the caller leg.
+func (p *PBX) InjectCall(dialed, caller string, vars map[string]string, patience time.Duration) adapters.LegRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clk.Now()
+	id := p.newID("caller")
+	l := &leg{id: id, role: adapters.RoleCaller, state: legRinging, caller: &callerInfo{stream: -1, arrived: now}, created: now}
+	p.legs[id] = l
+	p.stats.Arrivals++
+	p.emit(adapters.CallArrived{Base: adapters.Base{Ref: p.ref(id), At: now}, CallerNumber: caller, DialedNumber: dialed, Vars: copyMap(vars)})
+	if patience > 0 {
+		l.deadline = p.schedule(now.Add(patience), func(at time.Time) { p.callerGivesUp(id, at) })
+	}
+	return p.ref(id)
+}
+
+// HangupFar hangs a leg up from the far side (the caller or the agent put
+// the phone down), as a test would script it.
+func (p *PBX) HangupFar(ref adapters.LegRef) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clk.Now()
+	if l := p.legs[ref.ID]; l != nil && l.state != legGone {
+		if l.caller != nil && !l.caller.answered {
+			p.countAbandon(l, now)
+		}
+		p.gone(l, 16, "normal clearing", false, now)
+	}
+}
+
+// PressDTMF makes the far side of a leg press a key.
+func (p *PBX) PressDTMF(ref adapters.LegRef, digit string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.emit(adapters.DTMFReceived{Base: adapters.Base{Ref: ref, At: p.clk.Now()}, Digit: digit, Duration: 100 * time.Millisecond})
+}
+
+func (p *PBX) countAbandon(l *leg, now time.Time) {
+	p.stats.Abandoned++
+	if p.keepLog {
+		p.stats.AbandonWaits = append(p.stats.AbandonWaits, now.Sub(l.caller.arrived))
+	}
+}
+
+func (p *PBX) callerGivesUp(id string, now time.Time) {
+	l := p.legs[id]
+	if l == nil || l.state == legGone || l.caller.answered {
+		return
+	}
+	p.countAbandon(l, now)
+	p.gone(l, 16, "caller hung up", false, now)
+}
+
+func (p *PBX) ref(id string) adapters.LegRef { return adapters.LegRef{Node: NodeName, ID: id} }
+
+// gone ends a leg and emits its hangup (or OriginateFailed for an agent
+// leg that never answered).
+func (p *PBX) gone(l *leg, cause int, text string, local bool, now time.Time) {
+	if l.state == legGone {
+		return
+	}
+	wasUp := l.state == legUp
+	l.state = legGone
+	delete(p.legs, l.id)
+	if l.bridge != "" {
+		p.leaveBridge(l, now)
+	}
+	if !wasUp && l.role == adapters.RoleAgent && !local {
+		p.emit(adapters.OriginateFailed{Base: adapters.Base{Ref: p.ref(l.id), At: now}, Tag: l.tag, Cause: cause, Reason: text})
+		return
+	}
+	p.emit(adapters.LegHungUp{Base: adapters.Base{Ref: p.ref(l.id), At: now}, Cause: cause, CauseText: text, Local: local, Tag: l.tag})
+}
+
+func (p *PBX) leaveBridge(l *leg, now time.Time) {
+	b := l.bridge
+	l.bridge = ""
+	members := p.bridges[b]
+	for i, m := range members {
+		if m == l.id {
+			members = append(members[:i], members[i+1:]...)
+			break
+		}
+	}
+	if len(members) == 0 {
+		delete(p.bridges, b)
+		for name, r := range p.recs {
+			if r.bridge == b {
+				p.finishRecording(name, now)
+			}
+		}
+		return
+	}
+	p.bridges[b] = members
+}
+
+func (p *PBX) finishRecording(name string, now time.Time) {
+	r := p.recs[name]
+	if r == nil {
+		return
+	}
+	delete(p.recs, name)
+	d := now.Sub(r.started)
+	p.emit(adapters.RecordingFinished{Base: adapters.Base{Ref: p.ref(r.leg), At: now}, Recording: adapters.RecordingRef{Node: NodeName, Name: name},
+		Format: "wav", Path: "/var/spool/sim/" + name + ".wav", Duration: d})
+}
+
+func (p *PBX) leg(ref adapters.LegRef) (*leg, error) {
+	if ref.Node != NodeName {
+		return nil, fmt.Errorf("leg %s: not a simulated leg: %w", ref, adapters.ErrUnknownLeg)
+	}
+	l := p.legs[ref.ID]
+	if l == nil || l.state == legGone {
+		return nil, fmt.Errorf("leg %s: %w", ref, adapters.ErrUnknownLeg)
+	}
+	return l, nil
+}
+
+// Answer implements adapters.PBX.
+func (p *PBX) Answer(ctx context.Context, ref adapters.LegRef) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, err := p.leg(ref)
+	if err != nil {
+		return err
+	}
+	if l.state == legUp {
+		return nil
+	}
+	l.state = legUp
+	p.emit(adapters.LegAnswered{Base: adapters.Base{Ref: ref, At: p.clk.Now()}})
+	return nil
+}
+
+// Hangup implements adapters.PBX.
+func (p *PBX) Hangup(ctx context.Context, ref adapters.LegRef, cause int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, err := p.leg(ref)
+	if err != nil {
+		return err
+	}
+	if cause == 0 {
+		cause = 16
+	}
+	p.gone(l, cause, "hung up by switchboard", true, p.clk.Now())
+	return nil
+}
+
+// Play implements adapters.PBX: each prompt takes a second of sim time.
+func (p *PBX) Play(ctx context.Context, ref adapters.LegRef, media ...adapters.Media) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.leg(ref); err != nil {
+		return "", err
+	}
+	id := p.newID("playback")
+	now := p.clk.Now()
+	p.schedule(now.Add(time.Duration(len(media))*time.Second), func(at time.Time) {
+		if _, ok := p.legs[ref.ID]; ok {
+			p.emit(adapters.PlaybackFinished{Base: adapters.Base{Ref: ref, At: at}, PlaybackID: id})
+		}
+	})
+	return id, nil
+}
+
+// StopPlayback implements adapters.PBX.
+func (p *PBX) StopPlayback(ctx context.Context, ref adapters.LegRef, id string) error { return nil }
+
+// StartHold implements adapters.PBX.
+func (p *PBX) StartHold(ctx context.Context, ref adapters.LegRef, class string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, err := p.leg(ref)
+	return err
+}
+
+// StopHold implements adapters.PBX.
+func (p *PBX) StopHold(ctx context.Context, ref adapters.LegRef) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, err := p.leg(ref)
+	return err
+}
+
+// Originate implements adapters.PBX. Endpoints "sim/<agent id>" ring a
+// simulated agent with its group's profile; "sim/customer/<number>" rings
+// a customer (callbacks) who answers after the ring delay; anything else
+// fails with cause 3 (no route).
+func (p *PBX) Originate(ctx context.Context, req adapters.OriginateRequest) (adapters.LegRef, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clk.Now()
+	p.stats.Originates++
+	target, ok := strings.CutPrefix(req.Endpoint, "sim/")
+	if !ok {
+		return adapters.LegRef{}, fmt.Errorf("originate %q: not a sim endpoint (sim/<agent>): %w", req.Endpoint, adapters.ErrUnsupported)
+	}
+	role := req.Role
+	if role == "" {
+		role = adapters.RoleAgent
+	}
+	id := p.newID("agent")
+	l := &leg{id: id, role: role, state: legRinging, tag: req.Tag, created: now}
+	g := p.groups[target]
+	l.group = g
+	p.legs[id] = l
+	answerProb, ringMean := 1.0, 3*time.Second
+	if g != nil {
+		answerProb, ringMean = g.AnswerProbability, g.RingDelayMean
+	} else if !strings.HasPrefix(target, "customer/") {
+		// Unknown agents never answer (a phone that is not plugged in).
+		answerProb = 0
+	}
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	if p.rng.Float64() < answerProb {
+		delay := p.exp(ringMean)
+		if delay < timeout {
+			p.schedule(now.Add(delay), func(at time.Time) {
+				if l.state != legRinging {
+					return
+				}
+				l.state = legUp
+				p.emit(adapters.LegAnswered{Base: adapters.Base{Ref: p.ref(id), At: at}, Tag: l.tag})
+			})
+			return p.ref(id), nil
+		}
+	}
+	p.stats.AgentNoAnswer++
+	p.schedule(now.Add(timeout), func(at time.Time) {
+		if l.state == legRinging {
+			p.gone(l, 19, "no answer", false, at)
+		}
+	})
+	return p.ref(id), nil
+}
+
+// Bridge implements adapters.PBX. When a caller is bridged to an agent the
+// talk time starts; at its end one side hangs up.
+func (p *PBX) Bridge(ctx context.Context, refs ...adapters.LegRef) (adapters.BridgeRef, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ls []*leg
+	for _, r := range refs {
+		l, err := p.leg(r)
+		if err != nil {
+			return adapters.BridgeRef{}, fmt.Errorf("bridge: %w", err)
+		}
+		ls = append(ls, l)
+	}
+	id := p.newID("bridge")
+	now := p.clk.Now()
+	var caller, agent *leg
+	for _, l := range ls {
+		if l.bridge != "" {
+			p.leaveBridge(l, now)
+		}
+		l.bridge = id
+		p.bridges[id] = append(p.bridges[id], l.id)
+		if l.caller != nil {
+			caller = l
+		} else if l.role == adapters.RoleAgent {
+			agent = l
+		}
+	}
+	if caller != nil && agent != nil && !caller.caller.answered {
+		caller.caller.answered = true
+		w := now.Sub(caller.caller.arrived)
+		p.stats.Connected++
+		if p.keepLog {
+			p.stats.Waits = append(p.stats.Waits, w)
+		}
+		handle := 2 * time.Minute
+		if agent.group != nil && agent.group.HandleTimeMean > 0 {
+			handle = agent.group.HandleTimeMean
+		}
+		talk := p.exp(handle)
+		callerHangs := p.rng.Float64() < 0.5
+		p.schedule(now.Add(talk), func(at time.Time) {
+			who := agent
+			if callerHangs {
+				who = caller
+			}
+			if who.state != legGone {
+				p.gone(who, 16, "normal clearing", false, at)
+			}
+		})
+	}
+	return adapters.BridgeRef{Node: NodeName, ID: id}, nil
+}
+
+// Record implements adapters.PBX.
+func (p *PBX) Record(ctx context.Context, req adapters.RecordRequest) (adapters.RecordingRef, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	legID := req.Leg.ID
+	if req.Bridge.ID != "" {
+		m := p.bridges[req.Bridge.ID]
+		if len(m) == 0 {
+			return adapters.RecordingRef{}, fmt.Errorf("record bridge %s: no such bridge: %w", req.Bridge.ID, adapters.ErrUnknownLeg)
+		}
+		legID = m[0]
+	} else if _, err := p.leg(req.Leg); err != nil {
+		return adapters.RecordingRef{}, err
+	}
+	name := req.Name
+	if name == "" {
+		name = p.newID("rec")
+	}
+	if _, dup := p.recs[name]; dup {
+		return adapters.RecordingRef{}, fmt.Errorf("record %q: a recording with that name is running", name)
+	}
+	now := p.clk.Now()
+	p.recs[name] = &recording{name: name, started: now, leg: legID, bridge: req.Bridge.ID}
+	p.emit(adapters.RecordingStarted{Base: adapters.Base{Ref: p.ref(legID), At: now}, Recording: adapters.RecordingRef{Node: NodeName, Name: name}, Format: "wav", Path: "/var/spool/sim/" + name + ".wav"})
+	return adapters.RecordingRef{Node: NodeName, Name: name}, nil
+}
+
+// StopRecording implements adapters.PBX.
+func (p *PBX) StopRecording(ctx context.Context, rec adapters.RecordingRef) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.recs[rec.Name] == nil {
+		return fmt.Errorf("stop recording %q: %w", rec.Name, adapters.ErrUnknownLeg)
+	}
+	p.finishRecording(rec.Name, p.clk.Now())
+	return nil
+}
+
+// PauseRecording implements adapters.PBX.
+func (p *PBX) PauseRecording(ctx context.Context, rec adapters.RecordingRef) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.recs[rec.Name] == nil {
+		return fmt.Errorf("pause recording %q: %w", rec.Name, adapters.ErrUnknownLeg)
+	}
+	return nil
+}
+
+// ResumeRecording implements adapters.PBX.
+func (p *PBX) ResumeRecording(ctx context.Context, rec adapters.RecordingRef) error {
+	return p.PauseRecording(ctx, rec)
+}
+
+// Snoop implements adapters.PBX: the supervisor leg answers at once.
+func (p *PBX) Snoop(ctx context.Context, req adapters.SnoopRequest) (adapters.LegRef, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.leg(req.Target); err != nil {
+		return adapters.LegRef{}, err
+	}
+	id := p.newID("snoop")
+	now := p.clk.Now()
+	p.legs[id] = &leg{id: id, role: adapters.RoleSnoop, state: legUp, tag: req.Tag, created: now}
+	p.emit(adapters.LegAnswered{Base: adapters.Base{Ref: p.ref(id), At: now}, Tag: req.Tag})
+	return p.ref(id), nil
+}
+
+// SetVar implements adapters.PBX.
+func (p *PBX) SetVar(ctx context.Context, ref adapters.LegRef, name, value string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, err := p.leg(ref)
+	return err
+}
+
+// Continue implements adapters.PBX: the leg leaves switchboard's control.
+func (p *PBX) Continue(ctx context.Context, ref adapters.LegRef, dialplanContext, extension string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, err := p.leg(ref)
+	if err != nil {
+		return err
+	}
+	p.gone(l, 16, "continued in dialplan", true, p.clk.Now())
+	return nil
+}
+
+// Legs lists the live legs (for tests).
+func (p *PBX) Legs() []adapters.LegRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]adapters.LegRef, 0, len(p.legs))
+	for id := range p.legs {
+		out = append(out, p.ref(id))
+	}
+	return out
+}
+
+// ExpectedArrivals is the mean number of arrivals in d across all streams
+// (rate × time), for sizing tests and load.
+func (c Config) ExpectedArrivals(d time.Duration) float64 {
+	total := 0.0
+	for _, s := range c.Streams {
+		total += s.RatePerMinute * d.Minutes()
+	}
+	return math.Round(total)
+}
