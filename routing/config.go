@@ -39,13 +39,53 @@ type Config struct {
 	// NotReadyReasons is the list of reason codes agents may use. Empty means
 	// any reason is accepted.
 	NotReadyReasons []ReasonCode
+	// Boosts raise the priority of calls they match, after the entry rule
+	// chose the queue (a VIP keeps the line it dialled but jumps ahead).
+	Boosts []Boost
 }
+
+// Boost adds Add to the priority of every arriving call Match accepts.
+type Boost struct {
+	Name  string
+	Match func(c Call, now time.Time) bool
+	Add   int
+}
+
+// Actor is who asks for an agent state change; reason codes may be
+// restricted to some actors (only the system sets "rona").
+type Actor string
+
+// Actors.
+const (
+	ActorAgent      Actor = "agent"
+	ActorSupervisor Actor = "supervisor"
+	ActorSystem     Actor = "system"
+)
+
+// AgentFilter is a compiled condition on an agent for a given call (from a
+// routing file's `agent:` expression, or written in Go). Nil accepts all.
+type AgentFilter func(a *Agent, c *Call) bool
 
 // ReasonCode is one not-ready reason an agent may choose.
 type ReasonCode struct {
 	Code string
 	// MaxDuration flags the agent (AgentFlagged) when held longer; 0 = no limit.
 	MaxDuration time.Duration
+	// SetBy lists who may set this reason; empty means anyone.
+	SetBy []Actor
+}
+
+// allows reports whether by may set the reason.
+func (r ReasonCode) allows(by Actor) bool {
+	if len(r.SetBy) == 0 {
+		return true
+	}
+	for _, a := range r.SetBy {
+		if a == by {
+			return true
+		}
+	}
+	return false
 }
 
 // QueueConfig is one queue's behaviour.
@@ -71,6 +111,33 @@ type QueueConfig struct {
 	AnnounceEvery time.Duration
 	// Steps widen the skill requirement with wait (escalation).
 	Steps []Step
+	// NoAgents says what happens to calls when nobody can take them: on
+	// arrival (join) and, for calls already waiting, when the last member
+	// logs out or pauses (leave). Zero value: calls wait.
+	NoAgents NoAgentsPolicy
+	// PriorityStep is how much wait one priority point is worth (default
+	// 60 s): a priority-2 call is served as if it had arrived 2 minutes
+	// earlier, so priority ages and a low-priority call never starves.
+	PriorityStep time.Duration
+}
+
+// NoAgentsWhen names the condition of a NoAgentsPolicy.
+type NoAgentsWhen string
+
+// Conditions for NoAgentsPolicy.
+const (
+	// NoAgentsLoggedOut: no member of the queue is logged in.
+	NoAgentsLoggedOut NoAgentsWhen = "logged_out"
+	// NoAgentsUnavailable: no member is logged in and ready — all are
+	// logged out or not ready (members on calls or in wrap-up count as
+	// staffed: the call will be served).
+	NoAgentsUnavailable NoAgentsWhen = "unavailable"
+)
+
+// NoAgentsPolicy is a queue's answer to "nobody can take this call".
+type NoAgentsPolicy struct {
+	When NoAgentsWhen // empty disables the policy
+	Exit ExitPolicy   // overflow or action, as for max wait
 }
 
 // ExitPolicy says what happens to a call that cannot stay in the queue.
@@ -91,6 +158,11 @@ type Step struct {
 	OverflowTo string
 	// OfferCallback offers a callback at After.
 	OfferCallback bool
+	// Agent further restricts who may take the call from this step on
+	// (an `agent:` expression, e.g. agent.attributes.language ==
+	// call.customer.language); nil = skills only. AgentExpr is its source.
+	Agent     AgentFilter
+	AgentExpr string
 }
 
 // EntryRule classifies an arriving call.
@@ -102,6 +174,10 @@ type EntryRule struct {
 	Queue    string
 	Priority int
 	Require  map[string]int
+	// Agent restricts who may take the call until the queue's first
+	// escalation step applies (see Step.Agent).
+	Agent     AgentFilter
+	AgentExpr string
 }
 
 // Errors callers branch on.
@@ -112,19 +188,21 @@ var (
 	ErrInvalidState = errors.New("invalid agent state change")
 	ErrBadReason    = errors.New("unknown not-ready reason")
 	ErrInvalid      = errors.New("invalid routing configuration")
+	ErrNotAllowed   = errors.New("not allowed")
 )
 
 // Defaults applied by Normalize.
 const (
-	DefaultOfferTimeout   = 15 * time.Second
-	DefaultWrapUp         = 10 * time.Second
-	DefaultSLThreshold    = 20 * time.Second
-	DefaultSLGoal         = 0.95
-	DefaultMissReason     = "rona"
-	DefaultMaxMisses      = 3
-	defaultQueuePriority  = 1
-	maxTraceConsidered    = 5
-	priorityAgeingStepSec = 60
+	DefaultOfferTimeout  = 15 * time.Second
+	DefaultWrapUp        = 10 * time.Second
+	DefaultSLThreshold   = 20 * time.Second
+	DefaultSLGoal        = 0.95
+	DefaultMissReason    = "rona"
+	DefaultMaxMisses     = 3
+	DefaultPriorityStep  = 60 * time.Second
+	defaultQueuePriority = 1
+	maxTraceConsidered   = 5
+	maxOverflowHops      = 8
 )
 
 // Normalize fills defaults and checks the configuration for mistakes a
@@ -162,12 +240,23 @@ func (c *Config) Normalize() error {
 		if q.MissReason == "" {
 			q.MissReason = DefaultMissReason
 		}
+		if q.PriorityStep <= 0 {
+			q.PriorityStep = DefaultPriorityStep
+		}
+		switch q.NoAgents.When {
+		case "", NoAgentsLoggedOut, NoAgentsUnavailable:
+		default:
+			return fmt.Errorf("%w: queue %q: no_agents.when %q (use logged_out or unavailable)", ErrInvalid, q.Name, q.NoAgents.When)
+		}
 		sort.SliceStable(q.Steps, func(a, b int) bool { return q.Steps[a].After < q.Steps[b].After })
 	}
 	for i := range c.Queues {
 		q := &c.Queues[i]
 		if q.Exit.OverflowTo != "" && !seen[q.Exit.OverflowTo] {
 			return fmt.Errorf("%w: queue %q overflows to unknown queue %q", ErrInvalid, q.Name, q.Exit.OverflowTo)
+		}
+		if to := q.NoAgents.Exit.OverflowTo; to != "" && (!seen[to] || to == q.Name) {
+			return fmt.Errorf("%w: queue %q: no_agents overflows to unknown queue %q", ErrInvalid, q.Name, to)
 		}
 		for _, s := range q.Steps {
 			if s.OverflowTo != "" && !seen[s.OverflowTo] {

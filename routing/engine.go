@@ -45,6 +45,7 @@ type callState struct {
 	seq      uint64    // arrival order, the tie-breaker
 	vtime    time.Time // since minus priority ageing credit: the queue order key
 	require  map[string]int
+	filter   AgentFilter // entry rule's agent condition
 	rule     string
 	phase    callPhase
 	offers   map[string]uint64 // agent id → offer timer token
@@ -81,7 +82,11 @@ type queueState struct {
 	waiting []*callState // ordered by (vtime, seq); only phaseWaiting calls
 	members map[string]*agentState
 	avail   map[string]*agentState
-	rrNext  int
+	rrLast  string // round-robin memory: the last agent offered a call
+	// loggedIn counts members not logged out; staffed those also not
+	// paused (available, offered, on call, wrap-up). Kept on every state
+	// change so estimates and the no-agents policy cost O(1).
+	loggedIn, staffed int
 	// aht is an exponentially weighted mean of recent handle times (talk +
 	// wrap-up), the basis of the estimated wait.
 	aht time.Duration
@@ -136,10 +141,12 @@ func (e *Engine) Config() *Config { return e.cfg }
 func (e *Engine) UpsertAgent(a Agent, now time.Time) []Decision {
 	var out []Decision
 	ag, ok := e.agents[a.ID]
+	var left []string
 	if !ok {
 		ag = &agentState{state: StateLoggedOut, since: now}
 		e.agents[a.ID] = ag
 	} else {
+		left = ag.queuesSorted
 		e.unindex(ag)
 	}
 	ag.def = cloneAgent(a)
@@ -148,7 +155,8 @@ func (e *Engine) UpsertAgent(a Agent, now time.Time) []Decision {
 	if ag.state == StateAvailable {
 		out = e.matchAgent(ag, now, out)
 	}
-	return out
+	// Queues the agent left may now have nobody to serve them.
+	return e.leaveEmpty(left, now, out)
 }
 
 // RemoveAgent deletes an agent. A call offered to it goes back to its place.
@@ -163,7 +171,7 @@ func (e *Engine) RemoveAgent(id string, now time.Time) []Decision {
 	}
 	e.unindex(ag)
 	delete(e.agents, id)
-	return out
+	return e.leaveEmpty(ag.queuesSorted, now, out)
 }
 
 // Login makes a logged-out agent available.
@@ -197,12 +205,20 @@ func (e *Engine) Logout(agentID string, now time.Time) ([]Decision, error) {
 	}
 	ag.pendingNR = ""
 	out = e.setState(ag, StateLoggedOut, "", now, out)
-	return out, nil
+	return e.leaveEmpty(ag.queuesSorted, now, out), nil
 }
 
-// SetNotReady pauses an agent with a reason code. During a call the pause
-// takes effect when the call and its wrap-up end.
+// SetNotReady pauses an agent with a reason code, as asked by the agent
+// (ActorAgent). During a call the pause takes effect when the call and its
+// wrap-up end.
 func (e *Engine) SetNotReady(agentID, reason string, now time.Time) ([]Decision, error) {
+	return e.SetNotReadyAs(agentID, reason, ActorAgent, now)
+}
+
+// SetNotReadyAs is SetNotReady on behalf of by: a reason restricted to
+// other actors (set_by in the routing file) fails with ErrNotAllowed and
+// changes nothing.
+func (e *Engine) SetNotReadyAs(agentID, reason string, by Actor, now time.Time) ([]Decision, error) {
 	ag, err := e.agent(agentID)
 	if err != nil {
 		return nil, err
@@ -210,6 +226,9 @@ func (e *Engine) SetNotReady(agentID, reason string, now time.Time) ([]Decision,
 	rc, ok := e.cfg.reason(reason)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (allowed: %s)", ErrBadReason, reason, reasonList(e.cfg.NotReadyReasons))
+	}
+	if !rc.allows(by) {
+		return nil, fmt.Errorf("%w: reason %q may be set by %s, not by %s", ErrNotAllowed, reason, actorList(rc.SetBy), by)
 	}
 	var out []Decision
 	switch ag.state {
@@ -221,8 +240,7 @@ func (e *Engine) SetNotReady(agentID, reason string, now time.Time) ([]Decision,
 	case StateOffered:
 		out = e.withdrawAgentOffer(ag, "agent paused", now, out)
 	}
-	out = e.goNotReady(ag, rc, now, out)
-	return out, nil
+	return e.goNotReady(ag, rc, now, out), nil
 }
 
 // SetAvailable makes an agent available: ends a pause or ends wrap-up early.
@@ -288,11 +306,11 @@ func (e *Engine) Arrive(c Call, now time.Time) ([]Decision, error) {
 	if _, dup := e.calls[c.ID]; dup {
 		return nil, fmt.Errorf("call %q already routed: %w", c.ID, ErrInvalidState)
 	}
-	queue, prio, req, rule := e.classify(c, now)
-	if queue == "" {
+	r := e.classify(c, now)
+	if r.Queue == "" {
 		return nil, fmt.Errorf("%w: no queue for call %q and no default queue", ErrUnknownQueue, c.ID)
 	}
-	return e.enqueue(c, queue, prio, req, rule, now, now)
+	return e.enqueue(c, r.Queue, r.Priority, r.Require, r.Agent, r.Name, now, now)
 }
 
 // Enqueue puts a call into a named queue keeping an earlier enqueue time:
@@ -308,23 +326,24 @@ func (e *Engine) Enqueue(c Call, queue string, priority int, since time.Time, no
 	if since.IsZero() || since.After(now) {
 		since = now
 	}
-	return e.enqueue(c, queue, priority, nil, "resumed", since, now)
+	return e.enqueue(c, queue, priority, nil, nil, "resumed", since, now)
 }
 
-func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, rule string, since, now time.Time) ([]Decision, error) {
+func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, filter AgentFilter, rule string, since, now time.Time) ([]Decision, error) {
 	q := e.queues[queue]
 	e.seq++
-	cs := &callState{call: c, queue: queue, priority: prio, since: since, seq: e.seq, require: req, rule: rule, stepIdx: -1}
-	cs.vtime = vtime(since, prio)
-	var out []Decision
-	if q.cfg.MaxLength > 0 && len(q.waiting) >= q.cfg.MaxLength {
-		e.calls[c.ID] = cs
-		out = append(out, Queued{CallID: c.ID, Queue: queue, Priority: prio, Since: since, Rule: rule})
-		return e.exitQueue(cs, "max_length", now, out), nil
-	}
+	cs := &callState{call: c, queue: queue, priority: prio, since: since, seq: e.seq, require: req, filter: filter, rule: rule, stepIdx: -1}
+	cs.vtime = vtime(since, prio, q.cfg.PriorityStep)
+	out := make([]Decision, 0, 4)
 	e.calls[c.ID] = cs
-	e.insertWaiting(q, cs)
 	out = append(out, Queued{CallID: c.ID, Queue: queue, Priority: prio, Since: since, Rule: rule})
+	if q.empty() {
+		return e.exitQueue(cs, "no_agents", q.cfg.NoAgents.Exit, now, out), nil
+	}
+	if q.cfg.MaxLength > 0 && len(q.waiting) >= q.cfg.MaxLength {
+		return e.exitQueue(cs, "max_length", q.cfg.Exit, now, out), nil
+	}
+	e.insertWaiting(q, cs)
 	out = e.armCallTimers(cs, now, out)
 	out = e.matchCall(cs, now, out)
 	return out, nil
@@ -384,12 +403,16 @@ func (e *Engine) offerFailed(cs *callState, agentID, reason string, now time.Tim
 	}
 	cs.declined[agentID] = true
 	q := e.queues[cs.queue]
+	var paused []string // queues of an agent the misses paused
 	if ag := e.agents[agentID]; ag != nil && ag.state == StateOffered && ag.callID == cs.call.ID {
 		ag.callID = ""
 		ag.misses++
 		max := q.cfg.MaxMisses
 		if max > 0 && ag.misses >= max {
-			out = e.goNotReady(ag, ReasonCode{Code: q.cfg.MissReason}, now, out)
+			rc, _ := e.cfg.reason(q.cfg.MissReason)
+			rc.Code = q.cfg.MissReason
+			out = e.goNotReady(ag, rc, now, out)
+			paused = ag.queuesSorted
 		} else {
 			// Available again, but not offered this call again right now.
 			ag.idleSince = now
@@ -406,7 +429,7 @@ func (e *Engine) offerFailed(cs *callState, agentID, reason string, now time.Tim
 	if ag := e.agents[agentID]; ag != nil && ag.state == StateAvailable {
 		out = e.matchAgent(ag, now, out)
 	}
-	return out
+	return e.leaveEmpty(paused, now, out)
 }
 
 // Abandoned: the caller hung up before being connected (or the call was
@@ -512,6 +535,13 @@ func (e *Engine) Reload(cfg *Config, now time.Time) ([]Decision, error) {
 		return nil, err
 	}
 	var out []Decision
+	// Queue statistics (recent handle time, round-robin turn) carry over to
+	// a queue of the same name, so estimates do not reset on every edit.
+	for name, nq := range n.queues {
+		if oq := e.queues[name]; oq != nil {
+			nq.aht, nq.rrLast = oq.aht, oq.rrLast
+		}
+	}
 	e.cfg = n.cfg
 	e.queues = n.queues
 	for _, a := range e.cfg.Agents {
@@ -542,7 +572,11 @@ func (e *Engine) Reload(cfg *Config, now time.Time) ([]Decision, error) {
 			out = e.matchCall(cs, now, out)
 		}
 	}
-	return out, nil
+	names := make([]string, 0, len(e.cfg.Queues))
+	for _, q := range e.cfg.Queues {
+		names = append(names, q.Name)
+	}
+	return e.leaveEmpty(names, now, out), nil
 }
 
 func (e *Engine) callIDsInOrder() []string {
@@ -568,22 +602,42 @@ func (e *Engine) agent(id string) (*agentState, error) {
 	return ag, nil
 }
 
-func (e *Engine) classify(c Call, now time.Time) (queue string, prio int, req map[string]int, rule string) {
-	for _, r := range e.cfg.Entry {
-		if r.Match == nil || r.Match(c, now) {
-			return r.Queue, r.Priority, r.Require, r.Name
+// classify runs the entry rules (first match wins, else the default
+// queue) and then every boost, whose additions sum.
+func (e *Engine) classify(c Call, now time.Time) EntryRule {
+	r := EntryRule{Name: "default", Queue: e.cfg.DefaultQueue}
+	for _, er := range e.cfg.Entry {
+		if er.Match == nil || er.Match(c, now) {
+			r = er
+			break
 		}
 	}
-	return e.cfg.DefaultQueue, 0, nil, "default"
+	for _, b := range e.cfg.Boosts {
+		if b.Match == nil || b.Match(c, now) {
+			r.Priority += b.Add
+			r.Name += "+" + b.Name
+		}
+	}
+	return r
+}
+
+// Classify reports which entry rule (and boosts) a call would match now,
+// without routing it: `rules test` and the API's dry run use it.
+func (e *Engine) Classify(c Call, now time.Time) (queue string, priority int, rule string) {
+	r := e.classify(c, now)
+	return r.Queue, r.Priority, r.Name
 }
 
 // vtime is the queue-order key: priority ageing means each priority point
-// counts as priorityAgeingStepSec seconds of extra wait, so a call with a
-// lower priority that has waited long enough overtakes a newer high-priority
-// call and never starves. The key does not change with time, so the order
-// is a plain sorted list.
-func vtime(since time.Time, prio int) time.Time {
-	return since.Add(-time.Duration(prio) * priorityAgeingStepSec * time.Second)
+// counts as step of extra wait, so a call with a lower priority that has
+// waited long enough overtakes a newer high-priority call and never
+// starves. The key does not change with time, so the order is a plain
+// sorted list and no timer is needed to age priorities.
+func vtime(since time.Time, prio int, step time.Duration) time.Time {
+	if step <= 0 {
+		step = DefaultPriorityStep
+	}
+	return since.Add(-time.Duration(prio) * step)
 }
 
 func (e *Engine) insertWaiting(q *queueState, cs *callState) {
@@ -615,27 +669,39 @@ func (e *Engine) removeWaiting(cs *callState) {
 	}
 }
 
-// requirement is the skill requirement in force for the call now: the last
-// escalation step reached, else the entry rule's requirement.
-func (e *Engine) requirement(cs *callState) (map[string]int, string) {
+// requirement is the skill requirement and agent condition in force for
+// the call now: the last escalation step reached, else the entry rule's.
+func (e *Engine) requirement(cs *callState) (map[string]int, AgentFilter) {
 	q := e.queues[cs.queue]
 	if cs.stepIdx >= 0 && cs.stepIdx < len(q.cfg.Steps) {
-		s := q.cfg.Steps[cs.stepIdx]
-		return s.Require, fmt.Sprintf("step %d (after %s)", cs.stepIdx+1, s.After)
+		s := &q.cfg.Steps[cs.stepIdx]
+		return s.Require, s.Agent
 	}
-	return cs.require, "entry"
+	return cs.require, cs.filter
 }
 
-func eligible(ag *agentState, req map[string]int) bool {
+// stepLabel names the requirement in force, for traces and views.
+func (e *Engine) stepLabel(cs *callState) string {
+	q := e.queues[cs.queue]
+	if cs.stepIdx >= 0 && cs.stepIdx < len(q.cfg.Steps) {
+		return fmt.Sprintf("step %d (after %s)", cs.stepIdx+1, q.cfg.Steps[cs.stepIdx].After)
+	}
+	return "entry"
+}
+
+func eligible(ag *agentState, req map[string]int, filter AgentFilter, c *Call) bool {
 	for s, lvl := range req {
 		if ag.def.Skills[s] < lvl {
 			return false
 		}
 	}
-	return true
+	return filter == nil || filter(&ag.def, c)
 }
 
-// matchCall offers a waiting call to the best available agent(s).
+// matchCall offers a waiting call to the best free eligible agent (all of
+// them for ring-all). Only the queue's free members are looked at — the
+// queue's availability index — in one pass without sorting or allocating,
+// keeping the best few for the trace.
 func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decision {
 	if cs.phase != phaseWaiting {
 		return out
@@ -644,90 +710,161 @@ func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decis
 	if len(q.avail) == 0 {
 		return out
 	}
-	req, step := e.requirement(cs)
-	cands := make([]*agentState, 0, len(q.avail))
+	req, filter := e.requirement(cs)
+	if q.cfg.Strategy == StrategyRingAll {
+		return e.ringAll(cs, q, req, filter, now, out)
+	}
+	if q.cfg.Strategy == StrategyRandom {
+		return e.randomPick(cs, q, req, filter, now, out)
+	}
+	var top [maxTraceConsidered]*agentState
+	n, cands := 0, 0
+	better := e.better(q, req)
 	for _, ag := range q.avail {
-		if eligible(ag, req) && !cs.declined[ag.def.ID] {
+		if cs.declined[ag.def.ID] || !eligible(ag, req, filter, &cs.call) {
+			continue
+		}
+		cands++
+		// Insert into the small sorted top list.
+		k := n
+		for k > 0 && better(ag, top[k-1]) {
+			k--
+		}
+		if k < len(top) {
+			if n < len(top) {
+				n++
+			}
+			copy(top[k+1:n], top[k:n-1])
+			top[k] = ag
+		}
+	}
+	if cands == 0 {
+		return out
+	}
+	if q.cfg.Strategy == StrategyRoundRobin {
+		top[0] = e.nextInTurn(cs, q, req, filter)
+		n = 1
+	}
+	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: cands, Considered: make([]string, n)}
+	for i := 0; i < n; i++ {
+		trace.Considered[i] = top[i].def.ID
+	}
+	trace.Reason = e.reasonFor(q, top[0], req)
+	e.removeWaiting(cs)
+	cs.phase = phaseOffered
+	return e.offer(cs, top[0], q, trace, now, out)
+}
+
+// ringAll offers the call to every free eligible agent, in id order.
+func (e *Engine) ringAll(cs *callState, q *queueState, req map[string]int, filter AgentFilter, now time.Time, out []Decision) []Decision {
+	var cands []*agentState
+	for _, ag := range q.avail {
+		if !cs.declined[ag.def.ID] && eligible(ag, req, filter, &cs.call) {
 			cands = append(cands, ag)
 		}
 	}
 	if len(cands) == 0 {
 		return out
 	}
-	e.rank(q, cands, req)
-	trace := Trace{Rule: cs.rule, Step: step, Strategy: string(q.cfg.Strategy), Candidates: len(cands)}
+	slices.SortFunc(cands, func(a, b *agentState) int { return cmp.Compare(a.def.ID, b.def.ID) })
+	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: len(cands),
+		Reason: fmt.Sprintf("ring-all: %d available agents rung at once; the first to answer wins", len(cands))}
 	for i := 0; i < len(cands) && i < maxTraceConsidered; i++ {
 		trace.Considered = append(trace.Considered, cands[i].def.ID)
 	}
-	chosen := cands[:1]
-	if q.cfg.Strategy == StrategyRingAll {
-		chosen = cands
-		trace.Reason = fmt.Sprintf("ring-all: %d available agents rung at once", len(cands))
-	} else {
-		trace.Reason = e.reasonFor(q, cands[0], req)
-	}
 	e.removeWaiting(cs)
 	cs.phase = phaseOffered
-	for _, ag := range chosen {
+	for _, ag := range cands {
 		out = e.offer(cs, ag, q, trace, now, out)
-	}
-	if q.cfg.Strategy == StrategyRoundRobin {
-		q.rrNext++
 	}
 	return out
 }
 
+// randomPick draws one free eligible agent uniformly (seeded: the same
+// events give the same draws, so simulations reproduce).
+func (e *Engine) randomPick(cs *callState, q *queueState, req map[string]int, filter AgentFilter, now time.Time, out []Decision) []Decision {
+	var cands []*agentState
+	for _, ag := range q.avail {
+		if !cs.declined[ag.def.ID] && eligible(ag, req, filter, &cs.call) {
+			cands = append(cands, ag)
+		}
+	}
+	if len(cands) == 0 {
+		return out
+	}
+	slices.SortFunc(cands, func(a, b *agentState) int { return cmp.Compare(a.def.ID, b.def.ID) })
+	ag := cands[e.rng.IntN(len(cands))]
+	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: len(cands),
+		Considered: []string{ag.def.ID}, Reason: fmt.Sprintf("random: %s drawn from %d", ag.def.ID, len(cands))}
+	e.removeWaiting(cs)
+	cs.phase = phaseOffered
+	return e.offer(cs, ag, q, trace, now, out)
+}
+
+// nextInTurn is round-robin with memory: the first free eligible member
+// whose id comes after the last one served, wrapping around.
+func (e *Engine) nextInTurn(cs *callState, q *queueState, req map[string]int, filter AgentFilter) *agentState {
+	var after, first *agentState
+	for _, ag := range q.avail {
+		if cs.declined[ag.def.ID] || !eligible(ag, req, filter, &cs.call) {
+			continue
+		}
+		if first == nil || ag.def.ID < first.def.ID {
+			first = ag
+		}
+		if ag.def.ID > q.rrLast && (after == nil || ag.def.ID < after.def.ID) {
+			after = ag
+		}
+	}
+	if after != nil {
+		return after
+	}
+	return first
+}
+
 func (e *Engine) offer(cs *callState, ag *agentState, q *queueState, trace Trace, now time.Time, out []Decision) []Decision {
 	if cs.offers == nil {
-		cs.offers = map[string]uint64{}
+		cs.offers = make(map[string]uint64, 1)
 	}
 	e.token++
 	cs.offers[ag.def.ID] = e.token
 	ag.callID = cs.call.ID
 	ag.lastOffer = now
+	if q.cfg.Strategy == StrategyRoundRobin {
+		q.rrLast = ag.def.ID
+	}
 	out = e.setState(ag, StateOffered, "", now, out)
 	e.pushTimer(now.Add(q.cfg.OfferTimeout), timerOffer, cs.call.ID, ag.def.ID, e.token)
 	return append(out, Offer{CallID: cs.call.ID, AgentID: ag.def.ID, Endpoint: ag.def.Endpoint, Queue: cs.queue, Timeout: q.cfg.OfferTimeout, Trace: trace})
 }
 
-// rank sorts candidates best first under the queue's strategy; ties break
-// by agent id so decisions are deterministic.
-func (e *Engine) rank(q *queueState, cands []*agentState, req map[string]int) {
-	byID := func(a, b *agentState) int { return cmp.Compare(a.def.ID, b.def.ID) }
+// better returns the queue strategy's order: better(a, b) means a should
+// get the call before b. Ties break by agent id so decisions are
+// deterministic whatever the map order.
+func (e *Engine) better(q *queueState, req map[string]int) func(a, b *agentState) bool {
+	name := q.cfg.Name
 	switch q.cfg.Strategy {
 	case StrategyFewestCalls:
-		slices.SortFunc(cands, func(a, b *agentState) int {
-			return cmp.Or(cmp.Compare(a.handled, b.handled), a.idleSince.Compare(b.idleSince), byID(a, b))
-		})
+		return func(a, b *agentState) bool {
+			return cmp.Or(cmp.Compare(a.handled, b.handled), a.idleSince.Compare(b.idleSince), cmp.Compare(a.def.ID, b.def.ID)) < 0
+		}
 	case StrategyLeastTalk:
-		slices.SortFunc(cands, func(a, b *agentState) int {
-			return cmp.Or(cmp.Compare(a.talk, b.talk), a.idleSince.Compare(b.idleSince), byID(a, b))
-		})
+		return func(a, b *agentState) bool {
+			return cmp.Or(cmp.Compare(a.talk, b.talk), a.idleSince.Compare(b.idleSince), cmp.Compare(a.def.ID, b.def.ID)) < 0
+		}
 	case StrategyTopDown:
-		name := q.cfg.Name
-		slices.SortFunc(cands, func(a, b *agentState) int {
-			return cmp.Or(cmp.Compare(a.def.Queues[name], b.def.Queues[name]), byID(a, b))
-		})
-	case StrategyRoundRobin:
-		// Round-robin with memory: agents in id order, starting after the
-		// last one served.
-		slices.SortFunc(cands, byID)
-		if n := len(cands); n > 1 {
-			k := q.rrNext % n
-			rotated := append(slices.Clone(cands[k:]), cands[:k]...)
-			copy(cands, rotated)
+		return func(a, b *agentState) bool {
+			return cmp.Or(cmp.Compare(a.def.Queues[name], b.def.Queues[name]), cmp.Compare(a.def.ID, b.def.ID)) < 0
 		}
 	case StrategyBestSkill:
-		slices.SortFunc(cands, func(a, b *agentState) int {
-			return cmp.Or(cmp.Compare(skillScore(b, req, q.cfg.Name), skillScore(a, req, q.cfg.Name)), a.idleSince.Compare(b.idleSince), byID(a, b))
-		})
-	case StrategyRandom:
-		slices.SortFunc(cands, byID)
-		e.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	default: // longest-idle, ring-all
-		slices.SortFunc(cands, func(a, b *agentState) int {
-			return cmp.Or(a.idleSince.Compare(b.idleSince), byID(a, b))
-		})
+		return func(a, b *agentState) bool {
+			return cmp.Or(cmp.Compare(skillScore(b, req, name), skillScore(a, req, name)), a.idleSince.Compare(b.idleSince), cmp.Compare(a.def.ID, b.def.ID)) < 0
+		}
+	case StrategyRoundRobin:
+		return func(a, b *agentState) bool { return a.def.ID < b.def.ID }
+	}
+	return func(a, b *agentState) bool {
+		return cmp.Or(a.idleSince.Compare(b.idleSince), cmp.Compare(a.def.ID, b.def.ID)) < 0
 	}
 }
 
@@ -778,8 +915,7 @@ func (e *Engine) matchAgent(ag *agentState, now time.Time, out []Decision) []Dec
 		return out
 	}
 	q := e.queues[best.queue]
-	_, step := e.requirement(best)
-	trace := Trace{Rule: best.rule, Step: step, Strategy: string(q.cfg.Strategy), Candidates: 1, Considered: []string{ag.def.ID},
+	trace := Trace{Rule: best.rule, Step: e.stepLabel(best), Strategy: string(q.cfg.Strategy), Candidates: 1, Considered: []string{ag.def.ID},
 		Reason: fmt.Sprintf("agent %s became available; oldest eligible call in its queues", ag.def.ID)}
 	e.removeWaiting(best)
 	best.phase = phaseOffered
@@ -809,8 +945,8 @@ func (e *Engine) bestCallFor(ag *agentState, retry bool) *callState {
 			if cs.declined[ag.def.ID] != retry {
 				continue
 			}
-			req, _ := e.requirement(cs)
-			if !eligible(ag, req) {
+			req, filter := e.requirement(cs)
+			if !eligible(ag, req, filter, &cs.call) {
 				continue
 			}
 			if best == nil || lessCall(cs, best) {
@@ -842,7 +978,8 @@ func (e *Engine) goNotReady(ag *agentState, rc ReasonCode, now time.Time, out []
 		ag.reasonToken = e.token
 		e.pushTimer(now.Add(rc.MaxDuration), timerReasonLimit, ag.def.ID, rc.Code, ag.reasonToken)
 	}
-	return out
+	// The pause may leave a queue with nobody to serve it.
+	return e.leaveEmpty(ag.queuesSorted, now, out)
 }
 
 func (e *Engine) setState(ag *agentState, to AgentState, reason string, now time.Time, out []Decision) []Decision {
@@ -863,6 +1000,14 @@ func (e *Engine) setState(ag *agentState, to AgentState, reason string, now time
 	}
 	if from == to && ag.reason == reason {
 		return out
+	}
+	if dl, ds := presence(to)-presence(from), staffing(to)-staffing(from); dl != 0 || ds != 0 {
+		for qn := range ag.def.Queues {
+			if q := e.queues[qn]; q != nil {
+				q.loggedIn += dl
+				q.staffed += ds
+			}
+		}
 	}
 	ag.state, ag.reason, ag.since = to, reason, now
 	return append(out, AgentStateChanged{AgentID: ag.def.ID, From: from, To: to, Reason: reason, At: now})
@@ -885,10 +1030,28 @@ func (e *Engine) withdrawAgentOffer(ag *agentState, why string, now time.Time, o
 	return out
 }
 
+// presence and staffing are an agent's contribution to its queues'
+// loggedIn and staffed counts.
+func presence(s AgentState) int {
+	if s == StateLoggedOut {
+		return 0
+	}
+	return 1
+}
+
+func staffing(s AgentState) int {
+	if s == StateLoggedOut || s == StateNotReady {
+		return 0
+	}
+	return 1
+}
+
 func (e *Engine) index(ag *agentState) {
 	for qn := range ag.def.Queues {
 		if q := e.queues[qn]; q != nil {
 			q.members[ag.def.ID] = ag
+			q.loggedIn += presence(ag.state)
+			q.staffed += staffing(ag.state)
 		}
 	}
 	if ag.state == StateAvailable {
@@ -905,9 +1068,15 @@ func (e *Engine) indexAvail(ag *agentState) {
 }
 
 func (e *Engine) unindex(ag *agentState) {
-	for _, q := range e.queues {
-		delete(q.members, ag.def.ID)
-		delete(q.avail, ag.def.ID)
+	for qn := range ag.def.Queues {
+		if q := e.queues[qn]; q != nil {
+			if _, ok := q.members[ag.def.ID]; ok {
+				q.loggedIn -= presence(ag.state)
+				q.staffed -= staffing(ag.state)
+			}
+			delete(q.members, ag.def.ID)
+			delete(q.avail, ag.def.ID)
+		}
 	}
 }
 
@@ -960,13 +1129,7 @@ func (e *Engine) position(cs *callState) int {
 // queue's members that are logged in and not paused. No staffed agent:
 // the estimate is unknown (0).
 func (e *Engine) estimate(q *queueState, pos int) time.Duration {
-	staffed := 0
-	for _, ag := range q.members {
-		switch ag.state {
-		case StateAvailable, StateOffered, StateOnCall, StateWrapUp:
-			staffed++
-		}
-	}
+	staffed := q.staffed
 	if staffed == 0 {
 		return 0
 	}
@@ -1003,8 +1166,10 @@ func (e *Engine) applyStep(cs *callState, idx int, now time.Time, out []Decision
 }
 
 func (e *Engine) overflow(cs *callState, to, why string, now time.Time, out []Decision) []Decision {
-	if cs.hops >= 8 {
-		return e.exitQueue(cs, "overflow_loop", now, out)
+	if cs.hops >= maxOverflowHops {
+		// Cycles are load errors, but reloads can chain queues at run
+		// time: a call never bounces for ever.
+		return e.exitQueue(cs, "overflow_loop", ExitPolicy{Action: ExitHangup}, now, out)
 	}
 	from := cs.queue
 	if cs.phase == phaseWaiting {
@@ -1014,8 +1179,13 @@ func (e *Engine) overflow(cs *callState, to, why string, now time.Time, out []De
 	cs.queue = to
 	cs.stepIdx = -1
 	cs.declined = nil
+	tq := e.queues[to]
+	cs.vtime = vtime(cs.since, cs.priority, tq.cfg.PriorityStep)
 	out = append(out, Overflow{CallID: cs.call.ID, From: from, To: to, Reason: why},
 		Queued{CallID: cs.call.ID, Queue: to, Priority: cs.priority, Since: cs.since, Rule: cs.rule})
+	if cs.phase == phaseWaiting && tq.empty() {
+		return e.exitQueue(cs, "no_agents", tq.cfg.NoAgents.Exit, now, out)
+	}
 	if cs.phase == phaseWaiting {
 		e.insertWaiting(e.queues[to], cs)
 		out = e.armCallTimers(cs, now, out)
@@ -1024,22 +1194,24 @@ func (e *Engine) overflow(cs *callState, to, why string, now time.Time, out []De
 	return out
 }
 
-func (e *Engine) exitQueue(cs *callState, reason string, now time.Time, out []Decision) []Decision {
-	q := e.queues[cs.queue]
-	if q.cfg.Exit.OverflowTo != "" && reason != "overflow_loop" {
-		return e.overflow(cs, q.cfg.Exit.OverflowTo, reason, now, out)
+// exitQueue applies an exit policy to a call that cannot stay: overflow
+// to another queue, or leave with an action. A callback at max wait keeps
+// the call waiting (the caller may decline and keep the place); any other
+// exit removes the call from the engine.
+func (e *Engine) exitQueue(cs *callState, reason string, pol ExitPolicy, now time.Time, out []Decision) []Decision {
+	if pol.OverflowTo != "" && pol.OverflowTo != cs.queue {
+		return e.overflow(cs, pol.OverflowTo, reason, now, out)
 	}
-	action := q.cfg.Exit.Action
+	action := pol.Action
 	if action == "" {
 		action = ExitHangup
 	}
-	if action == ExitCallback {
-		// The call keeps waiting while the callback is offered; the
-		// controller removes it if the caller accepts.
+	if action == ExitCallback && reason == "max_wait" && cs.phase == phaseWaiting {
 		return append(out, OfferCallback{CallID: cs.call.ID, Queue: cs.queue})
 	}
 	e.removeWaiting(cs)
 	for _, id := range sortedKeys(cs.offers) {
+		delete(cs.offers, id)
 		out = append(out, Withdraw{CallID: cs.call.ID, AgentID: id, Reason: "call left queue: " + reason})
 		if ag := e.agents[id]; ag != nil && ag.callID == cs.call.ID {
 			ag.callID = ""
@@ -1047,7 +1219,33 @@ func (e *Engine) exitQueue(cs *callState, reason string, now time.Time, out []De
 		}
 	}
 	delete(e.calls, cs.call.ID)
-	return append(out, QueueExit{CallID: cs.call.ID, Queue: cs.queue, Reason: reason, Action: action, Media: q.cfg.Exit.Media, Target: q.cfg.Exit.Target})
+	return append(out, QueueExit{CallID: cs.call.ID, Queue: cs.queue, Reason: reason, Action: action, Media: pol.Media, Target: pol.Target})
+}
+
+// empty reports whether the queue's no-agents policy applies now.
+func (q *queueState) empty() bool {
+	switch q.cfg.NoAgents.When {
+	case NoAgentsLoggedOut:
+		return q.loggedIn == 0
+	case NoAgentsUnavailable:
+		return q.staffed == 0
+	}
+	return false
+}
+
+// leaveEmpty applies the no-agents policy to the calls waiting in queues
+// that nobody can serve any more (after a logout, a pause, a removal).
+func (e *Engine) leaveEmpty(queues []string, now time.Time, out []Decision) []Decision {
+	for _, qn := range queues {
+		q := e.queues[qn]
+		if q == nil || !q.empty() || len(q.waiting) == 0 {
+			continue
+		}
+		for _, cs := range slices.Clone(q.waiting) {
+			out = e.exitQueue(cs, "no_agents", q.cfg.NoAgents.Exit, now, out)
+		}
+	}
+	return out
 }
 
 // ----------------------------------------------------------------- timers
@@ -1149,7 +1347,7 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 	case timerMaxWait:
 		cs := e.calls[t.id]
 		if cs.phase == phaseWaiting {
-			out = e.exitQueue(cs, "max_wait", now, out)
+			out = e.exitQueue(cs, "max_wait", e.queues[cs.queue].cfg.Exit, now, out)
 		}
 	case timerAnnounce:
 		cs := e.calls[t.id]
@@ -1217,6 +1415,17 @@ func reasonList(rs []ReasonCode) string {
 			s += ", "
 		}
 		s += r.Code
+	}
+	return s
+}
+
+func actorList(as []Actor) string {
+	s := ""
+	for i, a := range as {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(a)
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -94,12 +95,28 @@ type ruleFile struct {
 	Calendars    map[string]calendarFile `yaml:"calendars"`
 	Queues       []queueFile             `yaml:"queues"`
 	Entry        []entryFile             `yaml:"entry"`
+	Boosts       []boostFile             `yaml:"boosts"`
 	Agents       []agentFile             `yaml:"agents"`
 }
 
 type reasonFile struct {
-	Code string `yaml:"code"`
-	Max  string `yaml:"max"`
+	Code  string   `yaml:"code"`
+	Max   string   `yaml:"max"`
+	SetBy []string `yaml:"set_by"`
+}
+
+type boostFile struct {
+	Name string `yaml:"name"`
+	When string `yaml:"when"`
+	Add  int    `yaml:"add"`
+}
+
+type noAgentsFile struct {
+	When       string `yaml:"when"`
+	Action     string `yaml:"action"`
+	OverflowTo string `yaml:"overflow_to"`
+	Media      string `yaml:"media"`
+	Target     string `yaml:"target"`
 }
 
 type calendarFile struct {
@@ -115,15 +132,17 @@ type queueFile struct {
 		Threshold string  `yaml:"threshold"`
 		Goal      float64 `yaml:"goal"`
 	} `yaml:"service_level"`
-	OfferTimeout  string     `yaml:"offer_timeout"`
-	WrapUp        string     `yaml:"wrap_up"`
-	MaxMisses     *int       `yaml:"max_misses"`
-	MissReason    string     `yaml:"miss_reason"`
-	MaxWait       string     `yaml:"max_wait"`
-	MaxLength     int        `yaml:"max_length"`
-	AnnounceEvery string     `yaml:"announce_every"`
-	OnExit        exitFile   `yaml:"on_exit"`
-	Steps         []stepFile `yaml:"steps"`
+	OfferTimeout  string       `yaml:"offer_timeout"`
+	WrapUp        string       `yaml:"wrap_up"`
+	MaxMisses     *int         `yaml:"max_misses"`
+	MissReason    string       `yaml:"miss_reason"`
+	MaxWait       string       `yaml:"max_wait"`
+	MaxLength     int          `yaml:"max_length"`
+	AnnounceEvery string       `yaml:"announce_every"`
+	OnExit        exitFile     `yaml:"on_exit"`
+	NoAgents      noAgentsFile `yaml:"no_agents"`
+	PriorityStep  string       `yaml:"priority_step"`
+	Steps         []stepFile   `yaml:"steps"`
 }
 
 type exitFile struct {
@@ -138,6 +157,7 @@ type stepFile struct {
 	Require       map[string]int `yaml:"require"`
 	OverflowTo    string         `yaml:"overflow_to"`
 	OfferCallback bool           `yaml:"offer_callback"`
+	Agent         string         `yaml:"agent"`
 }
 
 type entryFile struct {
@@ -148,6 +168,7 @@ type entryFile struct {
 	Queue    string         `yaml:"queue"`
 	Priority int            `yaml:"priority"`
 	Require  map[string]int `yaml:"require"`
+	Agent    string         `yaml:"agent"`
 }
 
 type agentFile struct {
@@ -172,34 +193,148 @@ func ParseRules(filename string, data []byte) (*Config, error) {
 		return nil, RulesErrors{{Pos: Position{filename, 1, 1}, Msg: "routing file is empty: it needs at least one queue"}}
 	}
 	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return nil, RulesErrors{{Pos: Position{filename, doc.Line, doc.Column}, Msg: "a routing file is a mapping with queues:, entry:, calendars: … at the top"}}
+	}
+	// Unknown keys are found on the node tree so that each is reported at
+	// its own line and column (a misspelt key silently ignored would change
+	// routing without anyone noticing).
+	p.checkKeys(doc, reflect.TypeOf(ruleFile{}), "")
 	var rf ruleFile
-	dec := doc
-	if err := decodeStrict(dec, &rf); err != nil {
-		return nil, RulesErrors{p.yamlErr(err)}
+	if err := doc.Decode(&rf); err != nil {
+		p.typeErrs(doc, err)
+	}
+	if len(p.errs) > 0 {
+		p.sortErrs()
+		return nil, p.errs
 	}
 	cfg := p.build(doc, &rf)
 	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool {
-			if p.errs[i].Pos.Line != p.errs[j].Pos.Line {
-				return p.errs[i].Pos.Line < p.errs[j].Pos.Line
-			}
-			return p.errs[i].Pos.Column < p.errs[j].Pos.Column
-		})
+		p.sortErrs()
 		return nil, p.errs
 	}
 	return cfg, nil
 }
 
-// decodeStrict decodes a node rejecting unknown keys (yaml.v3 only offers
-// KnownFields on a Decoder, so the node is re-encoded).
-func decodeStrict(n *yaml.Node, v any) error {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
+func (p *parser) sortErrs() {
+	sort.SliceStable(p.errs, func(i, j int) bool {
+		if p.errs[i].Pos.Line != p.errs[j].Pos.Line {
+			return p.errs[i].Pos.Line < p.errs[j].Pos.Line
+		}
+		return p.errs[i].Pos.Column < p.errs[j].Pos.Column
+	})
+}
+
+// checkKeys reports every mapping key under n that the Go type t does not
+// declare, at the key's own position, and recurses into known ones.
+func (p *parser) checkKeys(n *yaml.Node, t reflect.Type, path string) {
+	if n == nil {
+		return
 	}
-	d := yaml.NewDecoder(strings.NewReader(string(b)))
-	d.KnownFields(true)
-	return d.Decode(v)
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type mismatch
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = f.Type
+			names = append(names, tag)
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			switch {
+			case !ok:
+				p.errAt(k, "unknown key %q%s (known keys: %s)", k.Value, where(path), strings.Join(names, ", "))
+				continue
+			case seen[k.Value]:
+				p.errAt(k, "key %q given twice%s", k.Value, where(path))
+			}
+			seen[k.Value] = true
+			p.checkKeys(n.Content[i+1], ft, strings.TrimPrefix(path+"."+k.Value, "."))
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			p.checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p.checkKeys(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value)
+		}
+	}
+}
+
+func where(path string) string {
+	if path == "" {
+		return " at the top level"
+	}
+	return " in " + path
+}
+
+// typeErrs turns the decoder's "line N: cannot unmarshal …" messages into
+// positioned errors; the column is that of the value on that line.
+func (p *parser) typeErrs(doc *yaml.Node, err error) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		p.errs = append(p.errs, p.yamlErr(err))
+		return
+	}
+	for _, m := range te.Errors {
+		line := 0
+		if n, _ := fmt.Sscanf(m, "line %d:", &line); n == 1 {
+			if i := strings.Index(m, ":"); i >= 0 {
+				m = strings.TrimSpace(m[i+1:])
+			}
+		}
+		col := 1
+		if v := valueOnLine(doc, line); v != nil {
+			col = v.Column
+		}
+		if line == 0 {
+			line = 1
+		}
+		p.errs = append(p.errs, RuleError{Pos: Position{File: p.file, Line: line, Column: col}, Msg: m})
+	}
+}
+
+// valueOnLine is the last scalar or collection that starts on line: in
+// "key: value" that is the value.
+func valueOnLine(n *yaml.Node, line int) *yaml.Node {
+	var best *yaml.Node
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil {
+			return
+		}
+		if n.Line == line && (best == nil || n.Column >= best.Column) {
+			best = n
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	return best
 }
 
 type parser struct {
@@ -304,7 +439,20 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 		if r.Code == "" {
 			p.errAt(n, "reason needs a code")
 		}
-		cfg.NotReadyReasons = append(cfg.NotReadyReasons, ReasonCode{Code: r.Code, MaxDuration: p.duration(or(node(n, "max"), n), r.Max, "max")})
+		rc := ReasonCode{Code: r.Code, MaxDuration: p.duration(or(node(n, "max"), n), r.Max, "max")}
+		for k, a := range r.SetBy {
+			switch Actor(a) {
+			case ActorAgent, ActorSupervisor, ActorSystem:
+				rc.SetBy = append(rc.SetBy, Actor(a))
+			default:
+				p.errAt(item(node(n, "set_by"), k), "reason %q: set_by %q is not agent, supervisor or system", r.Code, a)
+			}
+		}
+		cfg.NotReadyReasons = append(cfg.NotReadyReasons, rc)
+	}
+	reasonCodes := map[string]bool{}
+	for _, r := range rf.Reasons {
+		reasonCodes[r.Code] = true
 	}
 
 	// Calendars.
@@ -357,6 +505,36 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 		if q.WrapUp == "" {
 			qc.WrapUp = DefaultWrapUp
 		}
+		qc.PriorityStep = p.duration(or(node(n, "priority_step"), n), q.PriorityStep, "priority_step")
+		if q.PriorityStep != "" && qc.PriorityStep == 0 {
+			p.errAt(or(node(n, "priority_step"), n), "queue %q: priority_step must be positive", q.Name)
+		}
+		if len(reasonCodes) > 0 && q.MissReason != "" && !reasonCodes[q.MissReason] {
+			p.errAt(or(node(n, "miss_reason"), n), "queue %q: miss_reason %q is not one of the reasons", q.Name, q.MissReason)
+		}
+		if len(reasonCodes) > 0 && q.MissReason == "" && !reasonCodes[DefaultMissReason] && (q.MaxMisses == nil || *q.MaxMisses > 0) {
+			p.errAt(n, "queue %q: agents who miss offers go not ready with reason %q, which is not in reasons: add it or set miss_reason", q.Name, DefaultMissReason)
+		}
+		nn := node(n, "no_agents")
+		switch NoAgentsWhen(q.NoAgents.When) {
+		case "":
+			if q.NoAgents != (noAgentsFile{}) {
+				p.errAt(nn, "queue %q: no_agents needs when: logged_out or unavailable", q.Name)
+			}
+		case NoAgentsLoggedOut, NoAgentsUnavailable:
+			na, ok := validExits[q.NoAgents.Action]
+			if !ok {
+				p.errAt(or(node(nn, "action"), nn), "queue %q: unknown no_agents action %q (hangup, voicemail, announce, callback, dialplan)", q.Name, q.NoAgents.Action)
+			}
+			if to := q.NoAgents.OverflowTo; to != "" {
+				if _, ok := names[to]; !ok || to == q.Name {
+					p.errAt(or(node(nn, "overflow_to"), nn), "queue %q: no_agents overflows to unknown queue %q", q.Name, to)
+				}
+			}
+			qc.NoAgents = NoAgentsPolicy{When: NoAgentsWhen(q.NoAgents.When), Exit: ExitPolicy{Action: na, OverflowTo: q.NoAgents.OverflowTo, Media: q.NoAgents.Media, Target: q.NoAgents.Target}}
+		default:
+			p.errAt(or(node(nn, "when"), nn), "queue %q: no_agents.when %q (use logged_out or unavailable)", q.Name, q.NoAgents.When)
+		}
 		qc.MaxMisses = DefaultMaxMisses
 		if q.MaxMisses != nil {
 			qc.MaxMisses = *q.MaxMisses
@@ -404,7 +582,11 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 					p.errAt(or(node(m, "overflow_to"), m), "queue %q: step %d overflows to itself", q.Name, j+1)
 				}
 			}
-			qc.Steps = append(qc.Steps, Step{After: after, Require: s.Require, OverflowTo: s.OverflowTo, OfferCallback: s.OfferCallback})
+			st := Step{After: after, Require: s.Require, OverflowTo: s.OverflowTo, OfferCallback: s.OfferCallback, AgentExpr: s.Agent}
+			if s.Agent != "" {
+				st.Agent = p.agentFilter(node(m, "agent"), s.Agent, fmt.Sprintf("queue %q step %d", q.Name, j+1))
+			}
+			qc.Steps = append(qc.Steps, st)
 		}
 		cfg.Queues = append(cfg.Queues, qc)
 	}
@@ -456,8 +638,34 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 			}
 			prog = pr
 		}
-		cfg.Entry = append(cfg.Entry, EntryRule{Name: name, Queue: r.Queue, Priority: r.Priority, Require: r.Require,
-			Match: matcher(prog, cal, wantOpen, cals)})
+		er := EntryRule{Name: name, Queue: r.Queue, Priority: r.Priority, Require: r.Require,
+			Match: matcher(prog, cal, wantOpen, cals), AgentExpr: r.Agent}
+		if r.Agent != "" {
+			er.Agent = p.agentFilter(node(n, "agent"), r.Agent, fmt.Sprintf("entry rule %q", name))
+		}
+		cfg.Entry = append(cfg.Entry, er)
+	}
+
+	// Boosts.
+	bn := node(doc, "boosts")
+	for i, b := range rf.Boosts {
+		n := item(bn, i)
+		name := b.Name
+		if name == "" {
+			name = fmt.Sprintf("boost %d", i+1)
+		}
+		if b.Add == 0 {
+			p.errAt(or(node(n, "add"), n), "boost %q: add is missing or 0: it would change nothing", name)
+		}
+		var prog *vm.Program
+		if b.When != "" {
+			pr, err := expr.Compile(b.When, expr.Env(RuleEnv{}), expr.AsBool())
+			if err != nil {
+				p.errAt(node(n, "when"), "boost %q: %s", name, firstLine(err.Error()))
+			}
+			prog = pr
+		}
+		cfg.Boosts = append(cfg.Boosts, Boost{Name: name, Add: b.Add, Match: matcher(prog, nil, false, cals)})
 	}
 
 	// Agents.
@@ -576,6 +784,59 @@ func (p *parser) checkServable(cfg *Config, names map[string]*yaml.Node) {
 			p.errAt(names[q.Name], "queue %q can never be served: no member meets its widest requirement %v", q.Name, req)
 		}
 	}
+}
+
+// AgentEnv is what an `agent:` expression (on an entry rule or an
+// escalation step) sees: the candidate agent and the call. It is
+// type-checked at load time like entry expressions.
+type AgentEnv struct {
+	Agent AgentFacts `expr:"agent"`
+	Call  CallFacts  `expr:"call"`
+}
+
+// AgentFacts is an agent as agent expressions see it.
+type AgentFacts struct {
+	ID         string            `expr:"id"`
+	Name       string            `expr:"name"`
+	Skills     map[string]int    `expr:"skills"`
+	Attributes map[string]string `expr:"attributes"`
+	Queues     map[string]int    `expr:"queues"`
+}
+
+// CallFacts is a call as agent expressions see it.
+type CallFacts struct {
+	Caller   string            `expr:"caller"`
+	Dialed   string            `expr:"dialed"`
+	Node     string            `expr:"node"`
+	Vars     map[string]string `expr:"vars"`
+	Customer map[string]string `expr:"customer"`
+}
+
+func (p *parser) agentFilter(n *yaml.Node, src, what string) AgentFilter {
+	prog, err := expr.Compile(src, expr.Env(AgentEnv{}), expr.AsBool())
+	if err != nil {
+		p.errAt(n, "%s: agent: %s", what, firstLine(err.Error()))
+		return nil
+	}
+	return func(a *Agent, c *Call) bool {
+		env := AgentEnv{
+			Agent: AgentFacts{ID: a.ID, Name: a.Name, Skills: orEmptyInt(a.Skills), Attributes: orEmpty(a.Attributes), Queues: orEmptyInt(a.Queues)},
+			Call:  CallFacts{Caller: c.CallerNumber, Dialed: c.DialedNumber, Node: c.Node, Vars: orEmpty(c.Vars), Customer: orEmpty(c.Customer)},
+		}
+		out, err := expr.Run(prog, env)
+		if err != nil {
+			return false // a failing condition admits nobody rather than everybody
+		}
+		b, _ := out.(bool)
+		return b
+	}
+}
+
+func orEmptyInt(m map[string]int) map[string]int {
+	if m == nil {
+		return map[string]int{}
+	}
+	return m
 }
 
 func matcher(prog *vm.Program, cal *Calendar, wantOpen bool, cals map[string]*Calendar) func(Call, time.Time) bool {

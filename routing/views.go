@@ -118,8 +118,7 @@ func (e *Engine) Waiting(queue string) []WaitingView {
 	}
 	out := make([]WaitingView, 0, len(q.waiting))
 	for i, cs := range q.waiting {
-		_, step := e.requirement(cs)
-		out = append(out, WaitingView{CallID: cs.call.ID, Queue: queue, Position: i + 1, Since: cs.since, Priority: cs.priority, CallerNumber: cs.call.CallerNumber, Step: step})
+		out = append(out, WaitingView{CallID: cs.call.ID, Queue: queue, Position: i + 1, Since: cs.since, Priority: cs.priority, CallerNumber: cs.call.CallerNumber, Step: e.stepLabel(cs)})
 	}
 	var ringing []*callState
 	for _, cs := range e.calls {
@@ -129,8 +128,7 @@ func (e *Engine) Waiting(queue string) []WaitingView {
 	}
 	sort.Slice(ringing, func(i, j int) bool { return lessCall(ringing[i], ringing[j]) })
 	for _, cs := range ringing {
-		_, step := e.requirement(cs)
-		out = append(out, WaitingView{CallID: cs.call.ID, Queue: queue, Since: cs.since, Priority: cs.priority, CallerNumber: cs.call.CallerNumber, Ringing: true, Step: step})
+		out = append(out, WaitingView{CallID: cs.call.ID, Queue: queue, Since: cs.since, Priority: cs.priority, CallerNumber: cs.call.CallerNumber, Ringing: true, Step: e.stepLabel(cs)})
 	}
 	return out
 }
