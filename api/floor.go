@@ -254,9 +254,11 @@ func (h *floorHandlers) floor(w http.ResponseWriter, r *http.Request) error {
 	return WriteJSON(w, http.StatusOK, h.f.View())
 }
 
-// Sum fills v.Totals from its queues and agents. Service level over all
-// queues weighs each queue by its answered calls, since each queue has its
-// own threshold; answered-in-threshold is reconstructed per queue.
+// Sum fills v.Totals from its queues and agents, with the controller's
+// definitions: service level = answered within threshold ÷ (answered +
+// abandoned, short abandons left out); abandon rate = abandoned ÷
+// (answered + abandoned). Each queue's service-level base is recovered
+// from its own figures, since each queue has its own threshold.
 func Sum(v *FloorView) {
 	t := Totals{AgentsByState: map[string]int{}}
 	for _, q := range v.Queues {
@@ -267,16 +269,22 @@ func Sum(v *FloorView) {
 		t.Offered += q.Offered
 		t.Answered += q.Answered
 		t.Abandoned += q.Abandoned
-		t.AnsweredInThreshold += int(q.ServiceLevel*float64(q.Answered) + 0.5)
+		t.AnsweredInThreshold += q.AnsweredInThreshold
+		base := q.Answered + q.Abandoned
+		if q.ServiceLevel > 0 && q.AnsweredInThreshold > 0 {
+			base = int(float64(q.AnsweredInThreshold)/q.ServiceLevel + 0.5)
+		}
+		t.ServiceLevelBase += base
 	}
 	for _, a := range v.Agents {
 		t.AgentsByState[strings.ToLower(a.State)]++
 	}
-	if t.Answered > 0 {
-		t.ServiceLevel = float64(t.AnsweredInThreshold) / float64(t.Answered)
+	t.ServiceLevel = 1 // nobody failed yet
+	if t.ServiceLevelBase > 0 {
+		t.ServiceLevel = float64(t.AnsweredInThreshold) / float64(t.ServiceLevelBase)
 	}
-	if t.Offered > 0 {
-		t.AbandonRate = float64(t.Abandoned) / float64(t.Offered)
+	if n := t.Answered + t.Abandoned; n > 0 {
+		t.AbandonRate = float64(t.Abandoned) / float64(n)
 	}
 	v.Totals = t
 }

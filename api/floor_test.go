@@ -137,18 +137,25 @@ func TestFloorEndpoints(t *testing.T) {
 
 func TestSum(t *testing.T) {
 	v := FloorView{Queues: []Queue{
-		{Name: "a", Offered: 10, Answered: 8, Abandoned: 2, ServiceLevel: 0.75, Waiting: 1, LongestWaitSeconds: 5},
-		{Name: "b", Offered: 10, Answered: 10, ServiceLevel: 1, Waiting: 2, LongestWaitSeconds: 9},
+		// 8 answered, 6 within threshold, 2 abandoned of which 1 short: base 9.
+		{Name: "a", Offered: 10, Answered: 8, AnsweredInThreshold: 6, Abandoned: 2, ServiceLevel: 6.0 / 9, AbandonRate: 0.2, Waiting: 1, LongestWaitSeconds: 5},
+		{Name: "b", Offered: 10, Answered: 10, AnsweredInThreshold: 10, ServiceLevel: 1, Waiting: 2, LongestWaitSeconds: 9},
+		{Name: "idle", ServiceLevel: 1},
 	}, Agents: []Agent{{State: "available"}, {State: "on_call"}, {State: "on_call"}}}
 	Sum(&v)
 	tt := v.Totals
-	if tt.Offered != 20 || tt.Answered != 18 || tt.Abandoned != 2 || tt.AnsweredInThreshold != 16 || tt.Waiting != 3 || tt.LongestWaitSeconds != 9 {
+	if tt.Offered != 20 || tt.Answered != 18 || tt.Abandoned != 2 || tt.AnsweredInThreshold != 16 || tt.ServiceLevelBase != 19 || tt.Waiting != 3 || tt.LongestWaitSeconds != 9 {
 		t.Errorf("totals %+v", tt)
 	}
-	if tt.ServiceLevel != 16.0/18 || tt.AbandonRate != 0.1 {
+	if tt.ServiceLevel != 16.0/19 || tt.AbandonRate != 0.1 {
 		t.Errorf("service level %v abandon rate %v", tt.ServiceLevel, tt.AbandonRate)
 	}
 	if tt.AgentsByState["on_call"] != 2 || tt.AgentsByState["available"] != 1 {
 		t.Errorf("agents %v", tt.AgentsByState)
+	}
+	empty := FloorView{Queues: []Queue{{Name: "q", ServiceLevel: 1}}}
+	Sum(&empty)
+	if empty.Totals.ServiceLevel != 1 || empty.Totals.AbandonRate != 0 {
+		t.Errorf("nothing happened yet: %+v", empty.Totals)
 	}
 }

@@ -21,6 +21,8 @@ type MetricsSources struct {
 	Floor func() FloorView
 	// Store returns journal and database state; nil leaves those out.
 	Store func() StoreHealth
+	// Extra are other packages' collectors (the PBX adapter's own figures).
+	Extra []prometheus.Collector
 }
 
 // NewMetrics returns the /metrics handler: Go runtime and process metrics
@@ -33,6 +35,9 @@ func NewMetrics(src MetricsSources) http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&floorCollector{src: src},
 	)
+	for _, c := range src.Extra {
+		reg.MustRegister(c)
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 

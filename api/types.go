@@ -14,7 +14,10 @@ type Queue struct {
 	LongestWaitSeconds float64 `json:"longest_wait_seconds"`
 	Offered            int     `json:"offered"`
 	Answered           int     `json:"answered"`
-	Abandoned          int     `json:"abandoned"`
+	// AnsweredInThreshold counts answered calls that waited at most
+	// ServiceLevelThresholdSeconds.
+	AnsweredInThreshold int `json:"answered_in_threshold"`
+	Abandoned           int `json:"abandoned"`
 	// ServiceLevel is the fraction 0..1 of calls answered within
 	// ServiceLevelThresholdSeconds; ServiceLevelGoal is the target fraction.
 	ServiceLevel                 float64        `json:"service_level"`
@@ -85,6 +88,9 @@ type Totals struct {
 	Abandoned          int     `json:"abandoned"`
 	// AnsweredInThreshold counts calls answered within their queue's threshold.
 	AnsweredInThreshold int `json:"answered_in_threshold"`
+	// ServiceLevelBase is what the service level divides by: answered plus
+	// abandoned calls, short abandons left out.
+	ServiceLevelBase int `json:"service_level_base"`
 	// ServiceLevel and AbandonRate are over all queues (0..1).
 	ServiceLevel  float64        `json:"service_level"`
 	AbandonRate   float64        `json:"abandon_rate"`

@@ -18,6 +18,8 @@ import (
 
 	"github.com/switchboard-cc/switchboard/adapters/ari"
 	"github.com/switchboard-cc/switchboard/adapters/esl"
+	"github.com/switchboard-cc/switchboard/adapters/sim"
+	"github.com/switchboard-cc/switchboard/controller"
 )
 
 // PBX kinds: which adapter serve starts.
@@ -33,7 +35,10 @@ type Config struct {
 	Database Database `yaml:"database"`
 	PBX      PBX      `yaml:"pbx"`
 	Routing  Routing  `yaml:"routing"`
-	Log      Log      `yaml:"log"`
+	// Controller tunes the call flow (command timeout, hold music,
+	// greeting, statistics day).
+	Controller controller.Config `yaml:"controller"`
+	Log        Log               `yaml:"log"`
 }
 
 // Server is the HTTP side: API, wallboard, metrics.
@@ -63,6 +68,9 @@ type Database struct {
 type PBX struct {
 	// Kind is sim, asterisk or freeswitch.
 	Kind string `yaml:"kind"`
+	// Sim configures the simulated PBX (kind: sim): caller streams and
+	// agent groups. The default is the demo floor.
+	Sim sim.Config `yaml:"sim"`
 	// Asterisk configures the ARI adapter (kind: asterisk).
 	Asterisk ari.Config `yaml:"asterisk"`
 	// FreeSWITCH configures the ESL adapter (kind: freeswitch).
@@ -92,7 +100,7 @@ func Defaults() Config {
 			ShutdownTimeout: 10 * time.Second,
 		},
 		Database: Database{DSN: "sqlite:switchboard.db", JournalDir: "switchboard.journal"},
-		PBX:      PBX{Kind: PBXSim},
+		PBX:      PBX{Kind: PBXSim, Sim: DemoSim()},
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }
@@ -135,7 +143,14 @@ func (c Config) Validate() error {
 		return bad("database.journal_dir", "empty: the journal needs a directory")
 	}
 	switch c.PBX.Kind {
-	case PBXSim, PBXAsterisk:
+	case PBXSim:
+		if err := c.PBX.Sim.Validate(); err != nil {
+			return bad("pbx.sim", "%v", err)
+		}
+		if c.PBX.Sim.Speed < 0 {
+			return bad("pbx.sim.speed", "must not be negative, got %v", c.PBX.Sim.Speed)
+		}
+	case PBXAsterisk:
 	case PBXFreeSWITCH:
 		if err := c.PBX.FreeSWITCH.Validate(); err != nil {
 			return bad("pbx.freeswitch", "%v", err)
@@ -208,5 +223,31 @@ func checkDSN(dsn string) error {
 			return fmt.Errorf("unsupported database scheme %q: want sqlite:PATH or a MySQL DSN", u.Scheme)
 		}
 		return fmt.Errorf("%q is neither sqlite:PATH nor a MySQL DSN (user:pass@tcp(host:3306)/db)", MaskDSN(dsn))
+	}
+}
+
+// DemoSim is the simulated floor `switchboard serve` runs by default: the
+// demo routing file's lines 1000 (support), 2000 (billing) and 3000
+// (sales), each with its own callers, and agent groups sup-, bil- and sal-
+// whose skills and queues match those queues, so calls are answered within
+// seconds of start. It is sized to run busy but not drowned (about 85 %
+// occupancy), so the wallboard shows real waits and the odd abandon.
+func DemoSim() sim.Config {
+	return sim.Config{
+		Seed:  1,
+		Speed: 1,
+		Streams: []sim.Stream{
+			{DialedNumber: "1000", CallerPrefix: "+3314500", RatePerMinute: 12, PatienceMean: 90 * time.Second, Patience: "lognormal", VIPShare: 0.05},
+			{DialedNumber: "2000", CallerPrefix: "+3314600", RatePerMinute: 8, PatienceMean: 90 * time.Second, Patience: "lognormal"},
+			{DialedNumber: "3000", CallerPrefix: "+3314700", RatePerMinute: 6, PatienceMean: 120 * time.Second, Patience: "lognormal"},
+		},
+		AgentGroups: []sim.AgentGroup{
+			{Prefix: "sup", Count: 12, Skills: map[string]int{"support": 7, "general": 5}, Queues: map[string]int{"support": 1, "general": 2},
+				AnswerProbability: 0.97, RingDelay: 2 * time.Second, HandleTime: 45 * time.Second},
+			{Prefix: "bil", Count: 8, Skills: map[string]int{"billing": 8, "general": 3}, Queues: map[string]int{"billing": 1, "general": 3},
+				AnswerProbability: 0.97, RingDelay: 2 * time.Second, HandleTime: 45 * time.Second},
+			{Prefix: "sal", Count: 6, Skills: map[string]int{"sales": 6, "general": 5}, Queues: map[string]int{"sales": 1, "general": 2},
+				AnswerProbability: 0.97, RingDelay: 2 * time.Second, HandleTime: 45 * time.Second},
+		},
 	}
 }

@@ -61,7 +61,7 @@ func TestParseAcceptsGoodFile(t *testing.T) {
 	want := Config{
 		Server:   Server{Listen: "0.0.0.0:9090", Token: "s3cret", ShutdownTimeout: 3 * time.Second},
 		Database: Database{DSN: "sb:pw@tcp(db:3306)/switchboard?parseTime=true", JournalDir: "switchboard.journal"},
-		PBX:      PBX{Kind: PBXAsterisk},
+		PBX:      PBX{Kind: PBXAsterisk, Sim: DemoSim()},
 		Routing:  Routing{File: "rules.yaml"},
 		Log:      Log{Level: "debug", Format: "json"},
 	}
@@ -85,7 +85,7 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 func TestSampleFileIsValid(t *testing.T) {
 	// configs/switchboard.yaml documents the defaults: it must load and
 	// agree with them, or the docs lie.
-	got, _, err := LoadFile(filepath.Join("..", "configs", "switchboard.yaml"), Config{})
+	got, _, err := LoadFile(filepath.Join("..", "configs", "switchboard.yaml"), Defaults())
 	if err != nil {
 		t.Fatal(err)
 	}

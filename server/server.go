@@ -13,10 +13,19 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-cc/switchboard/adapters"
+	"github.com/switchboard-cc/switchboard/adapters/ari"
+	"github.com/switchboard-cc/switchboard/adapters/esl"
+	"github.com/switchboard-cc/switchboard/adapters/sim"
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/clock"
 	"github.com/switchboard-cc/switchboard/config"
+	"github.com/switchboard-cc/switchboard/controller"
 	"github.com/switchboard-cc/switchboard/routing"
 	"github.com/switchboard-cc/switchboard/storage"
 	"github.com/switchboard-cc/switchboard/wallboard"
@@ -32,18 +41,26 @@ var demoRouting []byte
 type Server struct {
 	cfg     config.Config
 	log     *slog.Logger
+	clk     clock.Clock
 	store   *storage.Store
 	journal *storage.Journal
 	rules   *routing.Config
-	http    *api.Server
-	ln      net.Listener
+	pbx     adapters.PBX
+	// simAgents are logged in once the controller runs (sim only).
+	simAgents []string
+	engine    *routing.Engine
+	ctl       *controller.Controller
+	http      *api.Server
+	ln        net.Listener
+	closeOnce sync.Once
 }
 
-// New builds everything the config asks for: opens and migrates the
-// database, opens the journal, loads the routing file, builds the PBX
-// adapter and the controller, and binds the listen address — so a bad
-// routing file, an unreachable database or a port in use fail here, before
-// anything runs. On error everything opened so far is closed again.
+// New builds everything the config asks for: loads the routing file,
+// opens and migrates the database, opens the journal, builds the PBX
+// adapter, the engine, the controller and the API, and binds the listen
+// address — so a bad routing file, an unreachable database or a port in
+// use fail here, before anything runs. On error everything opened so far
+// is closed again.
 func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", config.ErrInvalid, err)
@@ -51,7 +68,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, clk: clock.Real{}}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -63,6 +80,37 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.rules, err = loadRules(cfg.Routing.File); err != nil {
 		return nil, err
 	}
+	var extra []prometheus.Collector
+	switch cfg.PBX.Kind {
+	case config.PBXSim:
+		if sp := cfg.PBX.Sim.Speed; sp > 0 && sp != 1 {
+			s.clk = clock.NewScaled(time.Now(), sp)
+		}
+		p, err := sim.New(cfg.PBX.Sim, s.clk, log.With("component", "sim"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: pbx.sim: %w", config.ErrInvalid, err)
+		}
+		s.pbx = p
+		s.addSimAgents(cfg.PBX.Sim.Agents())
+	case config.PBXAsterisk:
+		a, err := ari.New(cfg.PBX.Asterisk, log.With("component", "ari"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: pbx.asterisk: %w", config.ErrInvalid, err)
+		}
+		s.pbx = a
+		extra = append(extra, a.Collector())
+	case config.PBXFreeSWITCH:
+		a, err := esl.New(cfg.PBX.FreeSWITCH, log.With("component", "esl"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: pbx.freeswitch: %w", config.ErrInvalid, err)
+		}
+		s.pbx = a
+		extra = append(extra, a.Collector())
+	}
+	if s.engine, err = routing.NewEngineChecked(s.rules); err != nil {
+		return nil, fmt.Errorf("%w: routing: %w", config.ErrInvalid, err)
+	}
+
 	if s.store, err = storage.Open(ctx, cfg.Database.DSN, storage.WithLogger(log)); err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
@@ -72,20 +120,32 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.journal, err = storage.NewJournal(s.store, storage.JournalOptions{Dir: cfg.Database.JournalDir}, log); err != nil {
 		return nil, fmt.Errorf("opening journal: %w", err)
 	}
+	if s.ctl, err = controller.New(cfg.Controller, controller.Deps{
+		PBX: s.pbx, Engine: s.engine, Journal: s.journal, Store: s.store, Clock: s.clk, Log: log,
+	}); err != nil {
+		return nil, fmt.Errorf("%w: controller: %w", config.ErrInvalid, err)
+	}
 
-	hist := history{store: s.store}
 	s.http, err = api.New(api.Options{
 		Token: cfg.Server.Token,
 		Log:   log,
 		Root:  wallboard.Handler(),
 		Ready: s.ready,
 		Metrics: api.NewMetrics(api.MetricsSources{
+			Floor: s.floorView,
 			Store: s.storeHealth,
+			Extra: extra,
 		}),
 		Errors: []api.ErrorStatus{
 			{Err: storage.ErrNotFound, Status: 404},
+			{Err: controller.ErrUnknownAgent, Status: 404},
+			{Err: controller.ErrUnknownCall, Status: 404},
+			{Err: controller.ErrInvalidState, Status: 409},
+			{Err: controller.ErrNotRunning, Status: 503},
+			{Err: adapters.ErrUnreachable, Status: 503},
+			{Err: adapters.ErrStandby, Status: 503},
 		},
-	}, s.routes(hist)...)
+	}, s.routes()...)
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +157,26 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 
 // routes is the table of every room's API routes. A room adds its routes
 // here with one line, from its own file api/<room>.go.
-func (s *Server) routes(h history) [][]api.Route {
-	return [][]api.Route{}
+func (s *Server) routes() [][]api.Route {
+	return [][]api.Route{
+		api.FloorRoutes(s.floor()),
+	}
+}
+
+// addSimAgents adds the simulated agents to the routing agents (the
+// routing file's own definition wins for an id it also lists) and
+// remembers them to log them in at start.
+func (s *Server) addSimAgents(agents []routing.Agent) {
+	have := map[string]bool{}
+	for _, a := range s.rules.Agents {
+		have[a.ID] = true
+	}
+	for _, a := range agents {
+		if !have[a.ID] {
+			s.rules.Agents = append(s.rules.Agents, a)
+		}
+		s.simAgents = append(s.simAgents, a.ID)
+	}
 }
 
 // loadRules parses the routing file, or the embedded demo when none is set.
@@ -123,7 +201,12 @@ func loadRules(file string) (*routing.Config, error) {
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
+// ready is /readyz: the controller runs, the PBX is connected and active,
+// and the database takes writes.
 func (s *Server) ready() (bool, string) {
+	if ok, why := s.ctl.Ready(); !ok {
+		return false, why
+	}
 	st := s.journal.Stats()
 	if !st.DBUp && st.LastError != "" {
 		return false, "database: " + st.LastError
@@ -137,16 +220,46 @@ func (s *Server) storeHealth() api.StoreHealth {
 }
 
 // Run runs everything until ctx ends, then shuts down: HTTP first (no new
-// commands), then the controller, then the journal, which flushes what it
-// holds to disk and tries a last database write.
+// commands), then the controller and the PBX adapter, then the journal,
+// which makes what it holds durable and tries a last database write. If
+// the PBX adapter fails (unreachable at start), Run shuts down and returns
+// its error.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("switchboard listening", "addr", "http://"+s.Addr(), "pbx", s.cfg.PBX.Kind,
+	s.log.Info("switchboard starting", "addr", "http://"+s.Addr(), "pbx", s.cfg.PBX.Kind,
 		"database", config.MaskDSN(s.cfg.Database.DSN), "routing", orDemo(s.cfg.Routing.File))
+
 	jctx, stopJournal := context.WithCancel(context.Background())
 	jdone := make(chan error, 1)
 	go func() { jdone <- s.journal.Run(jctx) }()
 
-	httpErr := serveHTTP(ctx, s.ln, s.http, s.cfg.Server.ShutdownTimeout, s.log)
+	// The PBX and the controller share a context: when either fails, both
+	// and the HTTP server stop.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	var pbxErr, ctlErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if pbxErr = s.pbx.Run(rctx); pbxErr != nil && rctx.Err() == nil {
+			s.log.Error("pbx adapter stopped", "pbx", s.cfg.PBX.Kind, "err", pbxErr)
+		}
+		stop()
+	}()
+	go func() {
+		defer wg.Done()
+		ctlErr = s.ctl.Run(rctx)
+		stop()
+	}()
+	if len(s.simAgents) > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.loginSimAgents(rctx) }()
+	}
+	s.log.Info("switchboard listening", "addr", "http://"+s.Addr())
+
+	httpErr := serveHTTP(rctx, s.ln, s.http, s.cfg.Server.ShutdownTimeout, s.log)
+	stop()
+	wg.Wait()
 
 	stopJournal()
 	var jerr error
@@ -155,24 +268,54 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-time.After(s.cfg.Server.ShutdownTimeout):
 		jerr = errors.New("journal did not stop within the shutdown timeout")
 	}
-	s.close()
 	if errors.Is(jerr, context.Canceled) {
 		jerr = nil
 	}
 	if jerr != nil {
 		s.log.Error("journal shutdown", "err", jerr)
 	}
+	s.close()
 	s.log.Info("switchboard stopped")
-	return errors.Join(httpErr, jerr)
+	if pbxErr != nil && ctx.Err() == nil {
+		return fmt.Errorf("pbx %s: %w", s.cfg.PBX.Kind, errors.Join(pbxErr, ctlErr, httpErr, jerr))
+	}
+	return errors.Join(ctlErr, httpErr, jerr)
+}
+
+// loginSimAgents logs the simulated agents in as soon as the controller
+// takes requests, so the demo floor answers calls from the start.
+func (s *Server) loginSimAgents(ctx context.Context) {
+	for _, id := range s.simAgents {
+		for {
+			err := s.ctl.AgentLogin(ctx, id)
+			if errors.Is(err, controller.ErrNotRunning) {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(10 * time.Millisecond):
+					continue
+				}
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("sim agent login failed", "agent_id", id, "err", err)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 func (s *Server) close() {
-	if s.ln != nil {
-		_ = s.ln.Close()
-	}
-	if s.store != nil {
-		_ = s.store.Close()
-	}
+	s.closeOnce.Do(func() {
+		if s.ln != nil {
+			_ = s.ln.Close()
+		}
+		if s.store != nil {
+			_ = s.store.Close()
+		}
+	})
 }
 
 func orDemo(file string) string {

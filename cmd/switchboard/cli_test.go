@@ -79,7 +79,7 @@ func fakeAPI(t *testing.T) (*httptest.Server, *http.Request) {
 	})
 	mux.HandleFunc("GET /api/v1/floor", func(w http.ResponseWriter, r *http.Request) {
 		_ = api.WriteJSON(w, 200, api.FloorView{At: at, Queues: queues, Totals: api.Totals{
-			Offered: 10, Answered: 7, Abandoned: 1, AnsweredInThreshold: 6, ServiceLevel: 0.857, AbandonRate: 0.1,
+			Offered: 10, Answered: 7, Abandoned: 1, AnsweredInThreshold: 6, ServiceLevelBase: 7, ServiceLevel: 0.857, AbandonRate: 0.125,
 			AgentsByState: map[string]int{"available": 1, "on_call": 3}}})
 	})
 	mux.HandleFunc("POST /api/v1/agents/{id}/pause", func(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +128,7 @@ func TestStatsPrintsServiceLevelAndAbandonRate(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"service level: 85.7%", "(6 of 7 answered", "abandon rate:  10.0%", "(1 abandoned of 10 offered)", "available=1 on_call=3"} {
+	for _, want := range []string{"service level: 85.7%", "(6 answered within their queue's threshold, of 7 answered or abandoned)", "abandon rate:  12.5%", "(1 abandoned, 7 answered)", "available=1 on_call=3"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stats output lacks %q:\n%s", want, out)
 		}

@@ -31,8 +31,8 @@ rate, waits, and agents by state.`,
 				tt := f.Totals
 				t.Footer = append(t.Footer,
 					"",
-					fmt.Sprintf("service level: %s  (%d of %d answered calls within their queue's threshold)", pct(tt.ServiceLevel), tt.AnsweredInThreshold, tt.Answered),
-					fmt.Sprintf("abandon rate:  %s  (%d abandoned of %d offered)", pct(tt.AbandonRate), tt.Abandoned, tt.Offered),
+					fmt.Sprintf("service level: %s  (%d answered within their queue's threshold, of %d answered or abandoned)", pct(tt.ServiceLevel), tt.AnsweredInThreshold, tt.ServiceLevelBase),
+					fmt.Sprintf("abandon rate:  %s  (%d abandoned, %d answered)", pct(tt.AbandonRate), tt.Abandoned, tt.Answered),
 					fmt.Sprintf("waiting now:   %d  (longest %s)", tt.Waiting, secs(tt.LongestWaitSeconds)),
 					fmt.Sprintf("agents:        %s", states(tt.AgentsByState)),
 				)
