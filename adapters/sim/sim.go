@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,9 +45,13 @@ type Stream struct {
 	CallerPrefix  string            `yaml:"caller_prefix" json:"caller_prefix"`
 	Vars          map[string]string `yaml:"vars" json:"vars"`
 	RatePerMinute float64           `yaml:"rate_per_minute" json:"rate_per_minute"`
-	// PatienceMean is the mean of the exponential patience: how long a
-	// caller waits before hanging up (0 = callers never give up).
+	// PatienceMean is the mean patience: how long a caller waits for an
+	// agent before hanging up (0 = callers never give up).
 	PatienceMean time.Duration `yaml:"patience_mean" json:"patience_mean"`
+	// Patience is the distribution of patience around its mean:
+	// "exponential" (default), "lognormal" (σ = 1, the shape call-centre
+	// studies report) or "fixed".
+	Patience string `yaml:"patience" json:"patience"`
 	// VIPShare is the fraction of callers who carry VIP=1.
 	VIPShare float64 `yaml:"vip_share" json:"vip_share"`
 }
@@ -58,11 +63,19 @@ type AgentGroup struct {
 	Skills     map[string]int    `yaml:"skills" json:"skills"`
 	Attributes map[string]string `yaml:"attributes" json:"attributes"`
 	Queues     map[string]int    `yaml:"queues" json:"queues"`
-	// AnswerProbability is the chance an offered call is answered (the
-	// rest ring out: no-answer).
-	AnswerProbability float64       `yaml:"answer_probability" json:"answer_probability"`
-	RingDelayMean     time.Duration `yaml:"ring_delay_mean" json:"ring_delay_mean"`
-	HandleTimeMean    time.Duration `yaml:"handle_time_mean" json:"handle_time_mean"`
+	// AnswerProbability is the chance an offered call is answered; the
+	// rest ring until the originate timeout (no answer, cause 19).
+	// 0 means unset: agents always answer (use NeverAnswer for phones
+	// that are never picked up).
+	AnswerProbability float64 `yaml:"answer_probability" json:"answer_probability"`
+	NeverAnswer       bool    `yaml:"never_answer" json:"never_answer"`
+	// RingDelay is the mean (exponential) time before an agent picks up.
+	RingDelay time.Duration `yaml:"ring_delay" json:"ring_delay"`
+	// HandleTime is the mean (exponential) talk time; 2 min when unset.
+	HandleTime time.Duration `yaml:"handle_time" json:"handle_time"`
+	// AgentHangsUp is the share of calls the agent ends (the caller ends
+	// the rest); 0 means half.
+	AgentHangsUp float64 `yaml:"agent_hangs_up" json:"agent_hangs_up"`
 }
 
 // Agents returns the routing agents the groups describe; each one's
@@ -90,6 +103,14 @@ func (c Config) Validate() error {
 		if s.PatienceMean < 0 {
 			return fmt.Errorf("sim.streams[%d].patience_mean: negative", i)
 		}
+		switch s.Patience {
+		case "", "exponential", "lognormal", "fixed":
+		default:
+			return fmt.Errorf("sim.streams[%d].patience: %q is not exponential, lognormal or fixed", i, s.Patience)
+		}
+		if s.DialedNumber == "" {
+			return fmt.Errorf("sim.streams[%d].dialed_number: required", i)
+		}
 	}
 	seen := map[string]bool{}
 	for i, g := range c.AgentGroups {
@@ -105,6 +126,12 @@ func (c Config) Validate() error {
 		}
 		if g.AnswerProbability < 0 || g.AnswerProbability > 1 {
 			return fmt.Errorf("sim.agent_groups[%d].answer_probability: %v is not between 0 and 1", i, g.AnswerProbability)
+		}
+		if g.AgentHangsUp < 0 || g.AgentHangsUp > 1 {
+			return fmt.Errorf("sim.agent_groups[%d].agent_hangs_up: %v is not between 0 and 1", i, g.AgentHangsUp)
+		}
+		if g.RingDelay < 0 || g.HandleTime < 0 {
+			return fmt.Errorf("sim.agent_groups[%d]: ring_delay and handle_time must not be negative", i)
 		}
 	}
 	return nil
@@ -139,8 +166,11 @@ type leg struct {
 	bridge   string
 	caller   *callerInfo
 	deadline uint64 // timer token for patience / ring timeout
-	talkTok  uint64
 	created  time.Time
+	answered time.Time // when an agent leg picked up
+	// callerNum and dialed are kept for reconciliation reports.
+	callerNum, dialed string
+	vars              map[string]string
 }
 
 type callerInfo struct {
@@ -153,12 +183,14 @@ type callerInfo struct {
 // controller's): tests use it as the hand count.
 type Log struct {
 	Arrivals      int
-	Abandoned     int // callers who hung up before reaching an agent
-	Connected     int // callers bridged to an agent
+	Abandoned     int             // callers who hung up before reaching an agent
+	Connected     int             // callers bridged to an agent
 	Waits         []time.Duration // arrival → bridge, for each connected caller
 	AbandonWaits  []time.Duration // arrival → hang up, for each abandoning caller
 	AgentNoAnswer int
 	Originates    int
+	// Vanished counts legs dropped by LoseLink (gone while the link was down).
+	Vanished int
 }
 
 // PBX is the simulated PBX.
@@ -182,6 +214,7 @@ type PBX struct {
 	bridges map[string][]string
 	recs    map[string]*recording
 	keepLog bool
+	busy    bool // events taken from pending but not yet delivered
 }
 
 type recording struct {
@@ -224,6 +257,17 @@ func New(cfg Config, clk clock.Clock, log *slog.Logger) (*PBX, error) {
 // default so long runs stay flat in memory.
 func (p *PBX) KeepWaits() { p.mu.Lock(); p.keepLog = true; p.mu.Unlock() }
 
+// Idle reports whether the simulation has nothing due at the current
+// clock time and no event waiting to be delivered (tests on a manual clock).
+func (p *PBX) Idle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) > 0 || len(p.evs) > 0 || p.busy {
+		return false
+	}
+	return len(p.timers) == 0 || p.timers[0].at.After(p.clk.Now())
+}
+
 // Events implements adapters.PBX.
 func (p *PBX) Events() <-chan adapters.Event { return p.evs }
 
@@ -261,6 +305,11 @@ func (p *PBX) Run(ctx context.Context) error {
 	p.emit(adapters.NodeState{Base: adapters.Base{At: now}, Node: NodeName, Up: true})
 	p.emit(adapters.Reconciled{Base: adapters.Base{At: now}, Node: NodeName})
 	p.mu.Unlock()
+	// One clock timer is armed at a time, for the earliest sim timer; it
+	// is replaced only when an earlier one appears, so a busy run does not
+	// pile up clock timers (each costs memory until it fires).
+	var armed <-chan time.Time
+	var armedAt time.Time
 	for {
 		if !p.flush(ctx) {
 			return nil
@@ -268,21 +317,22 @@ func (p *PBX) Run(ctx context.Context) error {
 		p.mu.Lock()
 		now = p.clk.Now()
 		fired := p.fireDue(now)
-		var wait time.Duration = time.Hour
-		if len(p.timers) > 0 {
-			wait = p.timers[0].at.Sub(now)
+		next, has := time.Time{}, len(p.timers) > 0
+		if has {
+			next = p.timers[0].at
 		}
 		p.mu.Unlock()
 		if fired {
 			continue
 		}
-		if wait <= 0 {
-			continue
+		if has && (armed == nil || next.Before(armedAt)) {
+			armed, armedAt = p.clk.After(next.Sub(now)), next
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-p.clk.After(wait):
+		case <-armed:
+			armed = nil
 		case <-p.wake:
 		}
 	}
@@ -294,6 +344,7 @@ func (p *PBX) flush(ctx context.Context) bool {
 		p.mu.Lock()
 		evs := p.pending
 		p.pending = nil
+		p.busy = len(evs) > 0
 		p.mu.Unlock()
 		if len(evs) == 0 {
 			return true
@@ -305,6 +356,9 @@ func (p *PBX) flush(ctx context.Context) bool {
 				return false
 			}
 		}
+		p.mu.Lock()
+		p.busy = false
+		p.mu.Unlock()
 	}
 }
 
@@ -314,6 +368,18 @@ func (p *PBX) emit(ev adapters.Event) {
 	case p.wake <- struct{}{}:
 	default:
 	}
+}
+
+// NextEvent is when the sim's next timer (an arrival, a patience running
+// out, an agent answering …) is due; tests advance a manual clock straight
+// to it so that no two things collapse onto one clock step.
+func (p *PBX) NextEvent() (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.timers) == 0 {
+		return time.Time{}, false
+	}
+	return p.timers[0].at, true
 }
 
 func (p *PBX) fireDue(now time.Time) bool {
@@ -387,6 +453,19 @@ func (p *PBX) exp(mean time.Duration) time.Duration {
 	return time.Duration(p.rng.ExpFloat64() * float64(mean))
 }
 
+// patience draws one caller's patience from the stream's distribution.
+func (p *PBX) patience(s Stream) time.Duration {
+	switch s.Patience {
+	case "fixed":
+		return s.PatienceMean
+	case "lognormal":
+		// σ = 1: mean = exp(μ + σ²/2), so μ = ln(mean) − 1/2.
+		mu := math.Log(float64(s.PatienceMean)) - 0.5
+		return time.Duration(math.Exp(mu + p.rng.NormFloat64()))
+	}
+	return p.exp(s.PatienceMean)
+}
+
 func (p *PBX) newID(prefix string) string {
 	p.nextID++
 	return fmt.Sprintf("%s-%d", prefix, p.nextID)
@@ -415,9 +494,10 @@ func (p *PBX) arrive(stream int, now time.Time) {
 		vars["VIP"] = "1"
 	}
 	caller := fmt.Sprintf("%s%06d", s.CallerPrefix, p.rng.IntN(1000000))
+	l.callerNum, l.dialed, l.vars = caller, s.DialedNumber, vars
 	p.emit(adapters.CallArrived{Base: adapters.Base{Ref: p.ref(id), At: now}, CallerNumber: caller, DialedNumber: s.DialedNumber, Vars: vars})
 	if s.PatienceMean > 0 {
-		patience := p.exp(s.PatienceMean)
+		patience := p.patience(s)
 		tok := p.schedule(now.Add(patience), func(at time.Time) { p.callerGivesUp(id, at) })
 		l.deadline = tok
 	}
@@ -430,7 +510,8 @@ func (p *PBX) InjectCall(dialed, caller string, vars map[string]string, patience
 	defer p.mu.Unlock()
 	now := p.clk.Now()
 	id := p.newID("caller")
-	l := &leg{id: id, role: adapters.RoleCaller, state: legRinging, caller: &callerInfo{stream: -1, arrived: now}, created: now}
+	l := &leg{id: id, role: adapters.RoleCaller, state: legRinging, caller: &callerInfo{stream: -1, arrived: now}, created: now,
+		callerNum: caller, dialed: dialed, vars: copyMap(vars)}
 	p.legs[id] = l
 	p.stats.Arrivals++
 	p.emit(adapters.CallArrived{Base: adapters.Base{Ref: p.ref(id), At: now}, CallerNumber: caller, DialedNumber: dialed, Vars: copyMap(vars)})
@@ -633,7 +714,13 @@ func (p *PBX) Originate(ctx context.Context, req adapters.OriginateRequest) (ada
 	p.legs[id] = l
 	answerProb, ringMean := 1.0, 3*time.Second
 	if g != nil {
-		answerProb, ringMean = g.AnswerProbability, g.RingDelayMean
+		answerProb, ringMean = g.AnswerProbability, g.RingDelay
+		if answerProb == 0 {
+			answerProb = 1
+		}
+		if g.NeverAnswer {
+			answerProb = 0
+		}
 	} else if !strings.HasPrefix(target, "customer/") {
 		// Unknown agents never answer (a phone that is not plugged in).
 		answerProb = 0
@@ -650,6 +737,7 @@ func (p *PBX) Originate(ctx context.Context, req adapters.OriginateRequest) (ada
 					return
 				}
 				l.state = legUp
+				l.answered = at
 				p.emit(adapters.LegAnswered{Base: adapters.Base{Ref: p.ref(id), At: at}, Tag: l.tag})
 			})
 			return p.ref(id), nil
@@ -694,17 +782,28 @@ func (p *PBX) Bridge(ctx context.Context, refs ...adapters.LegRef) (adapters.Bri
 	}
 	if caller != nil && agent != nil && !caller.caller.answered {
 		caller.caller.answered = true
-		w := now.Sub(caller.caller.arrived)
+		// The wait ends when the agent picked up (the ACD's "answered"),
+		// not when the bridge was made.
+		picked := agent.answered
+		if picked.IsZero() {
+			picked = now
+		}
+		w := picked.Sub(caller.caller.arrived)
 		p.stats.Connected++
 		if p.keepLog {
 			p.stats.Waits = append(p.stats.Waits, w)
 		}
-		handle := 2 * time.Minute
-		if agent.group != nil && agent.group.HandleTimeMean > 0 {
-			handle = agent.group.HandleTimeMean
+		handle, agentShare := 2*time.Minute, 0.5
+		if g := agent.group; g != nil {
+			if g.HandleTime > 0 {
+				handle = g.HandleTime
+			}
+			if g.AgentHangsUp > 0 {
+				agentShare = g.AgentHangsUp
+			}
 		}
 		talk := p.exp(handle)
-		callerHangs := p.rng.Float64() < 0.5
+		callerHangs := p.rng.Float64() >= agentShare
 		p.schedule(now.Add(talk), func(at time.Time) {
 			who := agent
 			if callerHangs {
@@ -803,6 +902,62 @@ func (p *PBX) Continue(ctx context.Context, ref adapters.LegRef, dialplanContext
 	}
 	p.gone(l, 16, "continued in dialplan", true, p.clk.Now())
 	return nil
+}
+
+// LoseLink simulates the link to the PBX dropping: a NodeState down is
+// reported, and the given legs end while the link is down, so no hangup
+// event is ever sent for them (callers among them count as Vanished, not
+// as abandoned). Resync brings the link back.
+func (p *PBX) LoseLink(lost ...adapters.LegRef) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clk.Now()
+	p.running = false
+	p.emit(adapters.NodeState{Base: adapters.Base{At: now}, Node: NodeName, Up: false, Err: "simulated link loss"})
+	for _, ref := range lost {
+		l := p.legs[ref.ID]
+		if l == nil {
+			continue
+		}
+		l.state = legGone
+		delete(p.legs, l.id)
+		if l.bridge != "" {
+			p.leaveBridge(l, now)
+		}
+		p.stats.Vanished++
+	}
+}
+
+// Resync reports the link up again, the way a real adapter does after a
+// (re)connect: every caller leg it holds as CallArrived{Adopted: true},
+// then Reconciled with every leg. A controller started after a restart
+// calls it to find the calls it must resume.
+func (p *PBX) Resync() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clk.Now()
+	p.running = true
+	p.emit(adapters.NodeState{Base: adapters.Base{At: now}, Node: NodeName, Up: true})
+	ids := make([]string, 0, len(p.legs))
+	for id := range p.legs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var infos []adapters.LegInfo
+	for _, id := range ids {
+		l := p.legs[id]
+		state := "Ring"
+		if l.state == legUp {
+			state = "Up"
+		}
+		infos = append(infos, adapters.LegInfo{Ref: p.ref(id), State: state, Tag: l.tag, BridgeID: l.bridge,
+			CallerNumber: l.callerNum, DialedNumber: l.dialed})
+		if l.caller != nil {
+			p.emit(adapters.CallArrived{Base: adapters.Base{Ref: p.ref(id), At: now}, CallerNumber: l.callerNum, DialedNumber: l.dialed,
+				Vars: copyMap(l.vars), Answered: l.state == legUp, Adopted: true})
+		}
+	}
+	p.emit(adapters.Reconciled{Base: adapters.Base{At: now}, Node: NodeName, Legs: infos})
 }
 
 // Legs lists the live legs (for tests).
