@@ -101,7 +101,13 @@ func Defaults() Config {
 		},
 		Database: Database{DSN: "sqlite:switchboard.db", JournalDir: "switchboard.journal"},
 		PBX:      PBX{Kind: PBXSim, Sim: DemoSim()},
-		Log:      Log{Level: "info", Format: "text"},
+		Controller: controller.Config{
+			CommandTimeout: 5 * time.Second,
+			Timezone:       "UTC",
+			ShortAbandon:   5 * time.Second,
+			RecentTraces:   8,
+		},
+		Log: Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -157,6 +163,14 @@ func (c Config) Validate() error {
 		}
 	default:
 		return bad("pbx.kind", "must be one of sim, asterisk, freeswitch; got %q", c.PBX.Kind)
+	}
+	if c.Controller.Timezone != "" {
+		if _, err := time.LoadLocation(c.Controller.Timezone); err != nil {
+			return bad("controller.timezone", "unknown time zone %q", c.Controller.Timezone)
+		}
+	}
+	if c.Controller.CommandTimeout < 0 || c.Controller.ShortAbandon < 0 {
+		return bad("controller", "command_timeout and short_abandon must not be negative")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -31,6 +31,9 @@ func TestParseErrorsNameFileLineKey(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", "sb.yaml:1:1: the config file must be a mapping"},
 		{"two documents", "log:\n  level: info\n---\nlog:\n  level: debug\n", "more than one YAML document"},
 		{"merge keys", "server:\n  <<: {listen: x}\n", "merge keys"},
+		{"bad sim stream", "pbx:\n  sim:\n    streams:\n      - rate_per_minute: 5\n", "sb.yaml:2:3: pbx.sim: sim.streams[0].dialed_number: required"},
+		{"unknown sim key", "pbx:\n  sim:\n    agent_groups:\n      - prefix: x\n        skils: {a: 1}\n", "sb.yaml:5:9: pbx.sim.agent_groups[0].skils: unknown key"},
+		{"bad time zone", "controller:\n  timezone: Mars/Olympus\n", "sb.yaml:2:3: controller.timezone: unknown time zone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,11 +62,12 @@ func TestParseAcceptsGoodFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Server:   Server{Listen: "0.0.0.0:9090", Token: "s3cret", ShutdownTimeout: 3 * time.Second},
-		Database: Database{DSN: "sb:pw@tcp(db:3306)/switchboard?parseTime=true", JournalDir: "switchboard.journal"},
-		PBX:      PBX{Kind: PBXAsterisk, Sim: DemoSim()},
-		Routing:  Routing{File: "rules.yaml"},
-		Log:      Log{Level: "debug", Format: "json"},
+		Server:     Server{Listen: "0.0.0.0:9090", Token: "s3cret", ShutdownTimeout: 3 * time.Second},
+		Database:   Database{DSN: "sb:pw@tcp(db:3306)/switchboard?parseTime=true", JournalDir: "switchboard.journal"},
+		PBX:        PBX{Kind: PBXAsterisk, Sim: DemoSim()},
+		Routing:    Routing{File: "rules.yaml"},
+		Controller: Defaults().Controller,
+		Log:        Log{Level: "debug", Format: "json"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
