@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
@@ -215,6 +216,10 @@ type PBX struct {
 	recs    map[string]*recording
 	keepLog bool
 	busy    bool // events taken from pending but not yet delivered
+	started bool // Run has begun (Idle is false before)
+	// delivered counts events handed to the Events channel: a consumer
+	// that counts what it took knows exactly when it has seen everything.
+	delivered atomic.Uint64
 }
 
 type recording struct {
@@ -262,11 +267,14 @@ func (p *PBX) KeepWaits() { p.mu.Lock(); p.keepLog = true; p.mu.Unlock() }
 func (p *PBX) Idle() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.pending) > 0 || len(p.evs) > 0 || p.busy {
+	if !p.started || len(p.pending) > 0 || len(p.evs) > 0 || p.busy {
 		return false
 	}
 	return len(p.timers) == 0 || p.timers[0].at.After(p.clk.Now())
 }
+
+// Delivered is how many events the sim has put on the Events channel.
+func (p *PBX) Delivered() uint64 { return p.delivered.Load() }
 
 // Events implements adapters.PBX.
 func (p *PBX) Events() <-chan adapters.Event { return p.evs }
@@ -297,6 +305,7 @@ func (p *PBX) Run(ctx context.Context) error {
 	now := p.clk.Now()
 	p.mu.Lock()
 	p.running = true
+	p.started = true
 	for i, s := range p.cfg.Streams {
 		if s.RatePerMinute > 0 {
 			p.scheduleArrival(i, now)
@@ -327,6 +336,12 @@ func (p *PBX) Run(ctx context.Context) error {
 		}
 		if has && (armed == nil || next.Before(armedAt)) {
 			armed, armedAt = p.clk.After(next.Sub(now)), next
+			// After is relative: if the clock moved between Now and After
+			// (a test advancing a manual clock), the timer is late. Arm again.
+			if !p.clk.Now().Equal(now) {
+				armed = nil
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -352,6 +367,7 @@ func (p *PBX) flush(ctx context.Context) bool {
 		for _, ev := range evs {
 			select {
 			case p.evs <- ev:
+				p.delivered.Add(1)
 			case <-ctx.Done():
 				return false
 			}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ type world struct {
 	p   *PBX
 	mu  sync.Mutex
 	evs []adapters.Event
+	n   atomic.Uint64 // events taken off the channel and recorded
 	got chan struct{}
 }
 
@@ -42,6 +44,7 @@ func newWorld(t *testing.T, cfg Config) *world {
 			w.mu.Lock()
 			w.evs = append(w.evs, ev)
 			w.mu.Unlock()
+			w.n.Add(1)
 		}
 		done <- struct{}{}
 	}()
@@ -57,7 +60,7 @@ func (w *world) settle() {
 		if time.Now().After(deadline) {
 			w.t.Fatal("sim did not settle")
 		}
-		if w.p.Idle() {
+		if w.p.Idle() && w.n.Load() == w.p.Delivered() {
 			quiet++
 		} else {
 			quiet = 0
