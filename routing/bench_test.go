@@ -4,28 +4,53 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
 
-// benchEngine builds the scale the product targets: agents with 20 skills
-// each, spread over queues, every agent busy (on a call) and waitingCalls
-// calls waiting, so each decision works against a full floor.
-func benchEngine(b *testing.B, agents, queues, waiting int) *Engine {
-	b.Helper()
-	rng := rand.New(rand.NewPCG(7, 7))
+// benchFloor is the scale the product targets: agents with 20 skills each
+// (levels 1–10), each a member of 3 of the queues; every fourth queue
+// escalates on a skill (level ≥ 5, then any level after 30 s); one entry
+// rule per queue by dialed number plus a VIP rule and a VIP boost, as a
+// real routing file would have.
+type benchFloor struct {
+	e      *Engine
+	queues int
+	onCall map[string]string // agent id → its call (agents that are busy)
+	busy   []string
+}
+
+func queueName(q int) string { return fmt.Sprintf("q%04d", q) }
+
+func benchConfig(queues int) *Config {
 	cfg := &Config{}
 	for q := 0; q < queues; q++ {
-		qc := QueueConfig{Name: fmt.Sprintf("q%04d", q), WrapUp: 0}
+		qc := QueueConfig{Name: queueName(q), WrapUp: 0, MaxWait: 10 * time.Minute, Exit: ExitPolicy{Action: ExitVoicemail}}
 		if q%4 == 0 {
-			qc.Steps = []Step{{After: 0, Require: map[string]int{fmt.Sprintf("s%02d", q%20): 5}}, {After: 30 * time.Second, Require: map[string]int{fmt.Sprintf("s%02d", q%20): 1}}}
+			sk := fmt.Sprintf("s%02d", q%20)
+			qc.Steps = []Step{{After: 0, Require: map[string]int{sk: 5}}, {After: 30 * time.Second, Require: map[string]int{sk: 1}}}
 		}
 		cfg.Queues = append(cfg.Queues, qc)
+		cfg.Entry = append(cfg.Entry, EntryRule{Name: "line-" + queueName(q), Dialed: []string{strconv.Itoa(10000 + q)}, Queue: queueName(q)})
 	}
-	e, err := NewEngineChecked(cfg)
+	cfg.Entry = append([]EntryRule{{Name: "vip", Queue: queueName(0), Priority: 5, Match: func(c Call, _ time.Time) bool { return c.Customer["vip"] == "platinum" }}}, cfg.Entry...)
+	cfg.Boosts = []Boost{{Name: "vip", Add: 2, Match: func(c Call, _ time.Time) bool { return c.Vars["VIP"] == "1" }}}
+	return cfg
+}
+
+// newBenchFloor builds the floor. With busy set, every agent logs in and
+// takes a call, and waiting calls join afterwards (a saturated floor, the
+// hard case for agent-available). Without it, every agent is free and
+// nobody waits (the hard case for call arrival: many candidates).
+func newBenchFloor(b *testing.B, agents, queues, waiting int, busy bool) *benchFloor {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(7, 7))
+	e, err := NewEngineChecked(benchConfig(queues))
 	if err != nil {
 		b.Fatal(err)
 	}
+	f := &benchFloor{e: e, queues: queues, onCall: map[string]string{}}
 	now := t0
 	for a := 0; a < agents; a++ {
 		ag := Agent{ID: fmt.Sprintf("a%06d", a), Skills: map[string]int{}, Queues: map[string]int{}}
@@ -33,105 +58,200 @@ func benchEngine(b *testing.B, agents, queues, waiting int) *Engine {
 			ag.Skills[fmt.Sprintf("s%02d", s)] = 1 + rng.IntN(10)
 		}
 		for k := 0; k < 3; k++ {
-			ag.Queues[fmt.Sprintf("q%04d", rng.IntN(queues))] = 1 + k
+			ag.Queues[queueName(rng.IntN(queues))] = 1 + k
 		}
 		e.UpsertAgent(ag, now)
-	}
-	// Fill the floor: every agent logs in and takes a call.
-	for a := 0; a < agents; a++ {
-		id := fmt.Sprintf("a%06d", a)
-		e.Login(id, now)
-		if av, _ := e.Agent(id); av.State == StateAvailable {
-			qn := ""
-			for q := range av.Queues {
-				qn = q
-				break
-			}
-			ds, _ := e.Enqueue(Call{ID: "warm-" + id}, qn, 0, now, now)
+		if _, err := e.Login(ag.ID, now.Add(time.Duration(a)*time.Microsecond)); err != nil {
+			b.Fatal(err)
+		}
+		if !busy {
+			continue
+		}
+		// Take a call from one of the agent's queues.
+		for qn := range ag.Queues {
+			id := "warm-" + ag.ID
+			ds, _ := e.Enqueue(Call{ID: id}, qn, 0, now, now)
 			for _, d := range ds {
 				if o, ok := d.(Offer); ok {
 					e.Answered(o.CallID, o.AgentID, now)
+					f.onCall[o.AgentID] = o.CallID
 				}
 			}
+			break
 		}
 	}
 	for c := 0; c < waiting; c++ {
-		e.Enqueue(Call{ID: fmt.Sprintf("w%07d", c)}, fmt.Sprintf("q%04d", rng.IntN(queues)), rng.IntN(3), now.Add(time.Duration(c)*time.Millisecond), now)
+		ts := now.Add(time.Duration(c) * time.Millisecond)
+		e.Enqueue(Call{ID: fmt.Sprintf("w%07d", c)}, queueName(rng.IntN(queues)), rng.IntN(3), ts, ts)
 	}
-	return e
+	for id := range f.onCall {
+		f.busy = append(f.busy, id)
+	}
+	return f
 }
 
-func busyAgents(e *Engine) []string {
-	var out []string
-	for _, a := range e.Agents() {
-		if a.State == StateOnCall {
-			out = append(out, a.ID)
+// answer takes every offer in ds as answered at once (the sim's agents
+// always pick up in the benchmark) and records who is on which call.
+func (f *benchFloor) answer(ds []Decision, now time.Time) int {
+	n := 0
+	for _, d := range ds {
+		if o, ok := d.(Offer); ok {
+			f.e.Answered(o.CallID, o.AgentID, now)
+			f.onCall[o.AgentID] = o.CallID
+			n++
 		}
 	}
-	return out
+	return n
 }
 
-// BenchmarkRouteCallArrival: one call arrives at a full floor (no agent
-// free): classify, insert in queue order, look for a free agent.
+func reportHeap(b *testing.B, per int, unit string) {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapAlloc)/float64(per), unit)
+}
+
+// BenchmarkRouteCallArrival: one call arrives (classified by the entry
+// rules, 1,001 of them, indexed by dialed number; a boost; queued in
+// priority order; matched). Sub-benchmarks:
+//   - full: every agent busy, 50,000 waiting: the call is classified and
+//     queued behind the others (no agent to find).
+//   - free: every agent free, nobody waiting: the best free agent of the
+//     queue is chosen under its strategy and skills and offered the call.
+//
+// One op is the arrival decision plus the caller hanging up (Abandoned),
+// which keeps the floor the same size without pausing the timer.
 func BenchmarkRouteCallArrival(b *testing.B) {
-	for _, sz := range []struct{ agents, queues, waiting int }{{10000, 1000, 50000}} {
-		b.Run(fmt.Sprintf("agents=%d/queues=%d/waiting=%d", sz.agents, sz.queues, sz.waiting), func(b *testing.B) {
-			e := benchEngine(b, sz.agents, sz.queues, sz.waiting)
-			now := t0.Add(time.Minute)
+	for _, sz := range []struct {
+		agents, queues, waiting int
+		busy                    bool
+		name                    string
+	}{
+		{1000, 1000, 50000, true, "full"},
+		{10000, 1000, 50000, true, "full"},
+		{100000, 1000, 50000, true, "full"},
+		{1000, 1000, 0, false, "free"},
+		{10000, 1000, 0, false, "free"},
+		{100000, 1000, 0, false, "free"},
+	} {
+		if testing.Short() && sz.agents > 10000 {
+			continue
+		}
+		b.Run(fmt.Sprintf("%s/agents=%d/queues=%d/waiting=%d", sz.name, sz.agents, sz.queues, sz.waiting), func(b *testing.B) {
+			f := newBenchFloor(b, sz.agents, sz.queues, sz.waiting, sz.busy)
+			ids := make([]string, 4096)
+			dialed := make([]string, len(ids))
+			for i := range ids {
+				ids[i] = fmt.Sprintf("n%d", i)
+				dialed[i] = strconv.Itoa(10000 + (i*7919)%sz.queues)
+			}
+			vars := map[string]string{"VIP": "1"}
+			start := t0.Add(time.Minute)
+			offered := 0
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				id := fmt.Sprintf("n%d", i)
-				e.Enqueue(Call{ID: id}, fmt.Sprintf("q%04d", i%sz.queues), 0, now, now)
-				b.StopTimer()
-				e.Abandoned(id, now) // keep the floor the same size
-				b.StartTimer()
+				// Time moves 1 ms per op; timers (escalation, maximum
+				// wait) fire as they would live, and their cost is in ops.
+				now := start.Add(time.Duration(i) * time.Millisecond)
+				if i%1024 == 0 {
+					f.e.Tick(now)
+				}
+				k := i % len(ids)
+				c := Call{ID: ids[k], DialedNumber: dialed[k], CallerNumber: "+33100000000"}
+				if i%10 == 0 {
+					c.Vars = vars
+				}
+				ds, err := f.e.Arrive(c, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, d := range ds {
+					if _, ok := d.(Offer); ok {
+						offered++
+					}
+				}
+				f.e.Abandoned(c.ID, now)
 			}
+			b.StopTimer()
+			b.ReportMetric(float64(offered)/float64(b.N), "offers/op")
+			reportHeap(b, sz.agents+sz.waiting, "heapB/(agent+call)")
+			runtime.KeepAlive(f)
 		})
 	}
 }
 
-// BenchmarkRouteAgentAvailable: an agent finishes a call and becomes free
-// while 50,000 calls wait: find the best eligible call across its queues
-// and offer it.
+// BenchmarkRouteAgentAvailable: an agent finishes a call (no wrap-up) and
+// becomes free while 50,000 calls wait in 1,000 queues: the engine finds
+// the oldest eligible call (after priority ageing and skill escalation)
+// across the agent's queues in its own queue priority order and offers it.
+// One op is that decision plus the agent answering and one new call
+// joining, which keeps the floor the same size without pausing the timer.
 func BenchmarkRouteAgentAvailable(b *testing.B) {
 	for _, sz := range []struct{ agents, queues, waiting int }{{1000, 1000, 50000}, {10000, 1000, 50000}, {100000, 1000, 50000}} {
 		if testing.Short() && sz.agents > 10000 {
 			continue
 		}
 		b.Run(fmt.Sprintf("agents=%d/queues=%d/waiting=%d", sz.agents, sz.queues, sz.waiting), func(b *testing.B) {
-			e := benchEngine(b, sz.agents, sz.queues, sz.waiting)
-			busy := busyAgents(e)
-			now := t0.Add(time.Minute)
-			var ms runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&ms)
-			b.ReportMetric(float64(ms.HeapAlloc)/float64(sz.waiting+sz.agents), "heapB/(call+agent)")
+			f := newBenchFloor(b, sz.agents, sz.queues, sz.waiting, true)
+			ids := make([]string, 1<<16)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("r%d", i)
+			}
+			start := t0.Add(time.Minute)
+			offered := 0
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				id := busy[i%len(busy)]
-				av, _ := e.Agent(id)
-				if av.State != StateOnCall {
-					b.StopTimer()
+				now := start.Add(time.Duration(i) * time.Millisecond)
+				if i%1024 == 0 {
+					f.answer(f.e.Tick(now), now)
+				}
+				ag := f.busy[i%len(f.busy)]
+				call := f.onCall[ag]
+				if call == "" {
 					continue
 				}
-				// The agent's call ends; with no wrap-up it is free at once
-				// and is offered the next call.
-				b.StopTimer()
-				call := av.CallID
-				b.StartTimer()
-				ds := e.Ended(call, now)
-				b.StopTimer()
-				for _, d := range ds {
-					if o, ok := d.(Offer); ok {
-						e.Answered(o.CallID, o.AgentID, now)
-					}
+				ds := f.e.Ended(call, now)
+				delete(f.onCall, ag)
+				offered += f.answer(ds, now)
+				// Refill the waiting line (ids recycle once the calls they
+				// named have been answered and ended long before).
+				id := ids[i%len(ids)]
+				if _, known := f.e.CallQueue(id); !known {
+					ds, _ := f.e.Enqueue(Call{ID: id}, queueName(i%f.queues), 0, now, now)
+					f.answer(ds, now)
 				}
-				// Refill the waiting line so it stays at its size.
-				e.Enqueue(Call{ID: fmt.Sprintf("r%d", i)}, fmt.Sprintf("q%04d", i%sz.queues), 0, now, now)
-				b.StartTimer()
 			}
+			b.StopTimer()
+			b.ReportMetric(float64(offered)/float64(b.N), "offers/op")
+			reportHeap(b, sz.agents+sz.waiting, "heapB/(agent+call)")
+			runtime.KeepAlive(f)
 		})
 	}
+}
+
+// BenchmarkWaitingCallMemory reports the heap held per waiting call: one
+// op enqueues one more call (with its timers: escalation, maximum wait)
+// into a floor of 10,000 busy agents and 1,000 queues.
+func BenchmarkWaitingCallMemory(b *testing.B) {
+	f := newBenchFloor(b, 10000, 1000, 0, true)
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m%d", i)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.e.Enqueue(Call{ID: ids[i], CallerNumber: "+33100000000", DialedNumber: "10042"}, queueName(i%f.queues), i%3, t0, t0)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heapB/waiting-call")
+	runtime.KeepAlive(f)
+	runtime.KeepAlive(ids)
 }

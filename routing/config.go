@@ -168,6 +168,10 @@ type Step struct {
 // EntryRule classifies an arriving call.
 type EntryRule struct {
 	Name string
+	// Dialed, when set, limits the rule to calls to these numbers. It is
+	// indexed: with a thousand lines, a call only tries the rules for its
+	// own number and the rules without a Dialed list, in file order.
+	Dialed []string
 	// Match is the compiled predicate; nil matches everything.
 	Match func(c Call, now time.Time) bool
 	// Queue, Priority and Require are the result.

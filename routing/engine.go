@@ -2,7 +2,6 @@ package routing
 
 import (
 	"cmp"
-	"container/heap"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -27,6 +26,10 @@ type Engine struct {
 	seq    uint64
 	token  uint64
 	rng    *rand.Rand
+	// Entry rule index: rule positions per dialed number, and the
+	// positions of rules that match any number.
+	byDialed map[string][]int
+	anyDial  []int
 }
 
 type callPhase int
@@ -71,6 +74,7 @@ type agentState struct {
 	talk         time.Duration
 	lastOffer    time.Time
 	wrapToken    uint64
+	wrapUntil    time.Time // end of the current wrap-up
 	reasonToken  uint64
 	pendingNR    string // not ready requested during a call
 	flagged      bool
@@ -83,6 +87,9 @@ type queueState struct {
 	members map[string]*agentState
 	avail   map[string]*agentState
 	rrLast  string // round-robin memory: the last agent offered a call
+	// stepLabels name the steps in traces ("step 2 (after 30s)"), built
+	// once so a decision does not format them.
+	stepLabels []string
 	// loggedIn counts members not logged out; staffed those also not
 	// paused (available, offered, on call, wrap-up). Kept on every state
 	// change so estimates and the no-agents policy cost O(1).
@@ -123,7 +130,23 @@ func NewEngineChecked(cfg *Config) (*Engine, error) {
 	}
 	for i := range c.Queues {
 		q := &c.Queues[i]
-		e.queues[q.Name] = &queueState{cfg: q, members: map[string]*agentState{}, avail: map[string]*agentState{}}
+		qs := &queueState{cfg: q, members: map[string]*agentState{}, avail: map[string]*agentState{}}
+		for i, st := range q.Steps {
+			qs.stepLabels = append(qs.stepLabels, fmt.Sprintf("step %d (after %s)", i+1, st.After))
+		}
+		e.queues[q.Name] = qs
+	}
+	e.byDialed = map[string][]int{}
+	for i, r := range c.Entry {
+		if len(r.Dialed) == 0 {
+			e.anyDial = append(e.anyDial, i)
+			continue
+		}
+		for _, d := range r.Dialed {
+			if l := e.byDialed[d]; len(l) == 0 || l[len(l)-1] != i {
+				e.byDialed[d] = append(l, i)
+			}
+		}
 	}
 	for _, a := range c.Agents {
 		e.UpsertAgent(a, time.Time{})
@@ -278,21 +301,13 @@ func (e *Engine) ExtendWrapUp(agentID string, d time.Duration, now time.Time) er
 	// The old timer is invalidated by the new token.
 	e.token++
 	ag.wrapToken = e.token
-	end := e.wrapEnd(ag)
+	end := ag.wrapUntil
 	if end.Before(now) {
 		end = now
 	}
-	e.pushTimer(end.Add(d), timerWrapUp, agentID, "", ag.wrapToken)
+	ag.wrapUntil = end.Add(d)
+	e.pushTimer(ag.wrapUntil, timerWrapUp, agentID, "", 0, ag.wrapToken)
 	return nil
-}
-
-func (e *Engine) wrapEnd(ag *agentState) time.Time {
-	for _, t := range e.timers {
-		if t.kind == timerWrapUp && t.id == ag.def.ID && t.token == ag.wrapToken {
-			return t.at
-		}
-	}
-	return ag.since
 }
 
 // ----------------------------------------------------------------- calls
@@ -358,7 +373,7 @@ func (e *Engine) Answered(callID, agentID string, now time.Time) []Decision {
 	if _, offered := cs.offers[agentID]; !offered {
 		return nil
 	}
-	var out []Decision
+	out := make([]Decision, 0, 4)
 	delete(cs.offers, agentID)
 	for _, other := range sortedKeys(cs.offers) {
 		delete(cs.offers, other)
@@ -468,7 +483,7 @@ func (e *Engine) Ended(callID string, now time.Time) []Decision {
 		return e.Abandoned(callID, now)
 	}
 	delete(e.calls, callID)
-	var out []Decision
+	out := make([]Decision, 0, 4)
 	ag := e.agents[cs.agent]
 	q := e.queues[cs.queue]
 	wrap := q.cfg.WrapUp
@@ -490,7 +505,8 @@ func (e *Engine) Ended(callID string, now time.Time) []Decision {
 		out = e.setState(ag, StateWrapUp, "", now, out)
 		e.token++
 		ag.wrapToken = e.token
-		e.pushTimer(now.Add(wrap), timerWrapUp, ag.def.ID, "", ag.wrapToken)
+		ag.wrapUntil = now.Add(wrap)
+		e.pushTimer(ag.wrapUntil, timerWrapUp, ag.def.ID, "", 0, ag.wrapToken)
 	case ag.pendingNR != "":
 		rc, _ := e.cfg.reason(ag.pendingNR)
 		rc.Code = ag.pendingNR
@@ -507,7 +523,7 @@ func (e *Engine) Ended(callID string, now time.Time) []Decision {
 func (e *Engine) Tick(now time.Time) []Decision {
 	var out []Decision
 	for len(e.timers) > 0 && !e.timers[0].at.After(now) {
-		t := heap.Pop(&e.timers).(timer)
+		t := e.timers.pop()
 		out = e.fire(t, now, out)
 	}
 	return out
@@ -519,7 +535,7 @@ func (e *Engine) NextDeadline() (time.Time, bool) {
 		if e.timerLive(e.timers[0]) {
 			return e.timers[0].at, true
 		}
-		heap.Pop(&e.timers)
+		e.timers.pop()
 	}
 	return time.Time{}, false
 }
@@ -544,6 +560,7 @@ func (e *Engine) Reload(cfg *Config, now time.Time) ([]Decision, error) {
 	}
 	e.cfg = n.cfg
 	e.queues = n.queues
+	e.byDialed, e.anyDial = n.byDialed, n.anyDial
 	for _, a := range e.cfg.Agents {
 		if _, ok := e.agents[a.ID]; !ok {
 			e.agents[a.ID] = &agentState{state: StateLoggedOut, since: now}
@@ -606,9 +623,18 @@ func (e *Engine) agent(id string) (*agentState, error) {
 // queue) and then every boost, whose additions sum.
 func (e *Engine) classify(c Call, now time.Time) EntryRule {
 	r := EntryRule{Name: "default", Queue: e.cfg.DefaultQueue}
-	for _, er := range e.cfg.Entry {
-		if er.Match == nil || er.Match(c, now) {
-			r = er
+	// Walk the two sorted index lists together: file order is kept, and
+	// rules for other numbers are never looked at.
+	own, wild := e.byDialed[c.DialedNumber], e.anyDial
+	for len(own) > 0 || len(wild) > 0 {
+		var i int
+		if len(wild) == 0 || (len(own) > 0 && own[0] < wild[0]) {
+			i, own = own[0], own[1:]
+		} else {
+			i, wild = wild[0], wild[1:]
+		}
+		if er := &e.cfg.Entry[i]; er.Match == nil || er.Match(c, now) {
+			r = *er
 			break
 		}
 	}
@@ -683,8 +709,8 @@ func (e *Engine) requirement(cs *callState) (map[string]int, AgentFilter) {
 // stepLabel names the requirement in force, for traces and views.
 func (e *Engine) stepLabel(cs *callState) string {
 	q := e.queues[cs.queue]
-	if cs.stepIdx >= 0 && cs.stepIdx < len(q.cfg.Steps) {
-		return fmt.Sprintf("step %d (after %s)", cs.stepIdx+1, q.cfg.Steps[cs.stepIdx].After)
+	if cs.stepIdx >= 0 && cs.stepIdx < len(q.stepLabels) {
+		return q.stepLabels[cs.stepIdx]
 	}
 	return "entry"
 }
@@ -834,7 +860,7 @@ func (e *Engine) offer(cs *callState, ag *agentState, q *queueState, trace Trace
 		q.rrLast = ag.def.ID
 	}
 	out = e.setState(ag, StateOffered, "", now, out)
-	e.pushTimer(now.Add(q.cfg.OfferTimeout), timerOffer, cs.call.ID, ag.def.ID, e.token)
+	e.pushTimer(now.Add(q.cfg.OfferTimeout), timerOffer, cs.call.ID, ag.def.ID, 0, e.token)
 	return append(out, Offer{CallID: cs.call.ID, AgentID: ag.def.ID, Endpoint: ag.def.Endpoint, Queue: cs.queue, Timeout: q.cfg.OfferTimeout, Trace: trace})
 }
 
@@ -941,12 +967,26 @@ func (e *Engine) bestCallFor(ag *agentState, retry bool) *callState {
 		if best != nil && prio > bestPrio {
 			break
 		}
+		// Calls at the same escalation step share one requirement: the
+		// agent is checked against each step once, so walking past calls
+		// it cannot take costs a comparison each, not a skill check.
+		var stepOK [16]int8 // 0 unknown, 1 eligible, -1 not
+		steps := q.cfg.Steps
 		for _, cs := range q.waiting {
 			if cs.declined[ag.def.ID] != retry {
 				continue
 			}
-			req, filter := e.requirement(cs)
-			if !eligible(ag, req, filter, &cs.call) {
+			if i := cs.stepIdx; i >= 0 && i < len(stepOK) && i < len(steps) && steps[i].Agent == nil {
+				if stepOK[i] == 0 {
+					stepOK[i] = -1
+					if eligible(ag, steps[i].Require, nil, nil) {
+						stepOK[i] = 1
+					}
+				}
+				if stepOK[i] < 0 {
+					continue
+				}
+			} else if req, filter := e.requirement(cs); !eligible(ag, req, filter, &cs.call) {
 				continue
 			}
 			if best == nil || lessCall(cs, best) {
@@ -976,7 +1016,7 @@ func (e *Engine) goNotReady(ag *agentState, rc ReasonCode, now time.Time, out []
 	if rc.MaxDuration > 0 {
 		e.token++
 		ag.reasonToken = e.token
-		e.pushTimer(now.Add(rc.MaxDuration), timerReasonLimit, ag.def.ID, rc.Code, ag.reasonToken)
+		e.pushTimer(now.Add(rc.MaxDuration), timerReasonLimit, ag.def.ID, "", 0, ag.reasonToken)
 	}
 	// The pause may leave a queue with nobody to serve it.
 	return e.leaveEmpty(ag.queuesSorted, now, out)
@@ -1088,19 +1128,22 @@ func (e *Engine) armCallTimers(cs *callState, now time.Time, out []Decision) []D
 	e.token++
 	cs.tokens = callTokens{step: e.token, maxWait: e.token, announce: e.token}
 	wait := now.Sub(cs.since)
+	// Only the next step is on the heap; firing it arms the one after, so
+	// a waiting call holds at most three timers whatever its steps.
 	for i, s := range q.cfg.Steps {
 		if s.After <= wait {
 			cs.stepIdx = i
-		} else {
-			e.pushTimer(cs.since.Add(s.After), timerStep, cs.call.ID, fmt.Sprint(i), cs.tokens.step)
+			continue
 		}
+		e.pushTimer(cs.since.Add(s.After), timerStep, cs.call.ID, "", i, cs.tokens.step)
+		break
 	}
 	if q.cfg.MaxWait > 0 {
-		e.pushTimer(cs.since.Add(q.cfg.MaxWait), timerMaxWait, cs.call.ID, "", cs.tokens.maxWait)
+		e.pushTimer(cs.since.Add(q.cfg.MaxWait), timerMaxWait, cs.call.ID, "", 0, cs.tokens.maxWait)
 	}
 	if q.cfg.AnnounceEvery > 0 {
 		out = append(out, e.announce(cs, now))
-		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", cs.tokens.announce)
+		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", 0, cs.tokens.announce)
 	}
 	if cs.stepIdx >= 0 {
 		out = e.applyStep(cs, cs.stepIdx, now, out, false)
@@ -1265,32 +1308,64 @@ type timer struct {
 	at    time.Time
 	kind  timerKind
 	id    string // call or agent id
-	arg   string // agent id for offers, step index, reason code
+	agent string // the offered agent (offer timers)
+	n     int    // step index (step timers)
 	token uint64
 	seq   uint64
 }
 
+// timerHeap is a binary min-heap on (at, seq), typed so that pushing a
+// timer does not box it (container/heap would allocate on every push).
 type timerHeap []timer
 
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
+func (h timerHeap) less(i, j int) bool {
 	if !h[i].at.Equal(h[j].at) {
 		return h[i].at.Before(h[j].at)
 	}
 	return h[i].seq < h[j].seq
 }
-func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return t
+
+func (h *timerHeap) push(t timer) {
+	*h = append(*h, t)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a.less(i, p) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
 }
 
-func (e *Engine) pushTimer(at time.Time, kind timerKind, id, arg string, token uint64) {
+func (h *timerHeap) pop() timer {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a[last] = timer{} // drop string references for the collector
+	a = a[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(a) && a.less(l, m) {
+			m = l
+		}
+		if r < len(a) && a.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
+}
+
+func (e *Engine) pushTimer(at time.Time, kind timerKind, id, agent string, n int, token uint64) {
 	e.seq++
-	heap.Push(&e.timers, timer{at: at, kind: kind, id: id, arg: arg, token: token, seq: e.seq})
+	e.timers.push(timer{at: at, kind: kind, id: id, agent: agent, n: n, token: token, seq: e.seq})
 }
 
 // timerLive reports whether a timer still refers to current state; stale
@@ -1299,7 +1374,7 @@ func (e *Engine) timerLive(t timer) bool {
 	switch t.kind {
 	case timerOffer:
 		cs := e.calls[t.id]
-		return cs != nil && cs.offers[t.arg] == t.token
+		return cs != nil && cs.offers[t.agent] == t.token
 	case timerWrapUp:
 		ag := e.agents[t.id]
 		return ag != nil && ag.state == StateWrapUp && ag.wrapToken == t.token
@@ -1326,8 +1401,8 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 	switch t.kind {
 	case timerOffer:
 		cs := e.calls[t.id]
-		out = append(out, Withdraw{CallID: t.id, AgentID: t.arg, Reason: "no answer"})
-		out = e.offerFailed(cs, t.arg, "no answer", now, out)
+		out = append(out, Withdraw{CallID: t.id, AgentID: t.agent, Reason: "no answer"})
+		out = e.offerFailed(cs, t.agent, "no answer", now, out)
 	case timerWrapUp:
 		ag := e.agents[t.id]
 		out = e.becomeAvailable(ag, "", now, out)
@@ -1335,13 +1410,16 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 		ag := e.agents[t.id]
 		if !ag.flagged {
 			ag.flagged = true
-			out = append(out, AgentFlagged{AgentID: ag.def.ID, Reason: fmt.Sprintf("not ready %q longer than allowed", t.arg), At: now})
+			out = append(out, AgentFlagged{AgentID: ag.def.ID, Reason: fmt.Sprintf("not ready %q longer than allowed", ag.reason), At: now})
 		}
 	case timerStep:
 		cs := e.calls[t.id]
-		var idx int
-		fmt.Sscan(t.arg, &idx)
-		if idx > cs.stepIdx {
+		idx := t.n
+		q := e.queues[cs.queue]
+		if idx+1 < len(q.cfg.Steps) {
+			e.pushTimer(cs.since.Add(q.cfg.Steps[idx+1].After), timerStep, cs.call.ID, "", idx+1, cs.tokens.step)
+		}
+		if idx > cs.stepIdx && idx < len(q.cfg.Steps) {
 			out = e.applyStep(cs, idx, now, out, true)
 		}
 	case timerMaxWait:
@@ -1353,7 +1431,7 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 		cs := e.calls[t.id]
 		q := e.queues[cs.queue]
 		out = append(out, e.announce(cs, now))
-		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", cs.tokens.announce)
+		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", 0, cs.tokens.announce)
 	}
 	return out
 }

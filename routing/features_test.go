@@ -557,3 +557,31 @@ func TestEnqueueErrorsChangeNothing(t *testing.T) {
 		t.Fatalf("%+v", w)
 	}
 }
+
+// TestDialedIndexKeepsFileOrder: rules with a dialed list are indexed, yet
+// the first matching rule in file order still wins.
+func TestDialedIndexKeepsFileOrder(t *testing.T) {
+	cfg := mustParse(t, `
+queues: [{name: general}, {name: vip}, {name: billing}, {name: night}]
+entry:
+  - {name: vip-any-line, when: 'customer.vip == "true"', queue: vip}
+  - {name: billing-line, dialed: ["2000", "2001"], queue: billing}
+  - {name: night, when: 'vars.NIGHT == "1"', queue: night}
+  - {name: billing-again, dialed: ["2000"], queue: general}
+`)
+	e := mustEngine(t, cfg)
+	for _, tc := range []struct {
+		c    Call
+		rule string
+	}{
+		{Call{DialedNumber: "2000"}, "billing-line"},
+		{Call{DialedNumber: "2001", Customer: map[string]string{"vip": "true"}}, "vip-any-line"},
+		{Call{DialedNumber: "2001", Vars: map[string]string{"NIGHT": "1"}}, "billing-line"},
+		{Call{DialedNumber: "3000", Vars: map[string]string{"NIGHT": "1"}}, "night"},
+		{Call{DialedNumber: "3000"}, "default"},
+	} {
+		if _, _, r := e.Classify(tc.c, at(0)); r != tc.rule {
+			t.Errorf("%+v → %s, want %s", tc.c, r, tc.rule)
+		}
+	}
+}

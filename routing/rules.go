@@ -162,6 +162,7 @@ type stepFile struct {
 
 type entryFile struct {
 	Name     string         `yaml:"name"`
+	Dialed   []string       `yaml:"dialed"`
 	When     string         `yaml:"when"`
 	Open     string         `yaml:"open"`
 	Closed   string         `yaml:"closed"`
@@ -638,7 +639,7 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 			}
 			prog = pr
 		}
-		er := EntryRule{Name: name, Queue: r.Queue, Priority: r.Priority, Require: r.Require,
+		er := EntryRule{Name: name, Dialed: r.Dialed, Queue: r.Queue, Priority: r.Priority, Require: r.Require,
 			Match: matcher(prog, cal, wantOpen, cals), AgentExpr: r.Agent}
 		if r.Agent != "" {
 			er.Agent = p.agentFilter(node(n, "agent"), r.Agent, fmt.Sprintf("entry rule %q", name))
