@@ -257,7 +257,7 @@ func (a *Adapter) teardown(err error) {
 	a.downErr = err.Error()
 	a.mu.Unlock()
 	if wasUp {
-		a.emit(&adapters.NodeState{Base: adapters.Base{At: time.Now()}, Node: a.cfg.Node, Up: false, Err: err.Error()})
+		a.emit(adapters.NodeState{Base: adapters.Base{At: time.Now()}, Node: a.cfg.Node, Up: false, Err: err.Error()})
 	}
 }
 
@@ -345,7 +345,7 @@ func (a *Adapter) startSession(ctx context.Context, evc, cmdc *session) error {
 	a.up, a.downErr = true, ""
 	a.mu.Unlock()
 	a.log.Info("freeswitch connected", "addr", a.cfg.Addr)
-	a.emit(&adapters.NodeState{Base: adapters.Base{At: time.Now()}, Node: a.cfg.Node, Up: true})
+	a.emit(adapters.NodeState{Base: adapters.Base{At: time.Now()}, Node: a.cfg.Node, Up: true})
 	select {
 	case a.reconcile <- struct{}{}:
 	default:
@@ -450,7 +450,7 @@ func (a *Adapter) apply(ev fsEvent) []adapters.Event {
 			return nil
 		}
 		a.buryLocked(id)
-		return []adapters.Event{&adapters.OriginateFailed{Base: adapters.Base{Ref: a.ref(id), At: ev.At}, Tag: l.tag, Cause: causeCode(cause), Reason: cause}}
+		return []adapters.Event{adapters.OriginateFailed{Base: adapters.Base{Ref: a.ref(id), At: ev.At}, Tag: l.tag, Cause: causeCode(cause), Reason: cause}}
 	case "RECORD_START", "RECORD_STOP":
 		// Recording events are keyed by path and may follow the hangup.
 		id, ok := a.recs[ev.RecordPath]
@@ -461,10 +461,10 @@ func (a *Adapter) apply(ev fsEvent) []adapters.Event {
 		format := strings.TrimPrefix(path.Ext(ev.RecordPath), ".")
 		base.Ref = a.ref(id)
 		if ev.Name == "RECORD_START" {
-			return []adapters.Event{&adapters.RecordingStarted{Base: base, Recording: rec, Format: format, Path: ev.RecordPath}}
+			return []adapters.Event{adapters.RecordingStarted{Base: base, Recording: rec, Format: format, Path: ev.RecordPath}}
 		}
 		delete(a.recs, ev.RecordPath)
-		return []adapters.Event{&adapters.RecordingFinished{Base: base, Recording: rec, Format: format, Path: ev.RecordPath, Duration: ev.RecordSecs}}
+		return []adapters.Event{adapters.RecordingFinished{Base: base, Recording: rec, Format: format, Path: ev.RecordPath, Duration: ev.RecordSecs}}
 	}
 	if ev.UUID == "" {
 		return nil
@@ -483,7 +483,7 @@ func (a *Adapter) apply(ev fsEvent) []adapters.Event {
 			l.state = legAnswered
 		}
 		a.legs[ev.UUID] = l
-		return []adapters.Event{&adapters.CallArrived{Base: base, CallerNumber: ev.CallerNum, CallerName: ev.CallerName,
+		return []adapters.Event{adapters.CallArrived{Base: base, CallerNumber: ev.CallerNum, CallerName: ev.CallerName,
 			DialedNumber: ev.Dest, Vars: ev.Vars, Answered: l.state == legAnswered}}
 	case "CHANNEL_CREATE":
 		if l != nil && l.state < legRinging {
@@ -494,21 +494,21 @@ func (a *Adapter) apply(ev fsEvent) []adapters.Event {
 			return nil
 		}
 		l.state = legAnswered
-		return []adapters.Event{&adapters.LegAnswered{Base: base, Tag: l.tag}}
+		return []adapters.Event{adapters.LegAnswered{Base: base, Tag: l.tag}}
 	case "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE":
 		if l == nil {
 			return nil
 		}
 		a.buryLocked(ev.UUID)
 		if l.originated && l.state < legAnswered {
-			return []adapters.Event{&adapters.OriginateFailed{Base: base, Tag: l.tag, Cause: ev.Q850, Reason: ev.HangupCause}}
+			return []adapters.Event{adapters.OriginateFailed{Base: base, Tag: l.tag, Cause: ev.Q850, Reason: ev.HangupCause}}
 		}
-		return []adapters.Event{&adapters.LegHungUp{Base: base, Cause: ev.Q850, CauseText: ev.HangupCause, Local: l.local, Tag: l.tag}}
+		return []adapters.Event{adapters.LegHungUp{Base: base, Cause: ev.Q850, CauseText: ev.HangupCause, Local: l.local, Tag: l.tag}}
 	case "DTMF":
 		if l == nil || ev.Digit == "" {
 			return nil
 		}
-		return []adapters.Event{&adapters.DTMFReceived{Base: base, Digit: ev.Digit, Duration: ev.DigitDur}}
+		return []adapters.Event{adapters.DTMFReceived{Base: base, Digit: ev.Digit, Duration: ev.DigitDur}}
 	case "CHANNEL_EXECUTE_COMPLETE":
 		p, ok := a.plays[ev.AppUUID]
 		if ev.AppUUID == "" || !ok {
@@ -516,7 +516,7 @@ func (a *Adapter) apply(ev fsEvent) []adapters.Event {
 		}
 		delete(a.plays, ev.AppUUID)
 		id, _, _ := strings.Cut(ev.AppUUID, "#")
-		return []adapters.Event{&adapters.PlaybackFinished{Base: adapters.Base{Ref: a.ref(p.leg), At: ev.At}, PlaybackID: id}}
+		return []adapters.Event{adapters.PlaybackFinished{Base: adapters.Base{Ref: a.ref(p.leg), At: ev.At}, PlaybackID: id}}
 	}
 	return nil
 }
@@ -554,7 +554,7 @@ func (a *Adapter) Answer(ctx context.Context, l adapters.LegRef) error {
 	}
 	a.mu.Unlock()
 	if emit {
-		a.emit(&adapters.LegAnswered{Base: adapters.Base{Ref: a.ref(id), At: time.Now()}, Tag: lg.tag})
+		a.emit(adapters.LegAnswered{Base: adapters.Base{Ref: a.ref(id), At: time.Now()}, Tag: lg.tag})
 	}
 	return nil
 }
@@ -661,7 +661,7 @@ func (a *Adapter) StopPlayback(ctx context.Context, l adapters.LegRef, playbackI
 	}
 	a.mu.Unlock()
 	if found {
-		a.emit(&adapters.PlaybackFinished{Base: adapters.Base{Ref: l, At: time.Now()}, PlaybackID: playbackID})
+		a.emit(adapters.PlaybackFinished{Base: adapters.Base{Ref: l, At: time.Now()}, PlaybackID: playbackID})
 	}
 	return nil
 }
@@ -912,7 +912,7 @@ func (a *Adapter) Continue(ctx context.Context, l adapters.LegRef, dialplanConte
 	}
 	a.mu.Unlock()
 	if ok {
-		a.emit(&adapters.LegHungUp{Base: adapters.Base{Ref: a.ref(id), At: time.Now()}, Cause: 16,
+		a.emit(adapters.LegHungUp{Base: adapters.Base{Ref: a.ref(id), At: time.Now()}, Cause: 16,
 			CauseText: "continued in dialplan", Local: true, Tag: lg.tag})
 	}
 	return nil

@@ -24,7 +24,7 @@ func TestCallLifecycle(t *testing.T) {
 	if err := h.a.Answer(ctx, caller); err != nil {
 		t.Fatal(err)
 	}
-	h.rec.waitFor(t, "caller answered", isType[*adapters.LegAnswered](caller.ID))
+	h.rec.waitFor(t, "caller answered", isType[adapters.LegAnswered](caller.ID))
 
 	if err := h.a.StartHold(ctx, caller, ""); err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestCallLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pf := h.rec.waitFor(t, "playback finished", isType[*adapters.PlaybackFinished](caller.ID)).(*adapters.PlaybackFinished)
+	pf := h.rec.waitFor(t, "playback finished", isType[adapters.PlaybackFinished](caller.ID)).(adapters.PlaybackFinished)
 	if pf.PlaybackID != pid {
 		t.Fatalf("playback id %q want %q", pf.PlaybackID, pid)
 	}
@@ -53,7 +53,7 @@ func TestCallLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ans := h.rec.waitFor(t, "agent answered", isType[*adapters.LegAnswered](agent.ID)).(*adapters.LegAnswered)
+	ans := h.rec.waitFor(t, "agent answered", isType[adapters.LegAnswered](agent.ID)).(adapters.LegAnswered)
 	if ans.Tag != "offer-1" {
 		t.Fatalf("tag %q", ans.Tag)
 	}
@@ -73,7 +73,7 @@ func TestCallLifecycle(t *testing.T) {
 	if rec.Name != "/rec/call-1.wav" {
 		t.Fatalf("recording %+v", rec)
 	}
-	rs := h.rec.waitFor(t, "recording started", isType[*adapters.RecordingStarted](caller.ID)).(*adapters.RecordingStarted)
+	rs := h.rec.waitFor(t, "recording started", isType[adapters.RecordingStarted](caller.ID)).(adapters.RecordingStarted)
 	if rs.Path != "/rec/call-1.wav" || rs.Format != "wav" {
 		t.Fatalf("%+v", rs)
 	}
@@ -92,7 +92,7 @@ func TestCallLifecycle(t *testing.T) {
 	if err := h.fs.DTMF(caller.ID, "5"); err != nil {
 		t.Fatal(err)
 	}
-	d := h.rec.waitFor(t, "dtmf", isType[*adapters.DTMFReceived](caller.ID)).(*adapters.DTMFReceived)
+	d := h.rec.waitFor(t, "dtmf", isType[adapters.DTMFReceived](caller.ID)).(adapters.DTMFReceived)
 	if d.Digit != "5" {
 		t.Fatalf("%+v", d)
 	}
@@ -100,15 +100,15 @@ func TestCallLifecycle(t *testing.T) {
 	if err := h.fs.Hangup(caller.ID, "NORMAL_CLEARING"); err != nil {
 		t.Fatal(err)
 	}
-	fin := h.rec.waitFor(t, "recording finished", isType[*adapters.RecordingFinished](caller.ID)).(*adapters.RecordingFinished)
+	fin := h.rec.waitFor(t, "recording finished", isType[adapters.RecordingFinished](caller.ID)).(adapters.RecordingFinished)
 	if fin.Path != "/rec/call-1.wav" {
 		t.Fatalf("%+v", fin)
 	}
-	hu := h.rec.waitFor(t, "caller hung up", isType[*adapters.LegHungUp](caller.ID)).(*adapters.LegHungUp)
+	hu := h.rec.waitFor(t, "caller hung up", isType[adapters.LegHungUp](caller.ID)).(adapters.LegHungUp)
 	if hu.Cause != 16 || hu.Local {
 		t.Fatalf("%+v", hu)
 	}
-	ahu := h.rec.waitFor(t, "agent hung up", isType[*adapters.LegHungUp](agent.ID)).(*adapters.LegHungUp)
+	ahu := h.rec.waitFor(t, "agent hung up", isType[adapters.LegHungUp](agent.ID)).(adapters.LegHungUp)
 	if ahu.Tag != "offer-1" {
 		t.Fatalf("%+v", ahu)
 	}
@@ -137,7 +137,7 @@ func TestOriginateFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := h.rec.waitFor(t, "originate failed "+tc.endpoint, isType[*adapters.OriginateFailed](ref.ID)).(*adapters.OriginateFailed)
+		f := h.rec.waitFor(t, "originate failed "+tc.endpoint, isType[adapters.OriginateFailed](ref.ID)).(adapters.OriginateFailed)
 		if f.Cause != tc.cause || f.Reason != tc.reason || f.Tag != tc.reason {
 			t.Errorf("%s: %+v", tc.endpoint, f)
 		}
@@ -164,7 +164,7 @@ func TestSnoop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.rec.waitFor(t, "supervisor answered", isType[*adapters.LegAnswered](ref.ID))
+		h.rec.waitFor(t, "supervisor answered", isType[adapters.LegAnswered](ref.ID))
 		c, ok := h.fs.Channel(ref.ID)
 		if !ok || c.EavesdropOn != caller.ID || c.Vars["eavesdrop_whisper_aleg"] != tc.aleg || c.Vars["eavesdrop_whisper_bleg"] != tc.bleg {
 			t.Fatalf("%s: %+v", tc.mode, c)
@@ -173,12 +173,12 @@ func TestSnoop(t *testing.T) {
 	if err := h.a.Hangup(ctx, caller, 0); err != nil {
 		t.Fatal(err)
 	}
-	hu := h.rec.waitFor(t, "caller gone", isType[*adapters.LegHungUp](caller.ID)).(*adapters.LegHungUp)
+	hu := h.rec.waitFor(t, "caller gone", isType[adapters.LegHungUp](caller.ID)).(adapters.LegHungUp)
 	if !hu.Local {
 		t.Fatalf("our own hangup not marked local: %+v", hu)
 	}
 	h.rec.waitFor(t, "a supervisor leg ends with the target", func(e adapters.Event) bool {
-		hu, ok := e.(*adapters.LegHungUp)
+		hu, ok := e.(adapters.LegHungUp)
 		return ok && strings.HasPrefix(hu.Tag, "sup-")
 	})
 }
@@ -223,7 +223,7 @@ func TestContinue(t *testing.T) {
 	if err := h.a.Continue(ctx, caller, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	hu := h.rec.waitFor(t, "continued", isType[*adapters.LegHungUp](caller.ID)).(*adapters.LegHungUp)
+	hu := h.rec.waitFor(t, "continued", isType[adapters.LegHungUp](caller.ID)).(adapters.LegHungUp)
 	if hu.CauseText != "continued in dialplan" || !hu.Local {
 		t.Fatalf("%+v", hu)
 	}

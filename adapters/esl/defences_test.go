@@ -69,9 +69,9 @@ func TestDefenceDropOnTimeout(t *testing.T) {
 	if _, err := h.a.cmd.api(ctx, "uuid_getvar", id+" slowvar"); !errors.Is(err, adapters.ErrUnreachable) {
 		t.Fatalf("slow command: %v", err)
 	}
-	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(*adapters.NodeState); return ok && !n.Up })
+	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
 	h.fs.SetFaults(esltest.Faults{})
-	h.rec.waitFor(t, "reconciled after redial", isType[*adapters.Reconciled](""))
+	h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
 	// Give the late reply time to arrive where the old connection was.
 	time.Sleep(400 * time.Millisecond)
 	got, err := h.a.cmd.api(ctx, "uuid_getvar", id+" color")
@@ -93,7 +93,7 @@ func TestDefenceResequencing(t *testing.T) {
 	}
 	var digits string
 	for range 6 {
-		digits += h.rec.waitFor(t, "digit", isType[*adapters.DTMFReceived](caller.ID)).(*adapters.DTMFReceived).Digit
+		digits += h.rec.waitFor(t, "digit", isType[adapters.DTMFReceived](caller.ID)).(adapters.DTMFReceived).Digit
 	}
 	if digits != "123456" {
 		t.Fatalf("digits applied as %q", digits)
@@ -110,10 +110,10 @@ func TestDefenceResequencing(t *testing.T) {
 		first := h.rec.waitFor(t, "agent leg event", func(e adapters.Event) bool {
 			return e.Leg().ID == ref.ID
 		})
-		if _, ok := first.(*adapters.LegAnswered); !ok {
+		if _, ok := first.(adapters.LegAnswered); !ok {
 			t.Fatalf("leg %d: first event %T, want LegAnswered", i, first)
 		}
-		h.rec.waitFor(t, "agent hung up", isType[*adapters.LegHungUp](ref.ID))
+		h.rec.waitFor(t, "agent hung up", isType[adapters.LegHungUp](ref.ID))
 	}
 }
 
@@ -148,7 +148,7 @@ func TestMonotonicLegState(t *testing.T) {
 	}
 	a.legs["agent"] = &leg{role: adapters.RoleAgent, tag: "t", originated: true}
 	got := a.apply(fsEvent{Name: "CHANNEL_HANGUP", UUID: "agent", Q850: 19, HangupCause: "NO_ANSWER"})
-	if f, ok := got[0].(*adapters.OriginateFailed); !ok || f.Cause != 19 || f.Tag != "t" {
+	if f, ok := got[0].(adapters.OriginateFailed); !ok || f.Cause != 19 || f.Tag != "t" {
 		t.Fatalf("hangup of unanswered agent leg: %#v", got)
 	}
 	for _, name := range []string{"CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_PARK", "DTMF"} {
@@ -219,8 +219,8 @@ func TestDefenceHealthProbe(t *testing.T) {
 		c.HealthTimeout = 200 * time.Millisecond
 	}, nil)
 	h.fs.InjectFrame("log/data", "2026-11-22 12:00:00 [DEBUG] switch_core.c:1 hello\n")
-	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(*adapters.NodeState); return ok && !n.Up })
-	h.rec.waitFor(t, "reconciled after redial", isType[*adapters.Reconciled](""))
+	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
+	h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
 	h.arrive(t, "5551234", "800")
 }
 
@@ -245,7 +245,7 @@ func TestDefenceReconnectReconcile(t *testing.T) {
 
 	h.fs.SetFaults(esltest.Faults{Refuse: true})
 	h.fs.DropConnections()
-	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(*adapters.NodeState); return ok && !n.Up })
+	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
 	if ok, why := h.a.Ready(); ok || why == "" {
 		t.Fatalf("ready while down: %v %q", ok, why)
 	}
@@ -263,11 +263,11 @@ func TestDefenceReconnectReconcile(t *testing.T) {
 	}
 	h.fs.SetFaults(esltest.Faults{})
 
-	adopted := h.rec.waitFor(t, "adopted newcomer", isType[*adapters.CallArrived](newcomer)).(*adapters.CallArrived)
+	adopted := h.rec.waitFor(t, "adopted newcomer", isType[adapters.CallArrived](newcomer)).(adapters.CallArrived)
 	if !adopted.Adopted || adopted.CallerNumber != "333" {
 		t.Fatalf("%+v", adopted)
 	}
-	rec := h.rec.waitFor(t, "reconciled", isType[*adapters.Reconciled]("")).(*adapters.Reconciled)
+	rec := h.rec.waitFor(t, "reconciled", isType[adapters.Reconciled]("")).(adapters.Reconciled)
 	legs := map[string]adapters.LegInfo{}
 	for _, l := range rec.Legs {
 		legs[l.Ref.ID] = l
@@ -284,7 +284,7 @@ func TestDefenceReconnectReconcile(t *testing.T) {
 	// The answer missed during the gap is reported.
 	found := false
 	for _, e := range h.rec.all() {
-		if a, ok := e.(*adapters.LegAnswered); ok && a.Ref.ID == agent.ID && a.Tag == "offer-9" {
+		if a, ok := e.(adapters.LegAnswered); ok && a.Ref.ID == agent.ID && a.Tag == "offer-9" {
 			found = true
 		}
 	}

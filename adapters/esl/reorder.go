@@ -190,7 +190,7 @@ func (a *Adapter) reconcileNow(ctx context.Context) {
 		}
 		if r.CallState == "ACTIVE" && l.state < legAnswered {
 			l.state = legAnswered
-			out = append(out, &adapters.LegAnswered{Base: adapters.Base{Ref: a.ref(id), At: now}, Tag: l.tag})
+			out = append(out, adapters.LegAnswered{Base: adapters.Base{Ref: a.ref(id), At: now}, Tag: l.tag})
 		}
 	}
 	for _, u := range unknown {
@@ -207,14 +207,14 @@ func (a *Adapter) reconcileNow(ctx context.Context) {
 		switch {
 		case u.role == string(adapters.RoleCaller) || u.arrival == "true":
 			a.legs[u.row.UUID] = &leg{role: adapters.RoleCaller, state: st}
-			out = append(out, &adapters.CallArrived{Base: adapters.Base{Ref: a.ref(u.row.UUID), At: now},
+			out = append(out, adapters.CallArrived{Base: adapters.Base{Ref: a.ref(u.row.UUID), At: now},
 				CallerNumber: u.row.CIDNum, CallerName: u.row.CIDName, DialedNumber: u.row.Dest,
 				Answered: st == legAnswered, Adopted: true})
 		case u.role == string(adapters.RoleAgent) || u.role == string(adapters.RoleSnoop) || u.role == string(adapters.RoleCallback):
 			a.legs[u.row.UUID] = &leg{role: adapters.LegRole(u.role), tag: u.tag, state: st, originated: true}
 		}
 	}
-	rec := &adapters.Reconciled{Base: adapters.Base{At: now}, Node: a.cfg.Node}
+	rec := adapters.Reconciled{Base: adapters.Base{At: now}, Node: a.cfg.Node}
 	for _, r := range rows {
 		l, ok := a.legs[r.UUID]
 		if !ok {

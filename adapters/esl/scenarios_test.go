@@ -42,7 +42,7 @@ func TestScenarioAbandon(t *testing.T) {
 	if err := h.fs.Hangup(caller.ID, "NORMAL_CLEARING"); err != nil {
 		t.Fatal(err)
 	}
-	hu := h.rec.waitFor(t, "abandon", isType[*adapters.LegHungUp](caller.ID)).(*adapters.LegHungUp)
+	hu := h.rec.waitFor(t, "abandon", isType[adapters.LegHungUp](caller.ID)).(adapters.LegHungUp)
 	if hu.Local || hu.Cause != 16 {
 		t.Fatalf("%+v", hu)
 	}
@@ -51,7 +51,7 @@ func TestScenarioAbandon(t *testing.T) {
 	}
 	answers := 0
 	for _, e := range h.rec.all() {
-		if _, ok := e.(*adapters.LegAnswered); ok && e.Leg().ID == caller.ID {
+		if _, ok := e.(adapters.LegAnswered); ok && e.Leg().ID == caller.ID {
 			answers++
 		}
 	}
@@ -77,7 +77,7 @@ func TestScenarioNoAnswerThenAnotherAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := h.rec.waitFor(t, "RONA", isType[*adapters.OriginateFailed](first.ID)).(*adapters.OriginateFailed)
+	f := h.rec.waitFor(t, "RONA", isType[adapters.OriginateFailed](first.ID)).(adapters.OriginateFailed)
 	if f.Cause != 19 || f.Tag != "offer-a1" {
 		t.Fatalf("%+v", f)
 	}
@@ -85,7 +85,7 @@ func TestScenarioNoAnswerThenAnotherAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := h.rec.waitFor(t, "second agent", isType[*adapters.LegAnswered](second.ID)).(*adapters.LegAnswered); a.Tag != "offer-a2" {
+	if a := h.rec.waitFor(t, "second agent", isType[adapters.LegAnswered](second.ID)).(adapters.LegAnswered); a.Tag != "offer-a2" {
 		t.Fatalf("%+v", a)
 	}
 	if err := h.a.StopHold(ctx, caller); err != nil {
@@ -105,17 +105,17 @@ func TestScenarioNoAnswerThenAnotherAgent(t *testing.T) {
 	if err := h.fs.Hangup(second.ID, "NORMAL_CLEARING"); err != nil {
 		t.Fatal(err)
 	}
-	h.rec.waitFor(t, "agent gone", isType[*adapters.LegHungUp](second.ID))
+	h.rec.waitFor(t, "agent gone", isType[adapters.LegHungUp](second.ID))
 	waitUntil(t, "caller parked again", func() bool { c, ok := h.fs.Channel(caller.ID); return ok && c.App == "park" })
 	if err := h.a.Hangup(ctx, caller, 16); err != nil {
 		t.Fatal(err)
 	}
-	if hu := h.rec.waitFor(t, "caller gone", isType[*adapters.LegHungUp](caller.ID)).(*adapters.LegHungUp); !hu.Local {
+	if hu := h.rec.waitFor(t, "caller gone", isType[adapters.LegHungUp](caller.ID)).(adapters.LegHungUp); !hu.Local {
 		t.Fatalf("%+v", hu)
 	}
 	arrivals := 0
 	for _, e := range h.rec.all() {
-		if _, ok := e.(*adapters.CallArrived); ok {
+		if _, ok := e.(adapters.CallArrived); ok {
 			arrivals++
 		}
 	}
@@ -137,7 +137,7 @@ func TestScenarioConcurrentCallsUnderReorder(t *testing.T) {
 			Vars: map[string]string{"switchboard": "true"}})
 	}
 	for range calls {
-		h.rec.waitFor(t, "arrival", isType[*adapters.CallArrived](""))
+		h.rec.waitFor(t, "arrival", isType[adapters.CallArrived](""))
 	}
 	agents := make([]adapters.LegRef, calls)
 	var wg sync.WaitGroup
@@ -166,7 +166,7 @@ func TestScenarioConcurrentCallsUnderReorder(t *testing.T) {
 	}
 	seenAnswer := map[string]string{}
 	for range calls * 2 {
-		e := h.rec.waitFor(t, "answers", isType[*adapters.LegAnswered]("")).(*adapters.LegAnswered)
+		e := h.rec.waitFor(t, "answers", isType[adapters.LegAnswered]("")).(adapters.LegAnswered)
 		seenAnswer[e.Ref.ID] = e.Tag
 	}
 	for i, ag := range agents {
@@ -181,13 +181,13 @@ func TestScenarioConcurrentCallsUnderReorder(t *testing.T) {
 		}
 	}
 	for range calls {
-		e := h.rec.waitFor(t, "agent hangups", isType[*adapters.LegHungUp]("")).(*adapters.LegHungUp)
+		e := h.rec.waitFor(t, "agent hangups", isType[adapters.LegHungUp]("")).(adapters.LegHungUp)
 		if e.Tag == "" {
 			t.Fatalf("hangup of an untagged leg %+v", e)
 		}
 	}
 	for _, e := range h.rec.all() {
-		if f, ok := e.(*adapters.OriginateFailed); ok {
+		if f, ok := e.(adapters.OriginateFailed); ok {
 			t.Fatalf("an answered leg was reported failed (hangup applied before answer): %+v", f)
 		}
 	}

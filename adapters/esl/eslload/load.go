@@ -137,7 +137,7 @@ func oneCall(ctx context.Context, fs *esltest.Server, a *esl.Adapter, d *dispatc
 	defer d.forget(callerID)
 	fs.InboundCall(esltest.Call{UUID: callerID, CallerNumber: fmt.Sprintf("555%04d", n%10000), Dialed: "800",
 		Vars: map[string]string{"switchboard": "true"}})
-	if _, err := wait[*adapters.CallArrived](ctx, callerEv); err != nil {
+	if _, err := wait[adapters.CallArrived](ctx, callerEv); err != nil {
 		return fmt.Errorf("call %d arrival: %w", n, err)
 	}
 	caller := adapters.LegRef{Node: "freeswitch", ID: callerID}
@@ -154,7 +154,7 @@ func oneCall(ctx context.Context, fs *esltest.Server, a *esl.Adapter, d *dispatc
 	}
 	agentEv := d.watch(agent.ID)
 	defer d.forget(agent.ID)
-	if _, err := wait[*adapters.LegAnswered](ctx, agentEv); err != nil {
+	if _, err := wait[adapters.LegAnswered](ctx, agentEv); err != nil {
 		return fmt.Errorf("call %d agent answer: %w", n, err)
 	}
 	if err := a.StopHold(ctx, caller); err != nil {
@@ -170,13 +170,23 @@ func oneCall(ctx context.Context, fs *esltest.Server, a *esl.Adapter, d *dispatc
 	if err := fs.Hangup(callerID, "NORMAL_CLEARING"); err != nil {
 		return err
 	}
-	if _, err := wait[*adapters.RecordingFinished](ctx, callerEv); err != nil {
-		return fmt.Errorf("call %d recording: %w", n, err)
+	// Recording and hangup events carry different keys and may be applied
+	// in either order when delivery was delayed beyond the reorder window.
+	var recorded, hungUp bool
+	for !recorded || !hungUp {
+		select {
+		case e := <-callerEv:
+			switch e.(type) {
+			case adapters.RecordingFinished:
+				recorded = true
+			case adapters.LegHungUp:
+				hungUp = true
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("call %d end (recording finished %v, caller hung up %v): %w", n, recorded, hungUp, ctx.Err())
+		}
 	}
-	if _, err := wait[*adapters.LegHungUp](ctx, callerEv); err != nil {
-		return fmt.Errorf("call %d caller hangup: %w", n, err)
-	}
-	if _, err := wait[*adapters.LegHungUp](ctx, agentEv); err != nil {
+	if _, err := wait[adapters.LegHungUp](ctx, agentEv); err != nil {
 		return fmt.Errorf("call %d agent hangup: %w", n, err)
 	}
 	return nil
@@ -225,7 +235,7 @@ func (d *dispatcher) forget(id string) {
 func (d *dispatcher) run(events <-chan adapters.Event, ready chan struct{}) {
 	once := sync.Once{}
 	for e := range events {
-		if _, ok := e.(*adapters.Reconciled); ok {
+		if _, ok := e.(adapters.Reconciled); ok {
 			once.Do(func() { close(ready) })
 			continue
 		}

@@ -145,6 +145,12 @@ func (c *conn) handle(cmd command) bool {
 		return true
 	}
 
+	// Every command runs with apiMu held until its reply is written, so the
+	// events it causes follow the reply (as on FreeSWITCH).
+	if verb != "api" && verb != "bgapi" {
+		c.apiMu.Lock()
+		defer c.apiMu.Unlock()
+	}
 	switch verb {
 	case "api":
 		if args == "" {
