@@ -22,8 +22,8 @@ type recorder struct {
 	mu       sync.Mutex
 	events   []adapters.Event
 	consumed map[int]bool
-	signal chan struct{}
-	done   chan struct{}
+	signal   chan struct{}
+	done     chan struct{}
 }
 
 func newRecorder(ch <-chan adapters.Event) *recorder {
