@@ -7,7 +7,6 @@ package server
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,17 +24,12 @@ import (
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/clock"
 	"github.com/switchboard-cc/switchboard/config"
+	"github.com/switchboard-cc/switchboard/configs"
 	"github.com/switchboard-cc/switchboard/controller"
 	"github.com/switchboard-cc/switchboard/routing"
 	"github.com/switchboard-cc/switchboard/storage"
 	"github.com/switchboard-cc/switchboard/wallboard"
 )
-
-// demoRouting is the routing file used when the config names none: the
-// same demo as configs/routing.yaml (a test keeps the two equal).
-//
-//go:embed demo-routing.yaml
-var demoRouting []byte
 
 // Server is one running switchboard.
 type Server struct {
@@ -181,7 +175,7 @@ func (s *Server) addSimAgents(agents []routing.Agent) {
 
 // loadRules parses the routing file, or the embedded demo when none is set.
 func loadRules(file string) (*routing.Config, error) {
-	name, data := "embedded demo routing", demoRouting
+	name, data := "configs/routing.yaml (embedded)", configs.DemoRouting
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {

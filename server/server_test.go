@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -65,16 +64,6 @@ func get(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func TestDemoRoutingMatchesConfigs(t *testing.T) {
-	want, err := os.ReadFile(filepath.Join("..", "configs", "routing.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(want, demoRouting) {
-		t.Error("server/demo-routing.yaml differs from configs/routing.yaml: copy it over (cp configs/routing.yaml server/demo-routing.yaml)")
-	}
 }
 
 func TestBadRoutingFileStopsNew(t *testing.T) {

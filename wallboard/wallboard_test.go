@@ -1,6 +1,8 @@
 package wallboard_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -58,7 +60,7 @@ func TestWallboardRendersLiveInChromium(t *testing.T) {
 	); err != nil {
 		t.Fatalf("wallboard did not render queues: %v", err)
 	}
-	first, err := chromedp.Run(ctx, chromedp.Text(sel("support", "answered")))
+	first, err := textOf(ctx, sel("support", "answered"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestWallboardRendersLiveInChromium(t *testing.T) {
 	// The stream moves the numbers on; the page must follow without reload.
 	var later string
 	for i := 0; i < 100; i++ {
-		later, err = chromedp.Run(ctx, chromedp.Text(sel("support", "answered")))
+		later, err = textOf(ctx, sel("support", "answered"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,12 +94,13 @@ func TestWallboardRendersLiveInChromium(t *testing.T) {
 		{`#status`, "class", "live"},
 	}
 	for _, c := range checks {
-		got, err := chromedp.Run(ctx, chromedp.AttributeValue(c.sel, c.attr))
+		js := "(() => { const e = document.querySelector(" + strconv.Quote(c.sel) + "); return e ? e.getAttribute(" + strconv.Quote(c.attr) + ") || '' : '(missing)'; })()"
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
 		if err != nil {
 			t.Fatalf("%s: %v", c.sel, err)
 		}
-		if !strings.Contains(" "+got.Value+" ", " "+c.want+" ") {
-			t.Errorf("%s %s = %q, want it to contain %q", c.sel, c.attr, got.Value, c.want)
+		if !strings.Contains(" "+got+" ", " "+c.want+" ") {
+			t.Errorf("%s %s = %q, want it to contain %q", c.sel, c.attr, got, c.want)
 		}
 	}
 	for _, c := range []struct{ sel, want string }{
@@ -107,7 +110,7 @@ func TestWallboardRendersLiveInChromium(t *testing.T) {
 		{sel("support", "longest_wait"), "1:15"},
 		{`[data-metric="agents_available"]`, "2"},
 	} {
-		got, err := chromedp.Run(ctx, chromedp.Text(c.sel))
+		got, err := textOf(ctx, c.sel)
 		if err != nil {
 			t.Fatalf("%s: %v", c.sel, err)
 		}
@@ -134,4 +137,19 @@ func TestWallboardPageHeaders(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), `new EventSource("api/v1/events")`) {
 		t.Error("page does not subscribe to the event stream")
 	}
+}
+
+// textOf reads an element's text in one evaluation: the page re-renders
+// every second, so a node found by one DevTools call may be gone by the
+// next.
+func textOf(ctx context.Context, sel string) (string, error) {
+	js := "(() => { const e = document.querySelector(" + strconv.Quote(sel) + "); return e ? e.textContent : null; })()"
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[*string](js))
+	if err != nil {
+		return "", err
+	}
+	if s == nil {
+		return "", fmt.Errorf("no element %s", sel)
+	}
+	return *s, nil
 }

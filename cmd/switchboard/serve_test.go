@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -182,7 +183,7 @@ func TestWallboardFollowsSimulatedCalls(t *testing.T) {
 		t.Fatalf("wallboard did not show the support queue: %v", err)
 	}
 	read := func() int {
-		s, err := chromedp.Run(ctx, chromedp.Text(answered))
+		s, err := textOf(ctx, answered)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,11 +196,11 @@ func TestWallboardFollowsSimulatedCalls(t *testing.T) {
 	first := read()
 	waitFor(t, "the wallboard's answered count to rise", 60*time.Second, func() bool { return read() > first })
 	for _, q := range []string{"support", "billing", "sales", "general"} {
-		if _, err := chromedp.Run(ctx, chromedp.Text(`[data-queue="`+q+`"] [data-metric="service_level"]`)); err != nil {
+		if _, err := textOf(ctx, `[data-queue="`+q+`"] [data-metric="service_level"]`); err != nil {
 			t.Errorf("queue %s not on the wallboard: %v", q, err)
 		}
 	}
-	status, err := chromedp.Run(ctx, chromedp.Text(`#status`))
+	status, err := textOf(ctx, `#status`)
 	if err != nil || status != "LIVE" {
 		t.Errorf("status = %q, %v; want LIVE", status, err)
 	}
@@ -264,4 +265,19 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// textOf reads an element's text in one evaluation: the page re-renders
+// every second, so a node found by one DevTools call may be gone by the
+// next.
+func textOf(ctx context.Context, sel string) (string, error) {
+	js := "(() => { const e = document.querySelector(" + strconv.Quote(sel) + "); return e ? e.textContent : null; })()"
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[*string](js))
+	if err != nil {
+		return "", err
+	}
+	if s == nil {
+		return "", fmt.Errorf("no element %s", sel)
+	}
+	return *s, nil
 }
