@@ -3,6 +3,8 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -583,5 +585,85 @@ entry:
 		if _, _, r := e.Classify(tc.c, at(0)); r != tc.rule {
 			t.Errorf("%+v → %s, want %s", tc.c, r, tc.rule)
 		}
+	}
+}
+
+// TestConfigsMatchTestdata keeps the fixtures this package tests in step
+// with the files shipped in configs/.
+func TestConfigsMatchTestdata(t *testing.T) {
+	for _, name := range []string{"routing.yaml", "routing.example.yaml"} {
+		want, err := os.ReadFile(filepath.Join("..", "configs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("routing/testdata/%s differs from configs/%s: cp configs/%s routing/testdata/", name, name, name)
+		}
+	}
+}
+
+// TestExampleRoutingFile runs the commented example through calendar
+// edges (holiday, night shift across midnight, New York hours), language
+// targeting and the no-agents policy of the closed queue.
+func TestExampleRoutingFile(t *testing.T) {
+	data, err := os.ReadFile("testdata/routing.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseRules("routing.example.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paris, _ := time.LoadLocation("Europe/Paris")
+	fr := map[string]string{"language": "fr"}
+	for _, tc := range []struct {
+		name  string
+		at    time.Time
+		call  Call
+		queue string
+		rule  string
+		exit  string
+		login []string
+	}{
+		{"office hours, French", time.Date(2026, 11, 24, 10, 0, 0, 0, paris), Call{DialedNumber: "0800100200", Customer: fr}, "support", "french-support", "", nil},
+		{"lunch break is closed", time.Date(2026, 11, 24, 13, 0, 0, 0, paris), Call{DialedNumber: "0800100200", Customer: fr}, "closed", "closed", "no_agents", nil},
+		{"Christmas is closed", time.Date(2026, 12, 25, 10, 0, 0, 0, paris), Call{DialedNumber: "0800100200", Customer: fr}, "closed", "closed", "no_agents", nil},
+		{"night shift after midnight", time.Date(2026, 11, 25, 2, 0, 0, 0, paris), Call{DialedNumber: "0800100300"}, "night", "night-line", "", []string{"eve"}},
+		{"night shift with nobody there", time.Date(2026, 11, 25, 2, 0, 0, 0, paris), Call{DialedNumber: "0800100300"}, "night", "night-line", "no_agents", nil},
+		{"night shift does not start on saturday", time.Date(2026, 11, 28, 23, 0, 0, 0, paris), Call{DialedNumber: "0800100300"}, "closed", "closed", "no_agents", nil},
+		{"billing line", time.Date(2026, 11, 24, 9, 0, 0, 0, paris), Call{DialedNumber: "0800100300"}, "billing", "billing", "", nil},
+		{"platinum first", time.Date(2026, 11, 24, 9, 0, 0, 0, paris), Call{DialedNumber: "0800100300", Customer: map[string]string{"tier": "platinum"}}, "vip", "vip-customers", "", nil},
+		{"English in New York hours", time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC), Call{DialedNumber: "0800100200", CallerNumber: "+12125550100"}, "support", "english-support", "", nil},
+		{"campaign by hour", time.Date(2026, 11, 24, 19, 0, 0, 0, time.UTC), Call{DialedNumber: "5555", Vars: map[string]string{"CAMPAIGN": "winter"}}, "sales", "sales-campaign", "no_agents", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mustEngine(t, cfg)
+			for _, id := range tc.login {
+				mustLogin(t, e, id, tc.at.Add(-time.Hour))
+			}
+			tc.call.ID = "c"
+			ds, err := e.Arrive(tc.call, tc.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, _ := has[Queued](ds)
+			if q.Queue != tc.queue || q.Rule != tc.rule {
+				t.Fatalf("→ %s by %s, want %s by %s", q.Queue, q.Rule, tc.queue, tc.rule)
+			}
+			x, exited := has[QueueExit](ds)
+			ov, overflowed := has[Overflow](ds)
+			switch {
+			case tc.exit == "" && (exited || overflowed):
+				t.Fatalf("left the queue: %+v %+v", x, ov)
+			case tc.exit != "" && !exited && !overflowed:
+				t.Fatalf("stayed, want exit %s: %+v", tc.exit, ds)
+			case exited && x.Reason != tc.exit, overflowed && ov.Reason != tc.exit:
+				t.Fatalf("exit %+v %+v, want %s", x, ov, tc.exit)
+			}
+		})
 	}
 }

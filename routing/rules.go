@@ -774,6 +774,9 @@ func (p *parser) checkServable(cfg *Config, names map[string]*yaml.Node) {
 				able++
 			}
 		}
+		if q.NoAgents.When != "" {
+			continue // calls nobody can take leave by the no_agents policy
+		}
 		hasOverflow := q.Exit.OverflowTo != ""
 		for _, s := range q.Steps {
 			hasOverflow = hasOverflow || s.OverflowTo != ""

@@ -30,8 +30,8 @@ func TestParseDemoRoutingFile(t *testing.T) {
 		{Call{ID: "2", DialedNumber: "2000"}, "billing", 0},
 		{Call{ID: "3", DialedNumber: "3000"}, "sales", 0},
 		{Call{ID: "4", DialedNumber: "9999"}, "general", 0},
-		{Call{ID: "5", DialedNumber: "2000", Vars: map[string]string{"VIP": "1"}}, "support", 5},
-		{Call{ID: "6", DialedNumber: "3000", Customer: map[string]string{"vip": "true"}}, "support", 5},
+		{Call{ID: "5", DialedNumber: "2000", Vars: map[string]string{"VIP": "1"}}, "billing", 5},
+		{Call{ID: "6", DialedNumber: "1000", Customer: map[string]string{"vip": "true"}}, "support", 5},
 	} {
 		ds, err := e.Arrive(tc.call, t0)
 		if err != nil {
