@@ -1,0 +1,390 @@
+package esl
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/adapters"
+	"github.com/switchboard-cc/switchboard/adapters/esl/esltest"
+	"github.com/switchboard-cc/switchboard/controller"
+	"github.com/switchboard-cc/switchboard/routing"
+	"github.com/switchboard-cc/switchboard/storage"
+)
+
+// End-to-end: the controller, the real eslgo client through this adapter,
+// and the fake FreeSWITCH on real sockets, with the real clock — the same
+// scenarios the Asterisk adapter runs.
+
+const e2eRules = `
+queues:
+  - name: support
+    offer_timeout: 2s
+    wrap_up: 200ms
+    max_misses: 3
+entry:
+  - {when: 'dialed == "800"', queue: support}
+default_queue: support
+`
+
+// memJournal keeps the last version of every record, as the database
+// would after the journal's upserts.
+type memJournal struct {
+	mu   sync.Mutex
+	recs map[string]storage.Record
+}
+
+func (m *memJournal) Append(r storage.Record) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.recs == nil {
+		m.recs = map[string]storage.Record{}
+	}
+	m.recs[r.JournalKey()] = r
+}
+
+func (m *memJournal) call(id string) (storage.Call, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.recs {
+		if c, ok := r.(storage.Call); ok && c.ID == id {
+			return c, true
+		}
+	}
+	return storage.Call{}, false
+}
+
+// recordOnBridge stands in for the recordings room: it records every call
+// once it is bridged, through the PBX port, and notes what the PBX
+// reported back.
+type recordOnBridge struct {
+	pbx      adapters.PBX
+	mu       sync.Mutex
+	started  map[string]adapters.RecordingRef
+	finished map[string]bool
+	errs     []error
+}
+
+func (r *recordOnBridge) Observe(e controller.CallEvent) {
+	switch e.Kind {
+	case "bridged":
+		bridge, id := e.Bridge, e.CallID
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			rec, err := r.pbx.Record(ctx, adapters.RecordRequest{Bridge: bridge, Name: id})
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if err != nil {
+				r.errs = append(r.errs, err)
+				return
+			}
+			r.started[id] = rec
+		}()
+	case "pbx":
+		if f, ok := e.PBXEvent.(adapters.RecordingFinished); ok {
+			r.mu.Lock()
+			r.finished[f.Recording.Name] = true
+			r.mu.Unlock()
+		}
+	}
+}
+
+type e2e struct {
+	fs  *esltest.Server
+	a   *Adapter
+	ctl *controller.Controller
+	jr  *memJournal
+	rec *recordOnBridge
+}
+
+func startE2E(t *testing.T, agents []routing.Agent, mod func(*Config)) *e2e {
+	t.Helper()
+	fs, err := esltest.New(esltest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(fs.Addr())
+	if mod != nil {
+		mod(&cfg)
+	}
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := routing.ParseRules("e2e.yaml", []byte(e2eRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := routing.NewEngineChecked(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, ag := range agents {
+		eng.UpsertAgent(ag, now)
+	}
+	jr := &memJournal{}
+	rec := &recordOnBridge{pbx: a, started: map[string]adapters.RecordingRef{}, finished: map[string]bool{}}
+	ctl, err := controller.New(controller.Config{CommandTimeout: 3 * time.Second}, controller.Deps{PBX: a, Engine: eng, Journal: jr,
+		Observers: []controller.Observer{rec}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = a.Run(ctx) }()
+	go func() { defer wg.Done(); _ = ctl.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		fs.Close()
+	})
+	e := &e2e{fs: fs, a: a, ctl: ctl, jr: jr, rec: rec}
+	waitUntil(t, "freeswitch node up in the controller", func() bool {
+		for _, n := range ctl.Snapshot().Nodes {
+			if n.Node == "freeswitch" && n.Up {
+				return true
+			}
+		}
+		return false
+	})
+	for _, ag := range agents {
+		if err := ctl.AgentLogin(context.Background(), ag.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func agent(id, endpoint string) routing.Agent {
+	return routing.Agent{ID: id, Endpoint: endpoint, Queues: map[string]int{"support": 1}}
+}
+
+func (e *e2e) call(caller string) (uuid, callID string) {
+	uuid = e.fs.InboundCall(esltest.Call{CallerNumber: caller, Dialed: "800",
+		Vars: map[string]string{"switchboard": "true", "park_after_bridge": "true"}})
+	return uuid, "freeswitch-" + uuid
+}
+
+func (e *e2e) queue(t *testing.T) controller.QueueStatus {
+	for _, q := range e.ctl.Snapshot().Queues {
+		if q.Name == "support" {
+			return q
+		}
+	}
+	t.Fatal("no support queue")
+	return controller.QueueStatus{}
+}
+
+func (e *e2e) outcome(t *testing.T, callID, want string) storage.Call {
+	t.Helper()
+	var c storage.Call
+	waitUntil(t, "call "+callID+" "+want, func() bool {
+		var ok bool
+		c, ok = e.jr.call(callID)
+		return ok && c.Outcome == want
+	})
+	return c
+}
+
+// Answered: the caller is answered and held, the agent's phone rings with
+// the caller's number, answers, is bridged; the bridge is recorded; the
+// caller hangs up; the call is stored as answered by that agent and the
+// recording is reported finished.
+func TestE2EAnsweredBridgedRecorded(t *testing.T) {
+	e := startE2E(t, []routing.Agent{agent("a1", "user/1001")}, nil)
+	e.fs.Endpoint("user/1001", esltest.Behavior{AnswerAfter: 20 * time.Millisecond})
+	uuid, id := e.call("5551234")
+	var agentLeg string
+	waitUntil(t, "caller bridged to the agent", func() bool {
+		c, ok := e.fs.Channel(uuid)
+		agentLeg = c.Bridged
+		return ok && c.Answered && c.Bridged != ""
+	})
+	ag, _ := e.fs.Channel(agentLeg)
+	if ag.CallerNumber != "5551234" || ag.Name != "user/1001" || ag.Vars["switchboard_role"] != "agent" {
+		t.Fatalf("agent leg %+v", ag)
+	}
+	waitUntil(t, "recording started", func() bool {
+		c, _ := e.fs.Channel(uuid)
+		return len(c.Recordings) == 1
+	})
+	if err := e.fs.Hangup(uuid, "NORMAL_CLEARING"); err != nil {
+		t.Fatal(err)
+	}
+	c := e.outcome(t, id, storage.OutcomeAnswered)
+	if c.AgentID != "a1" || c.AnsweredAt == nil || c.EndedAt == nil {
+		t.Fatalf("call record %+v", c)
+	}
+	waitUntil(t, "recording finished reported", func() bool {
+		e.rec.mu.Lock()
+		defer e.rec.mu.Unlock()
+		r, ok := e.rec.started[id]
+		return ok && e.rec.finished[r.Name]
+	})
+	waitUntil(t, "agent leg gone", func() bool { _, ok := e.fs.Channel(agentLeg); return !ok })
+	if q := e.queue(t); q.Answered != 1 || q.Abandoned != 0 {
+		t.Fatalf("queue %+v", q)
+	}
+}
+
+// Abandon: nobody is logged in; the caller waits on hold and hangs up.
+func TestE2EAbandon(t *testing.T) {
+	e := startE2E(t, nil, nil)
+	uuid, id := e.call("5550001")
+	waitUntil(t, "caller on hold", func() bool {
+		c, _ := e.fs.Channel(uuid)
+		return c.Answered && len(c.Playing) > 0
+	})
+	if err := e.fs.Hangup(uuid, "NORMAL_CLEARING"); err != nil {
+		t.Fatal(err)
+	}
+	c := e.outcome(t, id, storage.OutcomeAbandoned)
+	if c.EndedAt == nil || c.AgentID != "" {
+		t.Fatalf("%+v", c)
+	}
+	if q := e.queue(t); q.Abandoned != 1 || q.Waiting != 0 {
+		t.Fatalf("queue %+v", q)
+	}
+}
+
+// No answer, then another agent: the first phone rings out (NO_ANSWER,
+// cause 19), the call keeps its place and goes to the second agent.
+func TestE2ENoAnswerThenAnotherAgent(t *testing.T) {
+	e := startE2E(t, []routing.Agent{agent("never", "user/1001")}, nil)
+	e.fs.Endpoint("user/1001", esltest.Behavior{NoAnswer: true, RingFor: 100 * time.Millisecond})
+	e.fs.Endpoint("user/1002", esltest.Behavior{AnswerAfter: 10 * time.Millisecond})
+	uuid, id := e.call("5550002")
+	waitUntil(t, "first agent rang", func() bool {
+		for _, cmd := range e.fs.Commands() {
+			if containsAll(cmd, "originate", "user/1001") {
+				return true
+			}
+		}
+		return false
+	})
+	// The second agent logs in while the first one rings.
+	ctx := ctxT(t)
+	if err := e.ctl.UpsertAgent(ctx, agent("good", "user/1002")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ctl.AgentLogin(ctx, "good"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "bridged to the second agent", func() bool {
+		c, _ := e.fs.Channel(uuid)
+		if c.Bridged == "" {
+			return false
+		}
+		b, _ := e.fs.Channel(c.Bridged)
+		return b.Name == "user/1002"
+	})
+	if err := e.fs.Hangup(uuid, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := e.outcome(t, id, storage.OutcomeAnswered)
+	if c.AgentID != "good" {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		found := false
+		for i := 0; i+len(p) <= len(s); i++ {
+			if s[i:i+len(p)] == p {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Reconnect mid-queue: two callers wait; the ESL link drops; one caller
+// hangs up while it is down (FreeSWITCH tells nobody); after the redial
+// the controller closes that call as vanished, keeps the survivor in line,
+// and routes it when an agent logs in.
+func TestE2EReconnectMidQueue(t *testing.T) {
+	e := startE2E(t, []routing.Agent{agent("a1", "user/1001")}, nil)
+	ctx := ctxT(t)
+	if err := e.ctl.AgentLogout(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	gone, goneID := e.call("5550010")
+	stay, stayID := e.call("5550011")
+	waitUntil(t, "two waiting", func() bool { return e.queue(t).Waiting == 2 })
+
+	e.fs.SetFaults(esltest.Faults{Refuse: true})
+	e.fs.DropConnections()
+	waitUntil(t, "node down", func() bool {
+		for _, n := range e.ctl.Snapshot().Nodes {
+			if n.Node == "freeswitch" && !n.Up {
+				return true
+			}
+		}
+		return false
+	})
+	if err := e.fs.Hangup(gone, "NORMAL_CLEARING"); err != nil {
+		t.Fatal(err)
+	}
+	e.fs.SetFaults(esltest.Faults{})
+
+	c := e.outcome(t, goneID, storage.OutcomeAbandoned)
+	if c.EndReason == "" {
+		t.Fatalf("vanished call without a reason: %+v", c)
+	}
+	if q := e.queue(t); q.Waiting != 1 || q.Abandoned != 1 {
+		t.Fatalf("queue after reconnect %+v", q)
+	}
+	if err := e.ctl.AgentLogin(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "survivor bridged", func() bool { c, _ := e.fs.Channel(stay); return c.Bridged != "" })
+	if err := e.fs.Hangup(stay, ""); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.outcome(t, stayID, storage.OutcomeAnswered); c.AgentID != "a1" {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// Load with out-of-order delivery: many calls, a handful of agents, the
+// fake reversing event batches. Every call is answered by an agent and
+// stored once; no reply or event is applied to the wrong call.
+func TestE2EConcurrentCallsOutOfOrder(t *testing.T) {
+	var agents []routing.Agent
+	for i := range 8 {
+		agents = append(agents, agent(fmt.Sprintf("a%d", i), fmt.Sprintf("user/10%02d", i)))
+	}
+	e := startE2E(t, agents, func(c *Config) { c.ReorderWindow = 30 * time.Millisecond })
+	e.fs.Endpoint("user/*", esltest.Behavior{AnswerAfter: 5 * time.Millisecond, HangupAfter: 30 * time.Millisecond})
+	e.fs.SetFaults(esltest.Faults{Reorder: 4})
+	const calls = 30
+	ids := make([]string, calls)
+	for i := range ids {
+		_, ids[i] = e.call(fmt.Sprintf("7%03d", i))
+	}
+	agentsSeen := map[string]int{}
+	for _, id := range ids {
+		c := e.outcome(t, id, storage.OutcomeAnswered)
+		if c.AgentID == "" || c.AnsweredAt == nil {
+			t.Fatalf("%+v", c)
+		}
+		agentsSeen[c.AgentID]++
+	}
+	if q := e.queue(t); q.Answered != calls || q.Abandoned != 0 {
+		t.Fatalf("queue %+v", q)
+	}
+	waitUntil(t, "no channels left", func() bool { return len(e.fs.Channels()) == 0 })
+	t.Logf("calls per agent: %v", agentsSeen)
+}
