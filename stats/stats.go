@@ -12,16 +12,47 @@
 //     Short abandons — under ShortAbandon (default 5 s) — are counted but
 //     left out of the service level: a caller who hangs up at once did not
 //     wait for service.
-//   - service level = answered within threshold ÷ (answered + abandoned −
-//     short abandons). With nothing to measure yet it is 1 (no caller has
-//     been failed) and Measured is false.
+//   - service level (FormulaAbandons, the default) = answered within
+//     threshold ÷ (answered + abandoned − short abandons). Callers who
+//     gave up after the short-abandon threshold count against the service
+//     level; those who hung up at once do not. The other formulas:
+//     FormulaAnswered = answered within threshold ÷ answered (abandons
+//     ignored, as some PBX reports do) and FormulaOffered = answered
+//     within threshold ÷ offered (every call that joined the queue,
+//     including ones still waiting, overflowed or exited). With nothing
+//     to measure yet the service level is 1 (no caller has been failed)
+//     and Measured is false.
 //   - abandon rate = abandoned ÷ (answered + abandoned).
+//   - ASA (average speed of answer) = total wait of answered calls ÷
+//     answered; AHT = total talk of finished calls ÷ finished calls.
 package stats
 
 import (
+	"fmt"
 	"sort"
 	"time"
 )
+
+// Formula names a service-level definition.
+type Formula string
+
+// Service-level formulas (see the package comment).
+const (
+	FormulaAbandons Formula = "abandons"
+	FormulaAnswered Formula = "answered"
+	FormulaOffered  Formula = "offered"
+)
+
+// ParseFormula checks a formula name; "" is FormulaAbandons.
+func ParseFormula(s string) (Formula, error) {
+	switch Formula(s) {
+	case "":
+		return FormulaAbandons, nil
+	case FormulaAbandons, FormulaAnswered, FormulaOffered:
+		return Formula(s), nil
+	}
+	return "", fmt.Errorf("service level formula %q: want abandons, answered or offered", s)
+}
 
 // Queue is one queue's figures for the day.
 type Queue struct {
@@ -40,12 +71,20 @@ type Queue struct {
 	Handled           int
 	CallbacksOffered  int
 	CallbacksAccepted int
+	// Formula is the service-level definition in force.
+	Formula Formula
 }
 
 // ServiceLevel returns the fraction answered within the threshold and
 // whether any call has been measured.
 func (q *Queue) ServiceLevel() (float64, bool) {
 	den := q.Answered + q.Abandoned - q.ShortAbandoned
+	switch q.Formula {
+	case FormulaAnswered:
+		den = q.Answered
+	case FormulaOffered:
+		den = q.Offered
+	}
 	if den <= 0 {
 		return 1, false
 	}
@@ -82,7 +121,19 @@ type Board struct {
 	loc          *time.Location
 	day          string
 	shortAbandon time.Duration
+	formula      Formula
 	queues       map[string]*Queue
+}
+
+// SetFormula picks the service-level definition for every queue.
+func (b *Board) SetFormula(f Formula) {
+	if f == "" {
+		f = FormulaAbandons
+	}
+	b.formula = f
+	for _, q := range b.queues {
+		q.Formula = f
+	}
 }
 
 // New returns a board whose day rolls over at midnight in loc.
@@ -97,7 +148,7 @@ func New(loc *time.Location, shortAbandon time.Duration) *Board {
 	if shortAbandon < 0 {
 		shortAbandon = 0
 	}
-	return &Board{loc: loc, shortAbandon: shortAbandon, queues: map[string]*Queue{}}
+	return &Board{loc: loc, shortAbandon: shortAbandon, formula: FormulaAbandons, queues: map[string]*Queue{}}
 }
 
 // SetQueue declares a queue and its service-level settings.
@@ -109,7 +160,7 @@ func (b *Board) SetQueue(name string, threshold time.Duration, goal float64) {
 func (b *Board) q(name string) *Queue {
 	q := b.queues[name]
 	if q == nil {
-		q = &Queue{Name: name, Threshold: 20 * time.Second, Goal: 0.95}
+		q = &Queue{Name: name, Threshold: 20 * time.Second, Goal: 0.95, Formula: b.formula}
 		b.queues[name] = q
 	}
 	return q
@@ -123,7 +174,7 @@ func (b *Board) roll(at time.Time) {
 	}
 	b.day = d
 	for name, q := range b.queues {
-		b.queues[name] = &Queue{Name: name, Threshold: q.Threshold, Goal: q.Goal}
+		b.queues[name] = &Queue{Name: name, Threshold: q.Threshold, Goal: q.Goal, Formula: q.Formula}
 	}
 }
 
@@ -175,10 +226,16 @@ func (b *Board) Handled(queue string, talk time.Duration, at time.Time) {
 }
 
 // CallbackOffered and CallbackAccepted count virtual-hold offers.
-func (b *Board) CallbackOffered(queue string, at time.Time) { b.roll(at); b.q(queue).CallbacksOffered++ }
+func (b *Board) CallbackOffered(queue string, at time.Time) {
+	b.roll(at)
+	b.q(queue).CallbacksOffered++
+}
 
 // CallbackAccepted counts an accepted callback offer.
-func (b *Board) CallbackAccepted(queue string, at time.Time) { b.roll(at); b.q(queue).CallbacksAccepted++ }
+func (b *Board) CallbackAccepted(queue string, at time.Time) {
+	b.roll(at)
+	b.q(queue).CallbacksAccepted++
+}
 
 // Queues returns copies of every queue's figures as of now, by name.
 func (b *Board) Queues(now time.Time) []Queue {

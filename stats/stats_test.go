@@ -52,3 +52,52 @@ func TestDayRollover(t *testing.T) {
 		t.Fatal("empty day must read 1 and not measured")
 	}
 }
+
+func TestFormulas(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		f    string
+		want float64
+	}{
+		{"", 2.0 / 4.0},         // 2 within ÷ (3 answered + 2 abandoned − 1 short)
+		{"answered", 2.0 / 3.0}, // 2 within ÷ 3 answered
+		{"offered", 2.0 / 6.0},  // 2 within ÷ 6 offered (one still waiting)
+	} {
+		f, err := ParseFormula(tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := New(time.UTC, 0)
+		b.SetFormula(f)
+		for i := 0; i < 6; i++ {
+			b.Offered("q", at)
+		}
+		for _, w := range []int{3, 10, 40} {
+			b.Answered("q", time.Duration(w)*time.Second, at)
+		}
+		b.Abandoned("q", time.Second, at)
+		b.Abandoned("q", time.Minute, at)
+		if sl, ok := b.Queues(at)[0].ServiceLevel(); !ok || sl != tc.want {
+			t.Errorf("formula %q: %v, want %v", tc.f, sl, tc.want)
+		}
+	}
+	if _, err := ParseFormula("median"); err == nil {
+		t.Fatal("unknown formula accepted")
+	}
+}
+
+func TestShortAbandonThresholdConfigurable(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	b := New(time.UTC, 10*time.Second)
+	b.Answered("q", time.Second, at)
+	b.Abandoned("q", 9*time.Second, at)
+	if sl, _ := b.Queues(at)[0].ServiceLevel(); sl != 1 {
+		t.Fatalf("a 9 s abandon under a 10 s threshold counted: %v", sl)
+	}
+	b = New(time.UTC, -1) // every abandon counts
+	b.Answered("q", time.Second, at)
+	b.Abandoned("q", time.Second, at)
+	if sl, _ := b.Queues(at)[0].ServiceLevel(); sl != 0.5 {
+		t.Fatalf("with no short-abandon rule: %v", sl)
+	}
+}
