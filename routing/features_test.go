@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func mustParse(t *testing.T, src string) *Config {
@@ -665,5 +668,35 @@ func TestExampleRoutingFile(t *testing.T) {
 				t.Fatalf("exit %+v %+v, want %s", x, ov, tc.exit)
 			}
 		})
+	}
+}
+
+// TestAliasBombIsNotExpanded: nested aliases must not make validation
+// exponential (the API validates files sent by users).
+func TestAliasBombIsNotExpanded(t *testing.T) {
+	// 200 queues × 200 steps × 200 skills through aliases: 8 million
+	// nodes if every alias were walked, from a file of a few kilobytes.
+	var b strings.Builder
+	b.WriteString("skills: []\nx:\n  r: &r {")
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&b, "k%d: 1, ", i)
+	}
+	b.WriteString("}\n  s: &s {after: 1s, require: *r}\n  ss: &ss [")
+	b.WriteString(strings.Repeat("*s, ", 200))
+	b.WriteString("]\n  q: &q {name: a, steps: *ss}\nqueues: [")
+	b.WriteString(strings.Repeat("*q, ", 200))
+	b.WriteString("]\n")
+	src := b.String()
+	p := &parser{file: "bomb.yaml"}
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &root); err != nil {
+		t.Fatal(err)
+	}
+	p.checkKeys(root.Content[0], reflect.TypeOf(ruleFile{}), "")
+	if p.visits > 1000 {
+		t.Fatalf("checkKeys walked %d nodes for a %d-byte file", p.visits, len(src))
+	}
+	if _, err := ParseRules("bomb.yaml", []byte(src)); err == nil {
+		t.Fatal("accepted")
 	}
 }

@@ -232,7 +232,18 @@ func (p *parser) checkKeys(n *yaml.Node, t reflect.Type, path string) {
 	if n == nil {
 		return
 	}
+	p.visits++
 	if n.Kind == yaml.AliasNode {
+		// Each anchored node is checked once: following every alias would
+		// let a small file of nested aliases ("billion laughs") make the
+		// walk exponential.
+		if p.aliased == nil {
+			p.aliased = map[*yaml.Node]bool{}
+		}
+		if p.aliased[n.Alias] {
+			return
+		}
+		p.aliased[n.Alias] = true
 		n = n.Alias
 	}
 	for t.Kind() == reflect.Pointer {
@@ -339,8 +350,10 @@ func valueOnLine(n *yaml.Node, line int) *yaml.Node {
 }
 
 type parser struct {
-	file string
-	errs RulesErrors
+	file    string
+	errs    RulesErrors
+	aliased map[*yaml.Node]bool // anchors already key-checked
+	visits  int                 // nodes walked by checkKeys (bounded; tested)
 }
 
 func (p *parser) errAt(n *yaml.Node, format string, args ...any) {

@@ -154,7 +154,7 @@ entry:
 }
 
 func FuzzParseRules(f *testing.F) {
-	for _, p := range []string{"testdata/routing.yaml"} {
+	for _, p := range []string{"testdata/routing.yaml", "testdata/routing.example.yaml"} {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}
