@@ -254,3 +254,7 @@ func wallTime(y int, m time.Month, d, min int, loc *time.Location) time.Time {
 	}
 	return best
 }
+
+// Open reports whether t is inside the window, so a Window can stand for a
+// queue's hours (Hours).
+func (w Window) Open(t time.Time) bool { return w.Contains(t) }
