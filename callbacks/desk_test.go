@@ -588,7 +588,12 @@ func TestOfferDeclinedAndOtherNumber(t *testing.T) {
 	var mu sync.Mutex
 	var results []bool
 	var cbs []*storage.Callback
-	done := func(ok bool, cb *storage.Callback) { mu.Lock(); results = append(results, ok); cbs = append(cbs, cb); mu.Unlock() }
+	done := func(ok bool, cb *storage.Callback) {
+		mu.Lock()
+		results = append(results, ok)
+		cbs = append(cbs, cb)
+		mu.Unlock()
+	}
 	r.desk.Offer(context.Background(), OfferCall{CallID: "a", Leg: leg, Queue: "support", CallerNumber: "anonymous", EnqueuedAt: simT0}, done)
 	r.sim.PressDTMF(leg, "9")
 	r.waitFor("decline", func() bool { mu.Lock(); defer mu.Unlock(); return len(results) == 1 })
