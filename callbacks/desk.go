@@ -484,6 +484,9 @@ func (d *Desk) Dispatch(ctx context.Context) int {
 			e.Agent, e.Deadline = agent, p.AgentDeadline
 		}
 		if err := d.floor.EnqueueCallback(ctx, e); err != nil {
+			if errors.Is(err, ErrOwnedHeld) {
+				continue
+			}
 			d.log.Warn("could not enqueue callback", "callback_id", cb.ID, "queue", cb.Queue, "err", err)
 			continue
 		}

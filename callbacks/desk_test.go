@@ -233,13 +233,14 @@ func TestVirtualHoldKeepsPlace(t *testing.T) {
 	var accepted *storage.Callback
 	decided := false
 	r.desk.Offer(context.Background(), OfferCall{CallID: "c3", Leg: leg3, Queue: "support", CallerNumber: "+33 1 00 00 00 03", EnqueuedAt: c3Since},
-		func(ok bool, cb *storage.Callback) {
+		func(ok bool, cb *storage.Callback) error {
 			// The controller's part: the caller leaves the line without
 			// counting as abandoned; the entry takes the place.
 			f.do(func(now time.Time) ([]routing.Decision, error) { return f.eng.Abandoned("c3", now), nil })
 			mu.Lock()
 			decided, accepted = true, cb
 			mu.Unlock()
+			return nil
 		})
 	r.sim.PressDTMF(leg3, "1")
 	r.waitFor("number confirmation prompt", func() bool { return r.played(leg3, PromptConfirm) })
@@ -588,11 +589,12 @@ func TestOfferDeclinedAndOtherNumber(t *testing.T) {
 	var mu sync.Mutex
 	var results []bool
 	var cbs []*storage.Callback
-	done := func(ok bool, cb *storage.Callback) {
+	done := func(ok bool, cb *storage.Callback) error {
 		mu.Lock()
 		results = append(results, ok)
 		cbs = append(cbs, cb)
 		mu.Unlock()
+		return nil
 	}
 	r.desk.Offer(context.Background(), OfferCall{CallID: "a", Leg: leg, Queue: "support", CallerNumber: "anonymous", EnqueuedAt: simT0}, done)
 	r.sim.PressDTMF(leg, "9")
@@ -619,7 +621,7 @@ func TestOfferTimesOut(t *testing.T) {
 	r := newRig(t, Config{KeyTimeout: 8 * time.Second}, "")
 	leg := r.sim.InjectCall("1000", "100", nil, 0)
 	got := make(chan bool, 1)
-	r.desk.Offer(context.Background(), OfferCall{CallID: "a", Leg: leg, Queue: "support", CallerNumber: "100"}, func(ok bool, _ *storage.Callback) { got <- ok })
+	r.desk.Offer(context.Background(), OfferCall{CallID: "a", Leg: leg, Queue: "support", CallerNumber: "100"}, func(ok bool, _ *storage.Callback) error { got <- ok; return nil })
 	r.clk.Advance(7 * time.Second)
 	select {
 	case <-got:

@@ -38,7 +38,7 @@ type offerSession struct {
 	digits string
 	tries  int
 	token  int
-	done   func(accepted bool, cb *storage.Callback)
+	done   func(accepted bool, cb *storage.Callback) error
 }
 
 // OfferCall is a waiting caller to whom a callback is offered.
@@ -66,8 +66,11 @@ func (d *Desk) ShouldOffer(queue string, waited, estimate time.Duration, staffed
 // leave the queue without counting as abandoned — the confirmation is
 // played and the caller is hung up. Any other key, or silence for
 // KeyTimeout, is a no: done(false, nil) and the caller keeps waiting.
-// done is called once, from a desk goroutine; it must not block long.
-func (d *Desk) Offer(ctx context.Context, c OfferCall, done func(accepted bool, cb *storage.Callback)) {
+// done is called once, from a desk goroutine; it must not block long. When
+// done(true, …) returns an error (the caller was connected to an agent in
+// the meantime, or hung up), the stored callback is cancelled and the
+// caller is left alone.
+func (d *Desk) Offer(ctx context.Context, c OfferCall, done func(accepted bool, cb *storage.Callback) error) {
 	s := &offerSession{call: c, done: done}
 	d.mu.Lock()
 	if _, busy := d.ivr[c.Leg]; busy {
@@ -214,7 +217,13 @@ func (d *Desk) accept(s *offerSession) {
 		s.done(false, nil)
 		return
 	}
-	s.done(true, cb)
+	if err := s.done(true, cb); err != nil {
+		d.log.Warn("call flow refused the accepted callback; cancelling it", "call_id", c.CallID, "callback_id", cb.ID, "err", err)
+		if cerr := d.store.CancelCallback(ctx, cb.ID, "caller no longer waiting: "+err.Error(), d.clk.Now()); cerr != nil {
+			d.log.Error("could not cancel refused callback", "callback_id", cb.ID, "err", cerr)
+		}
+		return
+	}
 	d.Dispatch(ctx)
 	// Hang up only when the confirmation has been heard (or after a bound):
 	// a hangup right after Play would cut it off.
