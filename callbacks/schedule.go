@@ -338,3 +338,11 @@ func (fe FieldErrors) err() error {
 	}
 	return fe
 }
+
+// FirstField names the first wrong field (the API's error "field").
+func (fe FieldErrors) FirstField() string {
+	if len(fe) == 0 {
+		return ""
+	}
+	return fe[0].Field
+}
