@@ -203,12 +203,14 @@ func ParseRules(filename string, data []byte) (*Config, error) {
 	p.checkKeys(doc, reflect.TypeOf(ruleFile{}), "")
 	var rf ruleFile
 	if err := doc.Decode(&rf); err != nil {
+		// Values of the wrong type leave holes in rf: building on it
+		// would report consequences, not causes.
 		p.typeErrs(doc, err)
-	}
-	if len(p.errs) > 0 {
 		p.sortErrs()
 		return nil, p.errs
 	}
+	// Unknown keys were ignored by the decoder: go on, so that one run
+	// reports every mistake in the file.
 	cfg := p.build(doc, &rf)
 	if len(p.errs) > 0 {
 		p.sortErrs()
