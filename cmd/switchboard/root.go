@@ -70,6 +70,7 @@ through its API (--server, SWITCHBOARD_SERVER).`,
 		newVersionCmd(app),
 		newCompletionCmd(app),
 		newRulesCmd(app),
+		newCallbackCmd(app),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
