@@ -253,7 +253,17 @@ func (s *Server) Run(ctx context.Context) error {
 
 	httpErr := serveHTTP(rctx, s.ln, s.http, s.cfg.Server.ShutdownTimeout, s.log)
 	stop()
-	wg.Wait()
+	// A PBX adapter or controller that does not stop must not keep the
+	// journal from being flushed: wait for them only so long.
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	var stuckErr error
+	select {
+	case <-stopped:
+	case <-time.After(s.cfg.Server.ShutdownTimeout):
+		stuckErr = fmt.Errorf("pbx adapter or controller did not stop within %s; flushing the journal anyway", s.cfg.Server.ShutdownTimeout)
+		s.log.Error("shutdown", "err", stuckErr)
+	}
 
 	stopJournal()
 	var jerr error
@@ -270,6 +280,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.close()
 	s.log.Info("switchboard stopped")
+	if stuckErr != nil {
+		return errors.Join(stuckErr, httpErr, jerr)
+	}
 	if pbxErr != nil && ctx.Err() == nil {
 		return fmt.Errorf("pbx %s: %w", s.cfg.PBX.Kind, errors.Join(pbxErr, ctlErr, httpErr, jerr))
 	}

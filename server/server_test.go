@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/adapters"
 	"github.com/switchboard-cc/switchboard/config"
 )
 
@@ -106,5 +107,38 @@ func TestServesHealthAndWallboard(t *testing.T) {
 		if status != 200 || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d, want 200 containing %q:\n%.300s", path, status, want, body)
 		}
+	}
+}
+
+// stuckPBX is an adapter whose Run ignores its context, as a PBX client
+// wedged in a blocking call would.
+type stuckPBX struct {
+	adapters.PBX
+	release chan struct{}
+}
+
+func (p stuckPBX) Run(context.Context) error { <-p.release; return nil }
+
+func TestShutdownIsBoundedWhenAPartHangs(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Server.ShutdownTimeout = time.Second
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	s.pbx = stuckPBX{PBX: s.pbx, release: release}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "did not stop within 1s") {
+			t.Errorf("Run = %v, want an error naming the part that did not stop", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run hung on a PBX adapter that ignores its context")
 	}
 }

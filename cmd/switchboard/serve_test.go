@@ -167,6 +167,35 @@ func TestServeAnswersCallsAndStatsReportThem(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "sim-") {
 		t.Errorf("call list: exit %d %q %q", code, out, stderr)
 	}
+
+	// Hang up a live call through the CLI; then it is no longer live.
+	var live api.CallList
+	waitFor(t, "a live call", 30*time.Second, func() bool {
+		code, out, _ := cli(t, nil, "call", "list", "--live", "--server", url, "-o", "json")
+		return code == 0 && json.Unmarshal([]byte(out), &live) == nil && len(live.Calls) > 0
+	})
+	id := live.Calls[0].ID
+	code, _, stderr = cli(t, nil, "call", "hangup", id, "--server", url)
+	if code != 0 && !strings.Contains(stderr, "no live call") { // it may have ended on its own meanwhile
+		t.Fatalf("call hangup %s: exit %d: %s", id, code, stderr)
+	}
+	waitFor(t, "the hung-up call to leave the live list", 30*time.Second, func() bool {
+		var cl api.CallList
+		code, out, _ := cli(t, nil, "call", "list", "--live", "--server", url, "-o", "json")
+		if code != 0 || json.Unmarshal([]byte(out), &cl) != nil {
+			return false
+		}
+		for _, c := range cl.Calls {
+			if c.ID == id {
+				return false
+			}
+		}
+		return true
+	})
+	code, _, stderr = cli(t, nil, "call", "hangup", "no-such-call", "--server", url)
+	if code != 1 || !strings.Contains(stderr, `no live call "no-such-call" (HTTP 404)`) {
+		t.Errorf("hangup of an unknown call: exit %d %q", code, stderr)
+	}
 }
 
 // TestWallboardFollowsSimulatedCalls loads the wallboard of a real server
