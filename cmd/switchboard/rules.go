@@ -2,36 +2,52 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/routing"
 )
 
 func newRulesCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rules",
-		Short: "Validate, test and compare routing files",
-		Long: `rules works on routing files (see docs/routing.md). validate and test need
-no running server: a manager can check a change on a laptop before it goes live.`,
+		Short: "Validate, test, compare, apply and roll back routing files",
+		Long: `rules works on routing files (see docs/routing.md).
+
+validate, test and "diff OLD NEW" need no running server: a manager can check
+a change on a laptop before it goes live. apply, history, show, rollback and
+"diff FILE" talk to the server (--server, --token): every applied file is
+stored as a new version with its author, time and comment, and is put in force
+without dropping a call.`,
 	}
-	cmd.AddCommand(newRulesValidateCmd(app), newRulesTestCmd(app), newRulesDiffCmd(app))
+	cmd.AddCommand(newRulesValidateCmd(app), newRulesTestCmd(app), newRulesDiffCmd(app),
+		newRulesApplyCmd(app), newRulesHistoryCmd(app), newRulesShowCmd(app), newRulesRollbackCmd(app))
 	return cmd
 }
 
-func loadRules(path string) (*routing.Config, error) {
+func readRules(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, usagef("read routing file: %v", err)
 	}
-	cfg, err := routing.ParseRules(path, data)
+	return data, nil
+}
+
+func loadRules(path string) (*routing.Config, error) {
+	data, err := readRules(path)
 	if err != nil {
 		return nil, err
+	}
+	cfg, err := routing.ParseRules(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not valid:\n%w", path, err)
 	}
 	return cfg, nil
 }
@@ -44,40 +60,15 @@ func newRulesValidateCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadRules(args[0])
 			if err != nil {
-				return fmt.Errorf("%s is not valid:\n%w", args[0], err)
+				return err
 			}
-			type summary struct {
-				File   string `json:"file"`
-				Valid  bool   `json:"valid"`
-				Queues int    `json:"queues"`
-				Rules  int    `json:"entry_rules"`
-				Agents int    `json:"agents"`
-			}
-			s := summary{File: args[0], Valid: true, Queues: len(cfg.Queues), Rules: len(cfg.Entry), Agents: len(cfg.Agents)}
+			s := api.ValidationResult{Valid: true, Queues: len(cfg.Queues), EntryRules: len(cfg.Entry), Agents: len(cfg.Agents)}
 			return app.Print(s, func(t *Table) {
 				t.Header = []string{"FILE", "VALID", "QUEUES", "ENTRY RULES", "AGENTS"}
-				t.Row(s.File, "yes", s.Queues, s.Rules, s.Agents)
+				t.Row(args[0], "yes", s.Queues, s.EntryRules, s.Agents)
 			})
 		},
 	}
-}
-
-// testResult is what `rules test` reports about one call.
-type testResult struct {
-	Queue    string          `json:"queue"`
-	Priority int             `json:"priority"`
-	Rule     string          `json:"rule"`
-	Agent    string          `json:"agent,omitempty"`
-	Trace    *routing.Trace  `json:"trace,omitempty"`
-	Waiting  string          `json:"waiting,omitempty"`
-	Events   []string        `json:"decisions"`
-	Agents   []testAgentInfo `json:"agents_considered,omitempty"`
-}
-
-type testAgentInfo struct {
-	ID    string     `json:"id"`
-	State string     `json:"state"`
-	Since *time.Time `json:"since,omitempty"`
 }
 
 func newRulesTestCmd(app *App) *cobra.Command {
@@ -85,18 +76,19 @@ func newRulesTestCmd(app *App) *cobra.Command {
 	var live bool
 	cmd := &cobra.Command{
 		Use:   "test FILE --call '{json}'",
-		Short: "Show where a call would go and which agent would take it, and why",
-		Long: `test classifies a call with the file's entry rules and runs the engine on it.
-The call is JSON with caller_number, dialed_number, vars and customer, e.g.
+		Short: "Show where a call would go, which agent would take it now, and why",
+		Long: `test classifies a call with the file's entry rules and runs the routing engine
+on it. The call is JSON with caller_number, dialed_number, node, vars and
+customer, e.g.
   switchboard rules test configs/routing.yaml --call '{"dialed_number":"2000","vars":{"VIP":"1"}}'
 Without --live the agents declared in the file are all taken as available
-(longest idle first in file order). With --live, the agents and their current
-states come from the running server (--server).`,
+(longest idle in file order) and nothing leaves this machine. With --live the
+file is tested on the server against its agents in their current states.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadRules(args[0])
+			data, err := readRules(args[0])
 			if err != nil {
-				return fmt.Errorf("%s is not valid:\n%w", args[0], err)
+				return err
 			}
 			var call routing.Call
 			dec := json.NewDecoder(strings.NewReader(callJSON))
@@ -104,81 +96,39 @@ states come from the running server (--server).`,
 			if err := dec.Decode(&call); err != nil {
 				return usagef("--call: %v (fields: caller_number, dialed_number, node, vars, customer)", err)
 			}
-			if call.ID == "" {
-				call.ID = "test-call"
-			}
-			now := time.Now().UTC()
+			now := time.Now()
 			if at != "" {
 				if now, err = time.Parse(time.RFC3339, at); err != nil {
 					return usagef("--at %q: use RFC 3339, e.g. 2026-11-23T09:30:00+01:00", at)
 				}
 			}
-			e, err := routing.NewEngineChecked(cfg)
-			if err != nil {
-				return err
-			}
-			var considered []testAgentInfo
+			var res routing.DryRunResult
 			if live {
 				c, err := app.Client()
 				if err != nil {
 					return err
 				}
-				var agents []routing.AgentView
-				if err := c.Get(cmd.Context(), "/api/v1/agents", &agents); err != nil {
+				in := api.TestRules{Filename: args[0], Content: string(data), Call: call, Live: true}
+				if at != "" {
+					in.At = now
+				}
+				if err := c.Post(cmd.Context(), "/api/v1/rules/test", in, &res); err != nil {
 					return err
 				}
-				sort.Slice(agents, func(i, j int) bool { return agents[i].Since.Before(agents[j].Since) })
-				for _, a := range agents {
-					e.UpsertAgent(routing.Agent{ID: a.ID, Name: a.Name, Endpoint: a.Endpoint, Skills: a.Skills, Attributes: a.Attributes, Queues: a.Queues}, a.Since)
-					if a.State == routing.StateAvailable {
-						if _, err := e.Login(a.ID, a.Since); err != nil {
-							return err
-						}
-					}
-					since := a.Since
-					considered = append(considered, testAgentInfo{ID: a.ID, State: string(a.State), Since: &since})
-				}
 			} else {
-				for i, a := range cfg.Agents {
-					if _, err := e.Login(a.ID, now.Add(time.Duration(i-len(cfg.Agents))*time.Second)); err != nil {
-						return err
-					}
-					considered = append(considered, testAgentInfo{ID: a.ID, State: string(routing.StateAvailable)})
+				cfg, err := routing.ParseRules(args[0], data)
+				if err != nil {
+					return fmt.Errorf("%s is not valid:\n%w", args[0], err)
 				}
-			}
-			ds, err := e.Arrive(call, now)
-			if err != nil {
-				return err
-			}
-			res := testResult{Agents: considered}
-			for _, d := range ds {
-				switch v := d.(type) {
-				case routing.Queued:
-					res.Queue, res.Priority, res.Rule = v.Queue, v.Priority, v.Rule
-					res.Events = append(res.Events, fmt.Sprintf("queued in %s (priority %d, rule %s)", v.Queue, v.Priority, v.Rule))
-				case routing.Offer:
-					if res.Agent == "" {
-						res.Agent = v.AgentID
-						tr := v.Trace
-						res.Trace = &tr
-					}
-					res.Events = append(res.Events, fmt.Sprintf("offer to %s: %s", v.AgentID, v.Trace.Reason))
-				case routing.QueueExit:
-					res.Events = append(res.Events, fmt.Sprintf("leaves %s (%s): %s", v.Queue, v.Reason, v.Action))
-				case routing.Overflow:
-					res.Events = append(res.Events, fmt.Sprintf("overflow %s → %s (%s)", v.From, v.To, v.Reason))
-				case routing.Announce:
-					res.Events = append(res.Events, fmt.Sprintf("announce position %d, estimated wait %s", v.Position, v.EstimatedWait))
+				if res, err = routing.DryRun(cfg, nil, call, now); err != nil {
+					return err
 				}
-			}
-			if res.Agent == "" {
-				res.Waiting = "no eligible agent is free now: the call waits (escalation steps may widen it)"
 			}
 			return app.Print(res, func(t *Table) {
 				t.Header = []string{"QUEUE", "PRIORITY", "RULE", "AGENT", "WHY"}
 				why := res.Waiting
 				if res.Trace != nil {
-					why = res.Trace.Reason
+					why = fmt.Sprintf("%s; %s; %d candidates %v", res.Trace.Step, res.Trace.Reason, res.Trace.Candidates, res.Trace.Considered)
 				}
 				t.Row(res.Queue, res.Priority, res.Rule, res.Agent, why)
 			})
@@ -186,25 +136,44 @@ states come from the running server (--server).`,
 	}
 	cmd.Flags().StringVar(&callJSON, "call", "{}", "the call as JSON")
 	cmd.Flags().StringVar(&at, "at", "", "evaluate at this time (RFC 3339) instead of now: calendars and time-of-day rules")
-	cmd.Flags().BoolVar(&live, "live", false, "use the running server's agents and their current states")
+	cmd.Flags().BoolVar(&live, "live", false, "test on the server against its agents in their current states")
 	return cmd
 }
 
 func newRulesDiffCmd(app *App) *cobra.Command {
-	return &cobra.Command{
-		Use:   "diff OLD NEW",
-		Short: "Show what changes between two routing files (queues, rules, agents)",
-		Args:  cobra.ExactArgs(2),
+	var against int64
+	cmd := &cobra.Command{
+		Use:   "diff OLD NEW | diff FILE",
+		Short: "Show what changes between two routing files, or between a file and the version in force",
+		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := loadRules(args[0])
-			if err != nil {
-				return fmt.Errorf("%s is not valid:\n%w", args[0], err)
+			var changes []routing.Change
+			if len(args) == 2 {
+				a, err := loadRules(args[0])
+				if err != nil {
+					return err
+				}
+				b, err := loadRules(args[1])
+				if err != nil {
+					return err
+				}
+				changes = routing.Diff(a, b)
+			} else {
+				data, err := readRules(args[0])
+				if err != nil {
+					return err
+				}
+				c, err := app.Client()
+				if err != nil {
+					return err
+				}
+				if err := c.Post(cmd.Context(), "/api/v1/rules/diff", api.ValidateRules{Filename: args[0], Content: string(data), Against: against}, &changes); err != nil {
+					return err
+				}
 			}
-			b, err := loadRules(args[1])
-			if err != nil {
-				return fmt.Errorf("%s is not valid:\n%w", args[1], err)
+			if changes == nil {
+				changes = []routing.Change{}
 			}
-			changes := diffRules(a, b)
 			return app.Print(changes, func(t *Table) {
 				t.Header = []string{"CHANGE", "WHAT", "DETAIL"}
 				for _, c := range changes {
@@ -213,96 +182,167 @@ func newRulesDiffCmd(app *App) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().Int64Var(&against, "against", 0, "with one FILE: compare with this stored version instead of the one in force")
+	return cmd
 }
 
-type ruleChange struct {
-	Change string `json:"change"` // added, removed, changed
-	What   string `json:"what"`
-	Detail string `json:"detail,omitempty"`
+func defaultAuthor(app *App) string {
+	for _, k := range []string{"SWITCHBOARD_USER", "USER", "LOGNAME"} {
+		if v, ok := app.Getenv(k); ok && v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
-func diffRules(a, b *routing.Config) []ruleChange {
-	var out []ruleChange
-	qa, qb := map[string]routing.QueueConfig{}, map[string]routing.QueueConfig{}
-	for _, q := range a.Queues {
-		qa[q.Name] = q
-	}
-	for _, q := range b.Queues {
-		qb[q.Name] = q
-	}
-	for _, q := range b.Queues {
-		old, ok := qa[q.Name]
-		if !ok {
-			out = append(out, ruleChange{"added", "queue " + q.Name, ""})
-			continue
-		}
-		if d := describeQueueDiff(old, q); d != "" {
-			out = append(out, ruleChange{"changed", "queue " + q.Name, d})
-		}
-	}
-	for _, q := range a.Queues {
-		if _, ok := qb[q.Name]; !ok {
-			out = append(out, ruleChange{"removed", "queue " + q.Name, "waiting calls move to the default queue"})
-		}
-	}
-	ra, rb := map[string]routing.EntryRule{}, map[string]routing.EntryRule{}
-	for _, r := range a.Entry {
-		ra[r.Name] = r
-	}
-	for _, r := range b.Entry {
-		rb[r.Name] = r
-	}
-	for i, r := range b.Entry {
-		old, ok := ra[r.Name]
-		switch {
-		case !ok:
-			out = append(out, ruleChange{"added", "entry rule " + r.Name, fmt.Sprintf("→ %s priority %d (position %d)", r.Queue, r.Priority, i+1)})
-		case old.Queue != r.Queue || old.Priority != r.Priority || fmt.Sprint(old.Require) != fmt.Sprint(r.Require):
-			out = append(out, ruleChange{"changed", "entry rule " + r.Name, fmt.Sprintf("%s/%d → %s/%d", old.Queue, old.Priority, r.Queue, r.Priority)})
-		}
-	}
-	for _, r := range a.Entry {
-		if _, ok := rb[r.Name]; !ok {
-			out = append(out, ruleChange{"removed", "entry rule " + r.Name, ""})
-		}
-	}
-	if a.DefaultQueue != b.DefaultQueue {
-		out = append(out, ruleChange{"changed", "default_queue", a.DefaultQueue + " → " + b.DefaultQueue})
-	}
-	aa, ab := map[string]routing.Agent{}, map[string]routing.Agent{}
-	for _, x := range a.Agents {
-		aa[x.ID] = x
-	}
-	for _, x := range b.Agents {
-		ab[x.ID] = x
-		if old, ok := aa[x.ID]; !ok {
-			out = append(out, ruleChange{"added", "agent " + x.ID, ""})
-		} else if fmt.Sprint(old.Skills, old.Queues, old.Endpoint) != fmt.Sprint(x.Skills, x.Queues, x.Endpoint) {
-			out = append(out, ruleChange{"changed", "agent " + x.ID, fmt.Sprintf("skills %v → %v, queues %v → %v", old.Skills, x.Skills, old.Queues, x.Queues)})
-		}
-	}
-	for _, x := range a.Agents {
-		if _, ok := ab[x.ID]; !ok {
-			out = append(out, ruleChange{"removed", "agent " + x.ID, ""})
-		}
-	}
-	return out
+func printVersion(app *App, v api.RuleVersion) error {
+	return app.Print(v, func(t *Table) {
+		t.Header = []string{"VERSION", "AUTHOR", "CREATED", "COMMENT"}
+		t.Row(v.Version, v.Author, v.CreatedAt.Format(time.RFC3339), v.Comment)
+	})
 }
 
-func describeQueueDiff(a, b routing.QueueConfig) string {
-	var d []string
-	add := func(name string, x, y any) {
-		if fmt.Sprint(x) != fmt.Sprint(y) {
-			d = append(d, fmt.Sprintf("%s %v → %v", name, x, y))
-		}
+func newRulesApplyCmd(app *App) *cobra.Command {
+	var comment, author string
+	cmd := &cobra.Command{
+		Use:   "apply FILE --comment WHY",
+		Short: "Store a routing file as a new version and put it in force without dropping calls",
+		Long: `apply checks FILE locally, then sends it to the server, which checks it
+again, stores it as a new version (author, time, comment, audit entry) and
+reloads the routing engine: waiting calls keep their place and wait time and
+are re-evaluated under the new version (docs/routing.md, "Live reload"). A
+file with any error changes nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := loadRules(args[0]); err != nil {
+				return err
+			}
+			data, _ := readRules(args[0])
+			if author == "" {
+				author = defaultAuthor(app)
+			}
+			if author == "" {
+				return usagef("--author: who applies this version (or set SWITCHBOARD_USER)")
+			}
+			c, err := app.Client()
+			if err != nil {
+				return err
+			}
+			var v api.RuleVersion
+			if err := c.Post(cmd.Context(), "/api/v1/rules", api.ApplyRules{Filename: args[0], Content: string(data), Author: author, Comment: comment}, &v); err != nil {
+				return err
+			}
+			return printVersion(app, v)
+		},
 	}
-	add("strategy", a.Strategy, b.Strategy)
-	add("service level", fmt.Sprintf("%s/%.2f", a.ServiceLevelThreshold, a.ServiceLevelGoal), fmt.Sprintf("%s/%.2f", b.ServiceLevelThreshold, b.ServiceLevelGoal))
-	add("offer_timeout", a.OfferTimeout, b.OfferTimeout)
-	add("wrap_up", a.WrapUp, b.WrapUp)
-	add("max_wait", a.MaxWait, b.MaxWait)
-	add("max_length", a.MaxLength, b.MaxLength)
-	add("on_exit", a.Exit, b.Exit)
-	add("steps", a.Steps, b.Steps)
-	return strings.Join(d, "; ")
+	cmd.Flags().StringVar(&comment, "comment", "", "why this change (kept in the history)")
+	cmd.Flags().StringVar(&author, "author", "", "who applies it (default $SWITCHBOARD_USER, then $USER)")
+	return cmd
+}
+
+func newRulesHistoryCmd(app *App) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List stored routing versions, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit <= 0 || limit > 1000 {
+				return usagef("--limit %d: a number from 1 to 1000", limit)
+			}
+			c, err := app.Client()
+			if err != nil {
+				return err
+			}
+			var l []api.RuleVersion
+			if err := c.Get(cmd.Context(), "/api/v1/rules/versions?limit="+strconv.Itoa(limit), &l); err != nil {
+				return err
+			}
+			return app.Print(l, func(t *Table) {
+				t.Header = []string{"VERSION", "AUTHOR", "CREATED", "SHA256", "COMMENT"}
+				for i, v := range l {
+					comment := v.Comment
+					if v.RollbackOf > 0 && !strings.Contains(comment, "rollback") {
+						comment = fmt.Sprintf("(rollback to %d) %s", v.RollbackOf, comment)
+					}
+					ver := strconv.FormatInt(v.Version, 10)
+					if i == 0 {
+						ver += " (in force)"
+					}
+					t.Row(ver, v.Author, v.CreatedAt.Format(time.RFC3339), v.SHA256[:min(12, len(v.SHA256))], comment)
+				}
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many versions")
+	return cmd
+}
+
+func newRulesShowCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show [VERSION]",
+		Short: "Print a stored routing file (default: the version in force)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "/api/v1/rules"
+			if len(args) == 1 {
+				n, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil || n <= 0 {
+					return usagef("VERSION %q: a version number from `switchboard rules history`", args[0])
+				}
+				path = "/api/v1/rules/versions/" + args[0]
+			}
+			c, err := app.Client()
+			if err != nil {
+				return err
+			}
+			var v api.RuleVersion
+			if err := c.Get(cmd.Context(), path, &v); err != nil {
+				return err
+			}
+			if app.Output == "" || app.Output == "table" {
+				// The file itself, ready to edit and apply again.
+				_, err := fmt.Fprint(app.Stdout, v.Content)
+				return err
+			}
+			return app.Print(v, nil)
+		},
+	}
+}
+
+func newRulesRollbackCmd(app *App) *cobra.Command {
+	var comment, author string
+	cmd := &cobra.Command{
+		Use:   "rollback VERSION --comment WHY",
+		Short: "Put an earlier version back in force (stored as a new version)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || n <= 0 {
+				return usagef("VERSION %q: a version number from `switchboard rules history`", args[0])
+			}
+			if author == "" {
+				author = defaultAuthor(app)
+			}
+			if author == "" {
+				return usagef("--author: who rolls back (or set SWITCHBOARD_USER)")
+			}
+			c, err := app.Client()
+			if err != nil {
+				return err
+			}
+			var v api.RuleVersion
+			if err := c.Post(cmd.Context(), "/api/v1/rules/rollback", api.Rollback{Version: n, Author: author, Comment: comment}, &v); err != nil {
+				var ae *APIError
+				if errors.As(err, &ae) && ae.Status == 404 {
+					return fmt.Errorf("no rules version %d: see `switchboard rules history`", n)
+				}
+				return err
+			}
+			return printVersion(app, v)
+		},
+	}
+	cmd.Flags().StringVar(&comment, "comment", "", "why (kept in the history)")
+	cmd.Flags().StringVar(&author, "author", "", "who rolls back (default $SWITCHBOARD_USER, then $USER)")
+	return cmd
 }

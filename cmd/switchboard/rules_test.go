@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/routing"
+)
+
+const cliRulesV1 = `queues:
+  - name: support
+  - name: general
+entry:
+  - {name: support-line, dialed: ["1000"], queue: support}
+agents:
+  - {id: alice, skills: {support: 5}, queues: {support: 1, general: 1}}
+  - {id: bob, skills: {support: 9}, queues: {support: 1}}
+`
+
+func writeRules(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "routing.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRulesValidateOffline(t *testing.T) {
+	good := writeRules(t, cliRulesV1)
+	code, out, stderr := cli(t, nil, "rules", "validate", good, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"valid": true`) {
+		t.Fatalf("exit %d out %q err %q", code, out, stderr)
+	}
+	bad := writeRules(t, "queues:\n  - name: a\n    stratgy: x\nentry:\n  - {queue: b}\n")
+	code, _, stderr = cli(t, nil, "rules", "validate", bad)
+	if code == 0 || !strings.Contains(stderr, bad+":3:5: unknown key \"stratgy\"") || !strings.Contains(stderr, bad+":5:") {
+		t.Fatalf("exit %d stderr %q", code, stderr)
+	}
+}
+
+func TestRulesTestOffline(t *testing.T) {
+	f := writeRules(t, cliRulesV1)
+	code, out, stderr := cli(t, nil, "rules", "test", f, "--call", `{"dialed_number":"1000"}`, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res routing.DryRunResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	// Longest idle in file order: alice first.
+	if res.Queue != "support" || res.Agent != "alice" || res.Trace == nil || res.Trace.Candidates != 2 {
+		t.Fatalf("%+v", res)
+	}
+	code, _, stderr = cli(t, nil, "rules", "test", f, "--call", `{"dialled":"1000"}`)
+	if code == 0 || !strings.Contains(stderr, "--call") {
+		t.Fatalf("bad call accepted: %d %q", code, stderr)
+	}
+	code, _, stderr = cli(t, nil, "rules", "test", f, "--at", "tomorrow")
+	if code == 0 || !strings.Contains(stderr, "--at") {
+		t.Fatalf("bad --at accepted: %d %q", code, stderr)
+	}
+}
+
+func TestRulesDiffOffline(t *testing.T) {
+	a := writeRules(t, cliRulesV1)
+	b := writeRules(t, strings.Replace(cliRulesV1, "queue: support}", "queue: general, priority: 3}", 1))
+	code, out, stderr := cli(t, nil, "rules", "diff", a, b)
+	if code != 0 || !strings.Contains(out, "entry rule support-line") || !strings.Contains(out, "support/0 → general/3") {
+		t.Fatalf("exit %d out %q err %q", code, out, stderr)
+	}
+}
+
+// TestRulesApplyHistoryShowRollback drives the server-side commands
+// against the real rules API over HTTP (versions kept in memory here; the
+// API's own tests run them on SQLite).
+func TestRulesApplyHistoryShowRollback(t *testing.T) {
+	var mu sync.Mutex
+	var versions []api.RuleVersion
+	var inForce string
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	rs := api.Rules{
+		Add: func(_ context.Context, v *api.RuleVersion) error {
+			mu.Lock()
+			defer mu.Unlock()
+			v.Version, v.CreatedAt, v.SHA256 = int64(len(versions)+1), at, fmt.Sprintf("%064d", len(versions)+1)
+			versions = append(versions, *v)
+			return nil
+		},
+		List: func(_ context.Context, limit int) ([]api.RuleVersion, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			var out []api.RuleVersion
+			for i := len(versions) - 1; i >= 0 && len(out) < limit; i-- {
+				v := versions[i]
+				v.Content = ""
+				out = append(out, v)
+			}
+			return out, nil
+		},
+		Get: func(_ context.Context, n int64) (api.RuleVersion, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if n < 1 || int(n) > len(versions) {
+				return api.RuleVersion{}, fmt.Errorf("version %d: %w", n, api.ErrNotFound)
+			}
+			return versions[n-1], nil
+		},
+		Reload: func(_ context.Context, cfg *routing.Config) error { inForce = cfg.Version; return nil },
+	}
+	s, err := api.New(api.Options{Token: "tok"}, api.RulesRoutes(rs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	env := map[string]string{"SWITCHBOARD_SERVER": ts.URL, "SWITCHBOARD_TOKEN": "tok", "USER": "alice"}
+	f1 := writeRules(t, cliRulesV1)
+	f2 := writeRules(t, strings.Replace(cliRulesV1, "- name: general", "- name: general\n    wrap_up: 30s", 1))
+	srv := []string{"--server", ts.URL, "--token", "tok"}
+	if code, _, stderr := cli(t, env, append([]string{"rules", "apply", f1, "--comment", "first"}, srv...)...); code != 0 {
+		t.Fatalf("apply 1: %s", stderr)
+	}
+	if code, _, stderr := cli(t, env, append([]string{"rules", "apply", f2, "--author", "bob"}, srv...)...); code != 0 {
+		t.Fatalf("apply 2: %s", stderr)
+	}
+	bad := writeRules(t, "queues: [")
+	if code, _, stderr := cli(t, env, append([]string{"rules", "apply", bad}, srv...)...); code == 0 || !strings.Contains(stderr, "not valid") {
+		t.Fatalf("bad apply: %d %s", code, stderr)
+	}
+	code, out, stderr := cli(t, env, append([]string{"rules", "history"}, srv...)...)
+	if code != 0 || !strings.Contains(out, "2 (in force)") || !strings.Contains(out, "bob") || !strings.Contains(out, "first") {
+		t.Fatalf("history: %d %q %q", code, out, stderr)
+	}
+	code, out, _ = cli(t, env, append([]string{"rules", "show", "1"}, srv...)...)
+	if code != 0 || out != cliRulesV1 {
+		t.Fatalf("show 1: %q", out)
+	}
+	code, out, stderr = cli(t, env, append([]string{"rules", "diff", f1}, srv...)...)
+	if code != 0 || !strings.Contains(out, "wrap_up 30s → 10s") {
+		t.Fatalf("diff against in force: %d %q %q", code, out, stderr)
+	}
+	code, out, stderr = cli(t, env, append([]string{"rules", "rollback", "1", "--comment", "undo"}, srv...)...)
+	if code != 0 || !strings.Contains(out, "3") || inForce != "3" {
+		t.Fatalf("rollback: %d %q %q (in force %s)", code, out, stderr, inForce)
+	}
+	if versions[2].RollbackOf != 1 || versions[2].Content != cliRulesV1 || versions[2].Author != "alice" {
+		t.Fatalf("version 3 %+v", versions[2])
+	}
+	code, _, stderr = cli(t, env, append([]string{"rules", "rollback", "9"}, srv...)...)
+	if code == 0 || !strings.Contains(stderr, "no rules version 9") {
+		t.Fatalf("rollback to unknown: %d %q", code, stderr)
+	}
+}
