@@ -57,6 +57,9 @@ type callState struct {
 	answered time.Time
 	hops     int // overflows taken, to stop cycles
 	stepIdx  int // highest escalation step reached (-1 = none)
+	// maxWaitDone: the maximum-wait exit was applied (a callback offer
+	// keeps the call waiting; it is not offered twice).
+	maxWaitDone bool
 	tokens   callTokens
 }
 
@@ -436,9 +439,7 @@ func (e *Engine) offerFailed(cs *callState, agentID, reason string, now time.Tim
 		}
 	}
 	if len(cs.offers) == 0 && cs.phase == phaseOffered {
-		cs.phase = phaseWaiting
-		e.insertWaiting(q, cs)
-		out = e.matchCall(cs, now, out)
+		out = e.requeue(cs, now, out)
 	}
 	// The agent that missed may take other calls.
 	if ag := e.agents[agentID]; ag != nil && ag.state == StateAvailable {
@@ -664,6 +665,19 @@ func vtime(since time.Time, prio int, step time.Duration) time.Time {
 		step = DefaultPriorityStep
 	}
 	return since.Add(-time.Duration(prio) * step)
+}
+
+// requeue puts a call whose offers all failed back in its place. Its
+// maximum wait may have passed while it rang (the timer found it ringing
+// and let it be): then it leaves now, as it would have.
+func (e *Engine) requeue(cs *callState, now time.Time, out []Decision) []Decision {
+	q := e.queues[cs.queue]
+	e.insertWaiting(q, cs)
+	if q.cfg.MaxWait > 0 && !now.Before(cs.since.Add(q.cfg.MaxWait)) && !cs.maxWaitDone {
+		cs.maxWaitDone = true
+		return e.exitQueue(cs, "max_wait", q.cfg.Exit, now, out)
+	}
+	return e.matchCall(cs, now, out)
 }
 
 func (e *Engine) insertWaiting(q *queueState, cs *callState) {
@@ -1064,8 +1078,7 @@ func (e *Engine) withdrawAgentOffer(ag *agentState, why string, now time.Time, o
 	if len(cs.offers) == 0 && cs.phase == phaseOffered {
 		// The leaving agent is in StateOffered, so not in any avail index:
 		// matching cannot pick it again.
-		e.insertWaiting(e.queues[cs.queue], cs)
-		out = e.matchCall(cs, now, out)
+		out = e.requeue(cs, now, out)
 	}
 	return out
 }
@@ -1221,6 +1234,7 @@ func (e *Engine) overflow(cs *callState, to, why string, now time.Time, out []De
 	cs.hops++
 	cs.queue = to
 	cs.stepIdx = -1
+	cs.maxWaitDone = false
 	cs.declined = nil
 	tq := e.queues[to]
 	cs.vtime = vtime(cs.since, cs.priority, tq.cfg.PriorityStep)
@@ -1425,6 +1439,7 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 	case timerMaxWait:
 		cs := e.calls[t.id]
 		if cs.phase == phaseWaiting {
+			cs.maxWaitDone = true
 			out = e.exitQueue(cs, "max_wait", e.queues[cs.queue].cfg.Exit, now, out)
 		}
 	case timerAnnounce:

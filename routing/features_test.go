@@ -700,3 +700,24 @@ func TestAliasBombIsNotExpanded(t *testing.T) {
 		t.Fatal("accepted")
 	}
 }
+
+// TestMaxWaitPassedWhileRinging: the maximum wait expires while the call
+// rings an agent who then does not answer; the call leaves at once
+// instead of waiting for ever.
+func TestMaxWaitPassedWhileRinging(t *testing.T) {
+	e := newTestEngine(t, QueueConfig{Name: "support", OfferTimeout: 20 * time.Second, MaxWait: 30 * time.Second, Exit: ExitPolicy{Action: ExitVoicemail}},
+		agent("a", map[string]int{"support": 1}, nil))
+	e.Arrive(Call{ID: "c1"}, at(0))
+	mustLogin(t, e, "a", at(25)) // rings from 25 s to 45 s; max wait at 30 s
+	if ds := e.Tick(at(30)); len(ds) != 0 {
+		t.Fatalf("ringing call exited: %+v", ds)
+	}
+	ds := e.Tick(at(45))
+	x, ok := has[QueueExit](ds)
+	if !ok || x.Reason != "max_wait" || x.Action != ExitVoicemail {
+		t.Fatalf("after RONA past max wait: %+v", ds)
+	}
+	if _, known := e.CallQueue("c1"); known {
+		t.Fatal("call still waiting")
+	}
+}
