@@ -60,7 +60,7 @@ type callState struct {
 	// maxWaitDone: the maximum-wait exit was applied (a callback offer
 	// keeps the call waiting; it is not offered twice).
 	maxWaitDone bool
-	tokens   callTokens
+	tokens      callTokens
 }
 
 type callTokens struct{ step, maxWait, announce uint64 }
