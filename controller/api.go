@@ -41,6 +41,10 @@ type QueueStatus struct {
 	AgentsByState                map[string]int `json:"agents_by_state"`
 	CallbacksOffered             int            `json:"callbacks_offered"`
 	CallbacksWaiting             int            `json:"callbacks_waiting"`
+
+	// oldest is the original enqueue time of the longest waiting call, so
+	// that Snapshot can age LongestWaitSeconds to the moment it is read.
+	oldest time.Time
 }
 
 // CallStatus is one live call.
@@ -70,16 +74,52 @@ type NodeStatus struct {
 	Since   time.Time `json:"since"`
 }
 
-// Snapshot returns the last published picture of the floor (refreshed by
-// the loop at most every 100 ms, and whenever it goes idle).
+// Snapshot returns a picture of the floor, safe to keep and read from any
+// goroutine. When the floor changed since the last picture the loop builds
+// a new one (at most every 100 ms of wall time, so a busy wallboard does
+// not slow routing; a loop that does not answer within a second yields the
+// last picture); waits are aged to the clock's current time, so a floor
+// where nothing happens still shows its callers' waits growing. Observers
+// must not call it (they run in the loop).
 func (c *Controller) Snapshot() Snapshot {
+	if c.dirty.Load() && time.Since(c.lastPublish()) >= c.snapEvery {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.do(ctx, func() error { c.publish(); return nil })
+		cancel()
+	}
+	c.snapMu.RLock()
+	s := c.snap
+	c.snapMu.RUnlock()
+	now := c.clk.Now()
+	if now.Before(s.At) {
+		return s
+	}
+	s.At = now
+	// The published slices are shared by every reader: age copies.
+	s.Queues = append([]QueueStatus(nil), s.Queues...)
+	for i := range s.Queues {
+		if q := &s.Queues[i]; !q.oldest.IsZero() {
+			q.LongestWaitSeconds = now.Sub(q.oldest).Seconds()
+		}
+	}
+	s.Calls = append([]CallStatus(nil), s.Calls...)
+	for i := range s.Calls {
+		if cs := &s.Calls[i]; !cs.EnqueuedAt.IsZero() && cs.AnsweredAt.IsZero() {
+			cs.WaitSeconds = now.Sub(cs.EnqueuedAt).Seconds()
+		}
+	}
+	return s
+}
+
+func (c *Controller) lastPublish() time.Time {
 	c.snapMu.RLock()
 	defer c.snapMu.RUnlock()
-	return c.snap
+	return c.published
 }
 
 // publish builds the snapshot; called from the loop only.
 func (c *Controller) publish() {
+	c.dirty.Store(false)
 	now := c.clk.Now()
 	s := Snapshot{At: now, Agents: c.engine.Agents()}
 	board := map[string]int{}
@@ -87,11 +127,18 @@ func (c *Controller) publish() {
 	for i := range figures {
 		board[figures[i].Name] = i
 	}
+	entries := map[string]int{}
+	for _, cl := range c.calls {
+		if cl.callback != nil && cl.phase != phaseTalking {
+			entries[cl.queue]++
+		}
+	}
 	for _, q := range c.engine.Queues() {
 		qs := QueueStatus{Name: q.Name, Waiting: q.Waiting, Ringing: q.Ringing, ServiceLevelGoal: q.ServiceLevelGoal,
 			ServiceLevelThresholdSeconds: q.ServiceLevelThreshold.Seconds(), EstimatedWaitSeconds: q.EstimatedWait.Seconds(),
-			AgentsByState: map[string]int{}, ServiceLevel: 1}
+			AgentsByState: map[string]int{}, ServiceLevel: 1, CallbacksWaiting: entries[q.Name]}
 		if !q.OldestSince.IsZero() {
+			qs.oldest = q.OldestSince
 			qs.LongestWaitSeconds = now.Sub(q.OldestSince).Seconds()
 		}
 		for st, n := range q.AgentsByState {
@@ -121,13 +168,16 @@ func (c *Controller) publish() {
 		}
 		s.Calls = append(s.Calls, cs)
 	}
-	sort.Slice(s.Calls, func(i, j int) bool { return s.Calls[i].ArrivedAt.Before(s.Calls[j].ArrivedAt) || s.Calls[i].ArrivedAt.Equal(s.Calls[j].ArrivedAt) && s.Calls[i].ID < s.Calls[j].ID })
+	sort.Slice(s.Calls, func(i, j int) bool {
+		return s.Calls[i].ArrivedAt.Before(s.Calls[j].ArrivedAt) || s.Calls[i].ArrivedAt.Equal(s.Calls[j].ArrivedAt) && s.Calls[i].ID < s.Calls[j].ID
+	})
 	for _, n := range c.nodes {
 		s.Nodes = append(s.Nodes, n)
 	}
 	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Node < s.Nodes[j].Node })
 	c.snapMu.Lock()
 	c.snap = s
+	c.published = time.Now()
 	c.snapMu.Unlock()
 }
 
@@ -162,7 +212,10 @@ func (c *Controller) agentOp(ctx context.Context, fn func(now time.Time) ([]rout
 			return err
 		}
 		c.apply(ds)
-		c.publish()
+		c.dirty.Store(true)
+		c.snapMu.Lock()
+		c.published = time.Time{} // the next Snapshot shows the change
+		c.snapMu.Unlock()
 		return nil
 	})
 }
@@ -190,13 +243,23 @@ func (c *Controller) AgentUnpause(ctx context.Context, agentID string) error {
 	return c.agentOp(ctx, func(now time.Time) ([]routing.Decision, error) { return c.engine.SetAvailable(agentID, now) })
 }
 
-// UpsertAgent adds or redefines an agent.
+// UpsertAgent adds or redefines an agent (its live state is kept). The
+// definition is checked first; a bad one changes nothing.
 func (c *Controller) UpsertAgent(ctx context.Context, a routing.Agent) error {
+	if a.ID == "" {
+		return fmt.Errorf("agent: id is required: %w", routing.ErrInvalid)
+	}
+	for s, lvl := range a.Skills {
+		if lvl < 1 || lvl > 10 {
+			return fmt.Errorf("agent %q: skills.%s: level %d is outside 1..10: %w", a.ID, s, lvl, routing.ErrInvalid)
+		}
+	}
 	return c.agentOp(ctx, func(now time.Time) ([]routing.Decision, error) { return c.engine.UpsertAgent(a, now), nil })
 }
 
-// HangupCall hangs up a live call's caller leg; the rest follows from the
-// hangup event.
+// HangupCall hangs up a live call's caller leg (cause 0 = 16, normal
+// clearing); the rest follows from the hangup event. A callback entry
+// waiting for an agent (no leg) is taken out of its queue at once.
 func (c *Controller) HangupCall(ctx context.Context, id string, cause int) error {
 	var ref adapters.LegRef
 	err := c.do(ctx, func() error {
@@ -204,10 +267,14 @@ func (c *Controller) HangupCall(ctx context.Context, id string, cause int) error
 		if !ok {
 			return fmt.Errorf("%w: %q", ErrUnknownCall, id)
 		}
+		if cl.caller.IsZero() {
+			c.removeEntry(cl, "removed by operator")
+			return nil
+		}
 		ref = cl.caller
 		return nil
 	})
-	if err != nil {
+	if err != nil || ref.IsZero() {
 		return err
 	}
 	if cause == 0 {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
@@ -25,12 +26,16 @@ import (
 	"github.com/switchboard-cc/switchboard/storage"
 )
 
-// Errors callers branch on (the API maps them to 404 / 409).
+// Errors callers branch on (the API maps them to 404 / 409 / 503). They
+// are the routing engine's own sentinels where the engine decides, so
+// errors.Is works on either name.
 var (
 	ErrUnknownAgent = routing.ErrUnknownAgent
 	ErrUnknownCall  = errors.New("unknown call")
 	ErrInvalidState = routing.ErrInvalidState
 	ErrNotRunning   = errors.New("controller not running")
+	// ErrNoCallbackDesk: a callback was asked for but no desk is wired.
+	ErrNoCallbackDesk = errors.New("no callback desk")
 )
 
 // Journal takes records for the database without waiting on it
@@ -41,21 +46,36 @@ type Journal interface {
 
 // Store gives the controller what it needs at start (storage.Store
 // satisfies it): the calls that were live when switchboard stopped, and
-// today's finished calls to seed the statistics.
+// today's calls to seed the statistics.
 type Store interface {
 	LiveCalls(ctx context.Context) ([]storage.Call, error)
 	Calls(ctx context.Context, f storage.CallFilter) ([]storage.Call, error)
 }
 
 // Observer sees the life of every call (recordings, callbacks, metrics).
-// Observe is called from the controller loop and must not block.
+// Observe is called from the controller loop and must not block (nor call
+// back into the controller synchronously).
 type Observer interface {
 	Observe(CallEvent)
 }
 
+// CallEvent kinds.
+const (
+	EventArrived       = "arrived"
+	EventQueued        = "queued"
+	EventOffered       = "offered"
+	EventAnswered      = "answered"
+	EventBridged       = "bridged"
+	EventEnded         = "ended"
+	EventAbandoned     = "abandoned"
+	EventExited        = "exited"
+	EventCallbackOffer = "callback_offer"
+	EventPBX           = "pbx"
+)
+
 // CallEvent is what an Observer sees.
 type CallEvent struct {
-	Kind         string // arrived, queued, offered, answered, bridged, ended, abandoned, exited, pbx
+	Kind         string // one of the Event* constants
 	At           time.Time
 	CallID       string
 	Queue        string
@@ -66,7 +86,10 @@ type CallEvent struct {
 	Caller       adapters.LegRef
 	AgentLeg     adapters.LegRef
 	Bridge       adapters.BridgeRef
-	PBXEvent     adapters.Event
+	// PBXEvent is set for Kind "pbx": every port event, in order, with the
+	// call it belongs to when the leg is known (RecordingStarted/Finished,
+	// DTMFReceived, Reconciled …). Always a value, never a pointer.
+	PBXEvent adapters.Event
 }
 
 // Config tunes the controller.
@@ -75,17 +98,23 @@ type Config struct {
 	CommandTimeout time.Duration `yaml:"command_timeout" json:"command_timeout"`
 	// HoldClass is the music-on-hold class ("" = the PBX default).
 	HoldClass string `yaml:"hold_class" json:"hold_class"`
-	// Greeting is played to a caller before hold (empty = none).
+	// Greeting is a sound played to a caller after answer, before hold
+	// (empty = none).
 	Greeting string `yaml:"greeting" json:"greeting"`
-	// Announce plays position / estimated-wait announcements when the
-	// routing file asks for them.
-	Announce bool `yaml:"announce" json:"announce"`
 	// Timezone is the statistics day's zone (default UTC).
 	Timezone string `yaml:"timezone" json:"timezone"`
-	// ShortAbandon is left out of the service level (default 5 s).
+	// ShortAbandon is left out of the service level (default 5 s; negative
+	// counts every abandon).
 	ShortAbandon time.Duration `yaml:"short_abandon" json:"short_abandon"`
+	// ServiceLevel picks the formula (see package stats): "abandons"
+	// (default), "answered" or "offered".
+	ServiceLevel string `yaml:"service_level" json:"service_level"`
 	// RecentTraces is how many routing traces a call keeps (default 8).
 	RecentTraces int `yaml:"recent_traces" json:"recent_traces"`
+	// VoicemailContext is the dialplan context a voicemail exit continues
+	// in when the routing file's target names only a box (default
+	// "switchboard-voicemail").
+	VoicemailContext string `yaml:"voicemail_context" json:"voicemail_context"`
 }
 
 // Deps are the parts the controller joins.
@@ -93,10 +122,11 @@ type Deps struct {
 	PBX       adapters.PBX
 	Engine    *routing.Engine
 	Journal   Journal // nil: nothing persisted
-	Store     Store   // nil: no restart recovery
+	Store     Store   // nil: no restart recovery, statistics start at zero
 	Clock     clock.Clock
 	Log       *slog.Logger
 	Observers []Observer
+	Callbacks CallbackDesk // nil: callback offers are logged, callers keep waiting
 }
 
 // Controller is the call flow.
@@ -109,22 +139,40 @@ type Controller struct {
 	clk    clock.Clock
 	log    *slog.Logger
 	obs    []Observer
+	desk   CallbackDesk
 	board  *stats.Board
+	loc    *time.Location
 
-	internal chan func()      // results of PBX commands, back into the loop
-	requests chan request     // operator requests
-	snapMu   sync.RWMutex     // guards snap
-	snap     Snapshot         // last published snapshot
-	running  chan struct{}    // closed when the loop runs
-	calls    map[string]*call // by call id
+	internal chan func()  // results of PBX commands, back into the loop
+	requests chan request // operator requests
+	running  chan struct{}
+	stopped  chan struct{}
+	ctx      context.Context
+	wg       sync.WaitGroup
+
+	snapMu    sync.RWMutex
+	snap      Snapshot
+	published time.Time     // wall time of the last publish
+	snapEvery time.Duration // least wall time between two publishes
+	dirty     atomic.Bool   // the floor changed since the last published snapshot
+
+	// Loop-owned state.
+	calls    map[string]*call
 	byLeg    map[adapters.LegRef]legOwner
 	legRecs  map[adapters.LegRef]*storage.Leg
 	offers   map[string]*offer // by tag
 	nodes    map[string]NodeStatus
-	recovery map[string]storage.Call // live calls from before a restart, by caller leg
-	seq      uint64
-	wg       sync.WaitGroup
-	ctx      context.Context
+	recovery map[string]storage.Call // live calls from before a restart, by caller leg "node/id"
+	// hangAfterPlay: caller legs that leave with an announcement and are
+	// hung up when it finishes.
+	hangAfterPlay map[adapters.LegRef]bool
+	seq           uint64
+
+	// For Idle (tests on a manual clock).
+	busy     atomic.Int32
+	inflight atomic.Int32
+	deadline atomic.Int64 // next engine deadline, unix ns; 0 = none
+	received atomic.Uint64
 }
 
 type legOwner struct {
@@ -141,6 +189,8 @@ const (
 	phaseRinging  callPhase = "offered"
 	phaseTalking  callPhase = "talking"
 	phaseEnded    callPhase = "ended"
+	// phaseCallback is a callback entry waiting for an agent (no live leg).
+	phaseCallback callPhase = "callback"
 )
 
 type call struct {
@@ -165,7 +215,11 @@ type call struct {
 	waitSeq    int
 	waitID     string
 	waitStart  time.Time
-	answered   bool // caller leg answered by us
+	answered   bool // caller leg answered (by us or before it reached us)
+	onHold     bool // music on hold is meant to be playing
+	resumed    bool // restored after a restart: already counted as offered
+	callback   *CallbackEntry
+	recovered  bool // talking call restored after a restart, no engine entry
 }
 
 type offer struct {
@@ -175,12 +229,18 @@ type offer struct {
 	leg     adapters.LegRef
 	up      bool
 	dead    bool // withdrawn or failed: late events are ignored
+	cancel  context.CancelFunc
 }
 
 type request struct {
 	fn   func() error
 	done chan error
 }
+
+// tagPrefix marks agent legs switchboard originated for an offer. A leg
+// carrying it that no live offer owns (a withdrawn ring that answered
+// late, a ring left over from before a restart) is hung up.
+const tagPrefix = "sbo/"
 
 // New builds a controller. It does not start anything; Run does.
 func New(cfg Config, d Deps) (*Controller, error) {
@@ -199,6 +259,9 @@ func New(cfg Config, d Deps) (*Controller, error) {
 	if cfg.RecentTraces <= 0 {
 		cfg.RecentTraces = 8
 	}
+	if cfg.VoicemailContext == "" {
+		cfg.VoicemailContext = "switchboard-voicemail"
+	}
 	loc := time.UTC
 	if cfg.Timezone != "" {
 		l, err := time.LoadLocation(cfg.Timezone)
@@ -207,62 +270,109 @@ func New(cfg Config, d Deps) (*Controller, error) {
 		}
 		loc = l
 	}
+	formula, err := stats.ParseFormula(cfg.ServiceLevel)
+	if err != nil {
+		return nil, fmt.Errorf("controller.service_level: %w", err)
+	}
 	c := &Controller{
 		cfg: cfg, pbx: d.PBX, engine: d.Engine, jr: d.Journal, store: d.Store, clk: d.Clock, log: d.Log.With("component", "controller"),
-		obs: d.Observers, board: stats.New(loc, cfg.ShortAbandon),
-		internal: make(chan func(), 4096), requests: make(chan request), running: make(chan struct{}),
+		obs: d.Observers, desk: d.Callbacks, board: stats.New(loc, cfg.ShortAbandon), loc: loc,
+		snapEvery: 100 * time.Millisecond,
+		internal:  make(chan func(), 4096), requests: make(chan request), running: make(chan struct{}), stopped: make(chan struct{}),
 		calls: map[string]*call{}, byLeg: map[adapters.LegRef]legOwner{}, legRecs: map[adapters.LegRef]*storage.Leg{}, offers: map[string]*offer{},
-		nodes: map[string]NodeStatus{}, recovery: map[string]storage.Call{},
+		nodes: map[string]NodeStatus{}, recovery: map[string]storage.Call{}, hangAfterPlay: map[adapters.LegRef]bool{},
 	}
+	c.board.SetFormula(formula)
 	for _, q := range d.Engine.Queues() {
 		c.board.SetQueue(q.Name, q.ServiceLevelThreshold, q.ServiceLevelGoal)
 	}
 	return c, nil
 }
 
-// Run is the event loop. It returns when ctx ends or the PBX event stream
-// closes.
+// Run is the event loop. It first reads the calls storage still holds as
+// live (restart recovery) and today's figures, then serves until ctx ends
+// or the PBX event stream closes. Run may be called once.
 func (c *Controller) Run(ctx context.Context) error {
 	c.ctx = ctx
 	c.recover(ctx)
 	close(c.running)
+	defer close(c.stopped)
 	c.publish()
 	defer c.wg.Wait()
 	evs := c.pbx.Events()
-	lastPublish := time.Now()
+	// One clock timer for the engine's next deadline, replaced only when an
+	// earlier deadline appears: a new timer per loop turn would pile up
+	// (each costs memory until it fires).
+	var timer <-chan time.Time
+	var timerAt time.Time
 	for {
-		var timer <-chan time.Time
+		c.deadline.Store(0)
 		if at, ok := c.engine.NextDeadline(); ok {
-			d := at.Sub(c.clk.Now())
-			if d < 0 {
-				d = 0
+			c.deadline.Store(at.UnixNano())
+			if timer == nil || at.Before(timerAt) {
+				now := c.clk.Now()
+				timer, timerAt = c.clk.After(at.Sub(now)), at
+				// After is relative: if the clock moved meanwhile (a test
+				// advancing a manual clock) the timer is late; arm again.
+				if !c.clk.Now().Equal(now) {
+					timer = nil
+					continue
+				}
 			}
-			timer = c.clk.After(d)
 		}
+		c.busy.Store(0)
 		select {
 		case <-ctx.Done():
 			c.publish()
 			return nil
 		case ev, ok := <-evs:
+			c.busy.Store(1)
 			if !ok {
 				c.publish()
 				return nil
 			}
-			c.onPBX(ev)
+			c.received.Add(1)
+			c.onPBX(normalize(ev))
 		case fn := <-c.internal:
+			c.busy.Store(1)
 			fn()
 		case r := <-c.requests:
+			c.busy.Store(1)
 			r.done <- r.fn()
 		case <-timer:
+			c.busy.Store(1)
+			timer = nil
 			c.apply(c.engine.Tick(c.clk.Now()))
 		}
-		// Publishing a snapshot costs a copy of the floor; at high event
-		// rates once every 100 ms of real time is plenty for the wallboard.
-		if time.Since(lastPublish) >= 100*time.Millisecond || len(evs) == 0 && len(c.internal) == 0 {
-			c.publish()
-			lastPublish = time.Now()
-		}
+		c.dirty.Store(true)
 	}
+}
+
+// Idle reports whether the controller has nothing left to do at the
+// current clock time: no PBX event or command result waiting, no command
+// in flight, no engine timer due. Tests on a manual clock advance time only
+// when both the PBX and the controller are idle.
+func (c *Controller) Idle() bool {
+	if c.busy.Load() != 0 || c.inflight.Load() != 0 || len(c.internal) != 0 || len(c.pbx.Events()) != 0 {
+		return false
+	}
+	if d := c.deadline.Load(); d != 0 && d <= c.clk.Now().UnixNano() {
+		return false
+	}
+	return true
+}
+
+// Received is how many PBX events the loop has taken (tests compare it
+// with what the PBX delivered).
+func (c *Controller) Received() uint64 { return c.received.Load() }
+
+// NextDeadline is the engine's next timer, as the loop last saw it.
+func (c *Controller) NextDeadline() (time.Time, bool) {
+	d := c.deadline.Load()
+	if d == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, d).In(c.clk.Now().Location()), true
 }
 
 // do runs fn in the loop and waits for it.
@@ -275,6 +385,8 @@ func (c *Controller) do(ctx context.Context, fn func() error) error {
 	r := request{fn: fn, done: make(chan error, 1)}
 	select {
 	case c.requests <- r:
+	case <-c.stopped:
+		return ErrNotRunning
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -289,8 +401,10 @@ func (c *Controller) do(ctx context.Context, fn func() error) error {
 // async runs a PBX command off the loop; then, back in the loop, done.
 func (c *Controller) async(what string, cmd func(ctx context.Context) error, done func(err error)) {
 	c.wg.Add(1)
+	c.inflight.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer c.inflight.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CommandTimeout)
 		err := cmd(ctx)
 		cancel()
@@ -303,20 +417,13 @@ func (c *Controller) async(what string, cmd func(ctx context.Context) error, don
 	}()
 }
 
-// post hands fn to the loop; it never blocks the caller for long: when the
-// loop is gone (shutdown) the result is dropped.
+// post hands fn to the loop; when the loop is gone (shutdown) the result
+// is dropped.
 func (c *Controller) post(fn func()) {
 	select {
 	case c.internal <- fn:
-	case <-c.ctxDone():
+	case <-c.stopped:
 	}
-}
-
-func (c *Controller) ctxDone() <-chan struct{} {
-	if c.ctx == nil {
-		return nil
-	}
-	return c.ctx.Done()
 }
 
 func (c *Controller) notify(kind string, cl *call, extra func(*CallEvent)) {
@@ -343,18 +450,72 @@ func callID(ref adapters.LegRef) string {
 	return strings.NewReplacer("/", "-", " ", "-").Replace(id)
 }
 
+// normalize turns the pointer events some adapters send (&LegAnswered{…})
+// into values, so one type switch serves every adapter.
+func normalize(ev adapters.Event) adapters.Event {
+	switch e := ev.(type) {
+	case *adapters.CallArrived:
+		return *e
+	case *adapters.LegAnswered:
+		return *e
+	case *adapters.LegHungUp:
+		return *e
+	case *adapters.OriginateFailed:
+		return *e
+	case *adapters.DTMFReceived:
+		return *e
+	case *adapters.PlaybackFinished:
+		return *e
+	case *adapters.RecordingStarted:
+		return *e
+	case *adapters.RecordingFinished:
+		return *e
+	case *adapters.RecordingFailed:
+		return *e
+	case *adapters.NodeState:
+		return *e
+	case *adapters.Reconciled:
+		return *e
+	}
+	return ev
+}
+
 // ----------------------------------------------------------- PBX events
 
 func (c *Controller) onPBX(ev adapters.Event) {
+	// An agent leg's events may overtake the result of the Originate that
+	// created it: the tag ties the leg to its offer at once.
+	switch e := ev.(type) {
+	case adapters.LegAnswered:
+		c.claimTagged(e.Ref, e.Tag)
+	case adapters.LegHungUp:
+		c.claimTagged(e.Ref, e.Tag)
+	case adapters.OriginateFailed:
+		c.claimTagged(e.Ref, e.Tag)
+	}
+	// Observers see the event with its call before the call may end.
+	if own, ok := c.byLeg[ev.Leg()]; ok {
+		c.notify(EventPBX, c.calls[own.callID], func(ce *CallEvent) { ce.PBXEvent = ev })
+	} else {
+		c.notify(EventPBX, nil, func(ce *CallEvent) {
+			ce.PBXEvent = ev
+			ce.Node = ev.Leg().Node
+			if n, ok := ev.(adapters.Reconciled); ok {
+				ce.Node = n.Node
+			}
+		})
+	}
 	switch e := ev.(type) {
 	case adapters.CallArrived:
 		c.onArrived(e)
 	case adapters.LegAnswered:
 		c.onAnswered(e)
 	case adapters.LegHungUp:
-		c.onLegGone(e.Ref, e.Cause, e.CauseText, e.Local)
+		c.onLegGone(e.Ref, e.Cause, e.CauseText)
 	case adapters.OriginateFailed:
-		c.onLegGone(e.Ref, e.Cause, e.Reason, false)
+		c.onLegGone(e.Ref, e.Cause, e.Reason)
+	case adapters.PlaybackFinished:
+		c.onPlaybackFinished(e)
 	case adapters.NodeState:
 		st := c.nodes[e.Node]
 		st.Node, st.Up, st.Standby, st.Error, st.Since = e.Node, e.Up, e.Standby, e.Err, e.At
@@ -363,62 +524,98 @@ func (c *Controller) onPBX(ev adapters.Event) {
 	case adapters.Reconciled:
 		c.onReconciled(e)
 	}
-	if own, ok := c.byLeg[ev.Leg()]; ok {
-		cl := c.calls[own.callID]
-		c.notify("pbx", cl, func(ce *CallEvent) { ce.PBXEvent = ev })
-	} else {
-		c.notify("pbx", nil, func(ce *CallEvent) { ce.PBXEvent = ev; ce.Node = ev.Leg().Node })
+}
+
+// claimTagged registers an agent leg by its offer tag when the loop has
+// not seen the Originate result yet. A leg with our tag that no live offer
+// owns is hung up if it answered.
+func (c *Controller) claimTagged(ref adapters.LegRef, tag string) {
+	if tag == "" || ref.IsZero() {
+		return
 	}
+	if _, known := c.byLeg[ref]; known {
+		return
+	}
+	of := c.offers[tag]
+	if of == nil {
+		return
+	}
+	if of.leg.IsZero() {
+		of.leg = ref
+	}
+	c.byLeg[ref] = legOwner{callID: of.callID, role: adapters.RoleAgent, tag: tag}
 }
 
 func (c *Controller) onArrived(e adapters.CallArrived) {
 	if _, known := c.byLeg[e.Ref]; known {
 		return // the same leg reported twice (reconcile after a live arrival)
 	}
+	if e.Vars[VarRole] != "" && e.Vars[VarRole] != string(adapters.RoleCaller) {
+		return // one of our own legs reported by reconciliation, not a caller
+	}
 	now := c.clk.Now()
+	arrived := now
+	if !e.At.IsZero() && e.At.Before(now) && !e.Adopted {
+		arrived = e.At
+	}
 	cl := &call{id: callID(e.Ref), caller: e.Ref, callerNum: e.CallerNumber, callerName: e.CallerName, dialed: e.DialedNumber,
-		vars: e.Vars, phase: phaseArriving, arrivedAt: now, answered: e.Answered}
+		vars: e.Vars, phase: phaseArriving, arrivedAt: arrived, answered: e.Answered}
 	if prev, ok := c.calls[cl.id]; ok && prev.phase != phaseEnded {
 		return
 	}
 	c.calls[cl.id] = cl
 	c.byLeg[e.Ref] = legOwner{callID: cl.id, role: adapters.RoleCaller}
-	c.journalLeg(cl, e.Ref, adapters.RoleCaller, "", "")
 	log := c.log.With("call_id", cl.id, "node", e.Ref.Node)
-	c.notify("arrived", cl, nil)
+	rc := routing.Call{ID: cl.id, CallerNumber: cl.callerNum, DialedNumber: cl.dialed, Node: e.Ref.Node, Vars: cl.vars}
 
-	// A call from before a restart (or found again after a reconnect)
-	// keeps its original arrival and place in line.
+	// A call from before a restart keeps its id, arrival and place in line.
 	if old, ok := c.recovery[e.Ref.String()]; ok {
 		delete(c.recovery, e.Ref.String())
-		cl.arrivedAt = old.ArrivedAt
+		cl.id, rc.ID = old.ID, old.ID
+		delete(c.calls, callID(e.Ref))
+		c.calls[cl.id] = cl
+		c.byLeg[e.Ref] = legOwner{callID: cl.id, role: adapters.RoleCaller}
+		cl.arrivedAt, cl.offers, cl.resumed = old.ArrivedAt, old.Offers, true
 		since := old.ArrivedAt
 		if old.EnqueuedAt != nil {
 			since = *old.EnqueuedAt
 		}
+		c.journalLeg(cl, e.Ref, adapters.RoleCaller, "", "")
 		if old.AnsweredAt != nil {
-			// It was talking to an agent; the bridge survived in the PBX.
-			// Keep it as a live call without an engine entry.
-			cl.phase, cl.queue, cl.agentID, cl.answeredAt = phaseTalking, old.Queue, old.AgentID, *old.AnsweredAt
+			// It was talking to an agent and the PBX still holds it: keep it
+			// as a live call outside the engine (the agent's state was lost
+			// with the old process); its end is recorded when a leg goes.
+			cl.phase, cl.queue, cl.agentID, cl.answeredAt, cl.enqueuedAt = phaseTalking, old.Queue, old.AgentID, *old.AnsweredAt, since
+			cl.recovered = true
 			c.journalCall(cl, storage.OutcomeLive, "")
-			log.Info("resumed a connected call after restart")
+			log.Info("resumed a connected call after restart", "agent_id", old.AgentID)
 			return
 		}
 		cl.priority = old.Priority
-		ds, err := c.engine.Enqueue(routing.Call{ID: cl.id, CallerNumber: cl.callerNum, DialedNumber: cl.dialed, Node: e.Ref.Node, Vars: cl.vars}, old.Queue, old.Priority, since, now)
+		ds, err := c.engine.Enqueue(rc, old.Queue, old.Priority, since, now)
+		if errors.Is(err, routing.ErrUnknownQueue) {
+			q := c.engine.Config().DefaultQueue
+			log.Warn("queue of a resumed call no longer exists; resuming it in the default queue", "queue", old.Queue, "default", q)
+			ds, err = c.engine.Enqueue(rc, q, old.Priority, since, now)
+		}
 		if err == nil {
 			cl.enqueuedAt = since
 			log.Info("resumed a waiting call after restart", "queue", old.Queue, "since", since)
+			c.notify(EventArrived, cl, nil)
 			c.apply(ds)
 			return
 		}
-		log.Warn("could not resume call in its queue; routing it again", "queue", old.Queue, "err", err)
+		log.Warn("could not resume call; routing it as new", "queue", old.Queue, "err", err)
+		cl.resumed = false
 	}
-	ds, err := c.engine.Arrive(routing.Call{ID: cl.id, CallerNumber: cl.callerNum, DialedNumber: cl.dialed, Node: e.Ref.Node, Vars: cl.vars}, now)
+	c.journalLeg(cl, e.Ref, adapters.RoleCaller, "", "")
+	c.notify(EventArrived, cl, nil)
+	ds, err := c.engine.Arrive(rc, now)
 	if err != nil {
 		log.Error("routing rejected the call; handing it back to the dialplan", "err", err)
 		c.endCall(cl, storage.OutcomeFailed, "routing: "+err.Error(), now)
-		c.async("continue", func(ctx context.Context) error { return c.pbx.Continue(ctx, e.Ref, "", "") }, nil)
+		ref := e.Ref
+		c.async("continue", func(ctx context.Context) error { return c.pbx.Continue(ctx, ref, "", "") }, nil)
 		return
 	}
 	c.apply(ds)
@@ -427,6 +624,10 @@ func (c *Controller) onArrived(e adapters.CallArrived) {
 func (c *Controller) onAnswered(e adapters.LegAnswered) {
 	own, ok := c.byLeg[e.Ref]
 	if !ok {
+		if strings.HasPrefix(e.Tag, tagPrefix) {
+			// Our ring, but no offer owns it any more.
+			c.hangup(e.Ref, 16)
+		}
 		return
 	}
 	if own.role != adapters.RoleAgent {
@@ -435,7 +636,7 @@ func (c *Controller) onAnswered(e adapters.LegAnswered) {
 	c.journalLegUpdate(e.Ref, true, false, 0)
 	of := c.offers[own.tag]
 	cl := c.calls[own.callID]
-	if of == nil || of.dead || cl == nil || cl.phase == phaseEnded {
+	if of == nil || of.dead || cl == nil || cl.phase == phaseEnded || cl.phase == phaseTalking {
 		// The caller left or the offer was withdrawn while it rang.
 		c.hangup(e.Ref, 16)
 		return
@@ -449,20 +650,28 @@ func (c *Controller) onAnswered(e adapters.LegAnswered) {
 	cl.answeredAt = now
 	wait := now.Sub(cl.enqueuedAt)
 	c.board.Answered(cl.queue, wait, now)
-	c.closeWait(cl, "answered", now)
+	c.closeWait(cl, storage.OutcomeAnswered, now)
 	c.journalCall(cl, storage.OutcomeLive, "")
 	c.log.Info("agent answered", "call_id", cl.id, "agent_id", of.agentID, "queue", cl.queue, "wait", wait.Round(time.Millisecond))
-	c.notify("answered", cl, nil)
+	c.notify(EventAnswered, cl, nil)
 	c.apply(ds)
-	caller, agent := cl.caller, e.Ref
-	c.async("stop hold", func(ctx context.Context) error { return c.pbx.StopHold(ctx, caller) }, nil)
+	caller, agent, held := cl.caller, e.Ref, cl.onHold
+	cl.onHold = false
 	var bridge adapters.BridgeRef
 	c.async("bridge", func(ctx context.Context) error {
+		if held {
+			// Best effort: a bridge takes the caller off hold anyway on
+			// most PBXs; the bridge is what must succeed.
+			_ = c.pbx.StopHold(ctx, caller)
+		}
 		var err error
 		bridge, err = c.pbx.Bridge(ctx, caller, agent)
 		return err
 	}, func(err error) {
 		if err != nil {
+			if cl.phase != phaseTalking {
+				return // a leg went meanwhile; its hangup ended the call
+			}
 			// Without a bridge the two legs cannot talk: end both.
 			c.log.Error("bridge failed; ending the call", "call_id", cl.id, "err", err)
 			c.hangup(caller, 41)
@@ -470,11 +679,14 @@ func (c *Controller) onAnswered(e adapters.LegAnswered) {
 			return
 		}
 		cl.bridge = bridge
-		c.notify("bridged", cl, nil)
+		if cl.phase == phaseTalking {
+			c.notify(EventBridged, cl, nil)
+		}
 	})
 }
 
-func (c *Controller) onLegGone(ref adapters.LegRef, cause int, text string, local bool) {
+func (c *Controller) onLegGone(ref adapters.LegRef, cause int, text string) {
+	delete(c.hangAfterPlay, ref)
 	own, ok := c.byLeg[ref]
 	if !ok {
 		return
@@ -488,11 +700,15 @@ func (c *Controller) onLegGone(ref adapters.LegRef, cause int, text string, loca
 		if cl == nil || cl.phase == phaseEnded {
 			return
 		}
+		talkWhy, waitWhy := "caller hung up", fmt.Sprintf("caller hung up (cause %d %s)", cause, text)
+		if text == reasonVanished {
+			talkWhy, waitWhy = reasonVanished, reasonVanished
+		}
 		switch cl.phase {
 		case phaseTalking:
-			c.finishTalk(cl, now, "caller hung up")
+			c.finishTalk(cl, now, talkWhy)
 		default:
-			c.abandon(cl, now, fmt.Sprintf("caller hung up (cause %d %s)", cause, text))
+			c.abandon(cl, now, waitWhy)
 		}
 	case adapters.RoleAgent:
 		of := c.offers[own.tag]
@@ -500,8 +716,12 @@ func (c *Controller) onLegGone(ref adapters.LegRef, cause int, text string, loca
 		if of == nil || cl == nil {
 			return
 		}
-		if of.up && cl.phase == phaseTalking && cl.agentLeg == ref {
-			c.finishTalk(cl, now, "agent hung up")
+		if cl.phase == phaseTalking && cl.agentLeg == ref {
+			why := "agent hung up"
+			if text == reasonVanished {
+				why = reasonVanished
+			}
+			c.finishTalk(cl, now, why)
 			return
 		}
 		if of.dead || cl.phase == phaseEnded {
@@ -511,10 +731,18 @@ func (c *Controller) onLegGone(ref adapters.LegRef, cause int, text string, loca
 		reason := fmt.Sprintf("agent leg ended before answer (cause %d %s)", cause, text)
 		c.log.Info("offer failed", "call_id", cl.id, "agent_id", of.agentID, "reason", reason)
 		c.apply(c.engine.OfferFailed(cl.id, of.agentID, reason, now))
-		if cl.phase == phaseRinging && !c.hasLiveOffer(cl.id) {
-			cl.phase = phaseQueued
-		}
+		c.settlePhase(cl)
 		c.journalCall(cl, storage.OutcomeLive, "")
+	}
+}
+
+// settlePhase moves a ringing call back to queued once no offer rings.
+func (c *Controller) settlePhase(cl *call) {
+	if cl.phase == phaseRinging && !c.hasLiveOffer(cl.id) {
+		cl.phase = phaseQueued
+		if cl.callback != nil {
+			cl.phase = phaseCallback
+		}
 	}
 }
 
@@ -531,18 +759,19 @@ func (c *Controller) hasLiveOffer(callID string) bool {
 // goes to wrap-up.
 func (c *Controller) finishTalk(cl *call, now time.Time, why string) {
 	talk := now.Sub(cl.answeredAt)
-	c.board.Handled(cl.queue, talk, now)
-	if cl.caller != (adapters.LegRef{}) {
-		if _, live := c.byLeg[cl.caller]; live {
-			c.hangup(cl.caller, 16)
+	if cl.callback == nil {
+		c.board.Handled(cl.queue, talk, now)
+	}
+	for _, ref := range []adapters.LegRef{cl.caller, cl.agentLeg} {
+		if _, live := c.byLeg[ref]; live && !ref.IsZero() {
+			c.hangup(ref, 16)
 		}
 	}
-	if _, live := c.byLeg[cl.agentLeg]; live {
-		c.hangup(cl.agentLeg, 16)
+	if !cl.recovered {
+		c.apply(c.engine.Ended(cl.id, now))
 	}
-	c.apply(c.engine.Ended(cl.id, now))
 	c.endCall(cl, storage.OutcomeAnswered, why, now)
-	c.notify("ended", cl, nil)
+	c.notify(EventEnded, cl, nil)
 }
 
 func (c *Controller) abandon(cl *call, now time.Time, why string) {
@@ -553,27 +782,70 @@ func (c *Controller) abandon(cl *call, now time.Time, why string) {
 	if cl.queue != "" {
 		c.board.Abandoned(cl.queue, wait, now)
 	}
-	c.closeWait(cl, "abandoned", now)
+	c.closeWait(cl, storage.OutcomeAbandoned, now)
 	c.apply(c.engine.Abandoned(cl.id, now))
 	c.endCall(cl, storage.OutcomeAbandoned, why, now)
-	c.notify("abandoned", cl, nil)
+	c.notify(EventAbandoned, cl, nil)
 }
 
+func (c *Controller) onPlaybackFinished(e adapters.PlaybackFinished) {
+	if c.hangAfterPlay[e.Ref] {
+		delete(c.hangAfterPlay, e.Ref)
+		c.hangup(e.Ref, 16)
+		return
+	}
+	own, ok := c.byLeg[e.Ref]
+	if !ok || own.role != adapters.RoleCaller {
+		return
+	}
+	cl := c.calls[own.callID]
+	if cl == nil || (cl.phase != phaseQueued && cl.phase != phaseRinging) || cl.onHold {
+		return
+	}
+	// A greeting or an announcement ended while the caller still waits:
+	// back to music on hold.
+	c.startHold(cl)
+}
+
+func (c *Controller) startHold(cl *call) {
+	cl.onHold = true
+	ref, class := cl.caller, c.cfg.HoldClass
+	c.async("start hold", func(ctx context.Context) error { return c.pbx.StartHold(ctx, ref, class) }, nil)
+}
+
+// onReconciled settles what happened while the link to a node was down
+// (or while switchboard was stopped): calls whose legs the PBX no longer
+// holds are closed once, with the reason; agent legs no offer owns are
+// hung up; talking calls resumed after a restart find their agent leg.
 func (c *Controller) onReconciled(e adapters.Reconciled) {
 	now := c.clk.Now()
 	present := map[adapters.LegRef]bool{}
 	for _, l := range e.Legs {
 		present[l.Ref] = true
 	}
-	// Calls on this node whose legs the PBX no longer holds vanished while
-	// the link was down: close them, each once, with the reason.
 	for _, ref := range c.sortedLegs() {
 		if ref.Node != e.Node || present[ref] {
 			continue
 		}
 		own := c.byLeg[ref]
 		c.log.Warn("leg vanished while the PBX link was down", "leg", ref.String(), "call_id", own.callID, "role", own.role)
-		c.onLegGone(ref, 0, "vanished while PBX link was down", false)
+		c.onLegGone(ref, 0, reasonVanished)
+	}
+	for _, l := range e.Legs {
+		if _, known := c.byLeg[l.Ref]; known || !strings.HasPrefix(l.Tag, tagPrefix) {
+			continue
+		}
+		// An agent leg of ours that no offer owns: either the agent of a
+		// talking call resumed after a restart, or a stray ring.
+		callID, _ := parseTag(l.Tag)
+		if cl := c.calls[callID]; cl != nil && cl.recovered && cl.agentLeg.IsZero() && l.State == "Up" {
+			cl.agentLeg = l.Ref
+			c.byLeg[l.Ref] = legOwner{callID: cl.id, role: adapters.RoleAgent, tag: l.Tag}
+			c.offers[l.Tag] = &offer{tag: l.Tag, callID: cl.id, agentID: cl.agentID, leg: l.Ref, up: true}
+			continue
+		}
+		c.log.Info("hanging up an agent leg no offer owns", "leg", l.Ref.String(), "tag", l.Tag)
+		c.hangup(l.Ref, 16)
 	}
 	// Calls remembered from before a restart that the PBX does not hold.
 	for key, old := range c.recovery {
@@ -581,18 +853,33 @@ func (c *Controller) onReconciled(e adapters.Reconciled) {
 			continue
 		}
 		delete(c.recovery, key)
-		cl := &call{id: old.ID, queue: old.Queue, arrivedAt: old.ArrivedAt, agentID: old.AgentID, callerNum: old.CallerNumber, dialed: old.DialedNumber, priority: old.Priority}
+		cl := &call{id: old.ID, queue: old.Queue, arrivedAt: old.ArrivedAt, agentID: old.AgentID, callerNum: old.CallerNumber,
+			callerName: old.CallerName, dialed: old.DialedNumber, priority: old.Priority, offers: old.Offers}
+		if ref, ok := parseLeg(old.CallerLegID); ok {
+			cl.caller = ref
+		}
 		if old.EnqueuedAt != nil {
 			cl.enqueuedAt = *old.EnqueuedAt
 		}
-		outcome := storage.OutcomeLost
+		if old.OfferedAt != nil {
+			cl.offeredAt = *old.OfferedAt
+		}
+		outcome, reason := storage.OutcomeLost, reasonLostWaiting
 		if old.AnsweredAt != nil {
-			outcome = storage.OutcomeAnswered
+			outcome, reason = storage.OutcomeAnswered, reasonLostTalking
 			cl.answeredAt = *old.AnsweredAt
 		}
-		c.endCall(cl, outcome, "lost: switchboard restarted and the PBX no longer holds the call", now)
+		c.log.Warn("call from before the restart is gone from the PBX", "call_id", old.ID, "outcome", outcome)
+		c.endCall(cl, outcome, reason, now)
 	}
 }
+
+// Reasons written on calls closed by reconciliation.
+const (
+	reasonVanished    = "vanished while PBX link was down"
+	reasonLostWaiting = "lost: the caller left while switchboard was stopped (the PBX no longer holds the call)"
+	reasonLostTalking = "ended while switchboard was stopped (the PBX no longer holds the call); end time is when switchboard found out"
+)
 
 func (c *Controller) sortedLegs() []adapters.LegRef {
 	out := make([]adapters.LegRef, 0, len(c.byLeg))
@@ -602,6 +889,38 @@ func (c *Controller) sortedLegs() []adapters.LegRef {
 	sortLegs(out)
 	return out
 }
+
+func makeTag(callID, agentID string, seq uint64) string {
+	return fmt.Sprintf("%s%s/%s/%d", tagPrefix, callID, agentID, seq)
+}
+
+// parseTag returns the call and agent ids a tag names.
+func parseTag(tag string) (callID, agentID string) {
+	rest, ok := strings.CutPrefix(tag, tagPrefix)
+	if !ok {
+		return "", ""
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 3 {
+		return "", ""
+	}
+	return strings.Join(parts[:len(parts)-2], "/"), parts[len(parts)-2]
+}
+
+func parseLeg(s string) (adapters.LegRef, bool) {
+	node, id, ok := strings.Cut(s, "/")
+	if !ok || id == "" {
+		return adapters.LegRef{}, false
+	}
+	return adapters.LegRef{Node: node, ID: id}, true
+}
+
+// Channel variables set on agent legs.
+const (
+	VarRole  = "SWITCHBOARD_ROLE"
+	VarCall  = "SWITCHBOARD_CALL"
+	VarQueue = "SWITCHBOARD_QUEUE"
+)
 
 // ---------------------------------------------------------- decisions
 
@@ -620,17 +939,16 @@ func (c *Controller) apply(ds []routing.Decision) {
 			c.onAnnounce(v)
 		case routing.Overflow:
 			if cl := c.calls[v.CallID]; cl != nil {
-				c.board.Overflowed(v.From, now)
-				c.closeWait(cl, "overflowed", now)
+				if cl.callback == nil {
+					c.board.Overflowed(v.From, now)
+				}
+				c.closeWait(cl, storage.OutcomeOverflowed, now)
 				c.log.Info("overflow", "call_id", v.CallID, "from", v.From, "to", v.To, "reason", v.Reason)
 			}
 		case routing.QueueExit:
 			c.onExit(v, now)
 		case routing.OfferCallback:
-			if cl := c.calls[v.CallID]; cl != nil {
-				c.board.CallbackOffered(v.Queue, now)
-				c.notify("callback_offer", cl, nil)
-			}
+			c.onOfferCallback(v.CallID, v.Queue, "routing step", now)
 		case routing.AgentStateChanged:
 			c.onAgentState(v)
 		case routing.AgentFlagged:
@@ -645,36 +963,44 @@ func (c *Controller) onQueued(v routing.Queued, now time.Time) {
 		return
 	}
 	first := cl.phase == phaseArriving
+	sameStint := cl.waitID != "" && cl.queue == v.Queue
 	cl.queue, cl.priority = v.Queue, v.Priority
-	if cl.phase == phaseArriving || cl.phase == phaseQueued {
+	if cl.phase == phaseArriving {
 		cl.phase = phaseQueued
+		if cl.callback != nil {
+			cl.phase = phaseCallback
+		}
 	}
 	if cl.enqueuedAt.IsZero() {
 		cl.enqueuedAt = v.Since
 	}
-	c.board.Offered(v.Queue, now)
-	c.openWait(cl, now)
+	if !sameStint {
+		// A resumed call was counted before the restart (seeded from
+		// storage); count it again only if it moves on.
+		if cl.callback == nil && !(cl.resumed && first) {
+			c.board.Offered(v.Queue, now)
+		}
+		c.openWait(cl, now)
+	}
 	c.journalCall(cl, storage.OutcomeLive, "")
-	c.notify("queued", cl, nil)
-	if first {
-		ref := cl.caller
-		answered := cl.answered
-		greeting := c.cfg.Greeting
-		class := c.cfg.HoldClass
-		c.async("answer and hold", func(ctx context.Context) error {
+	c.notify(EventQueued, cl, nil)
+	if first && cl.callback == nil {
+		ref, answered, greeting, class := cl.caller, cl.answered, c.cfg.Greeting, c.cfg.HoldClass
+		cl.answered = true
+		cl.onHold = greeting == ""
+		c.async("answer and greet", func(ctx context.Context) error {
 			if !answered {
 				if err := c.pbx.Answer(ctx, ref); err != nil {
 					return err
 				}
 			}
 			if greeting != "" {
-				if _, err := c.pbx.Play(ctx, ref, adapters.Media{Kind: "sound", Value: greeting}); err != nil {
-					return err
-				}
+				// Hold starts when the greeting's PlaybackFinished arrives.
+				_, err := c.pbx.Play(ctx, ref, adapters.Media{Kind: "sound", Value: greeting})
+				return err
 			}
 			return c.pbx.StartHold(ctx, ref, class)
 		}, nil)
-		cl.answered = true
 	}
 }
 
@@ -685,7 +1011,7 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 		return
 	}
 	c.seq++
-	tag := fmt.Sprintf("offer-%d", c.seq)
+	tag := makeTag(cl.id, v.AgentID, c.seq)
 	of := &offer{tag: tag, callID: cl.id, agentID: v.AgentID}
 	c.offers[tag] = of
 	cl.phase = phaseRinging
@@ -696,16 +1022,25 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 		cl.traces = cl.traces[len(cl.traces)-c.cfg.RecentTraces:]
 	}
 	c.journalCall(cl, storage.OutcomeLive, "")
-	c.notify("offered", cl, func(e *CallEvent) { e.AgentID = v.AgentID })
+	c.notify(EventOffered, cl, func(e *CallEvent) { e.AgentID = v.AgentID })
+	if cl.callback != nil {
+		c.connectCallback(cl, of, v)
+		return
+	}
 	if v.Endpoint == "" {
 		c.log.Error("agent has no endpoint to ring", "agent_id", v.AgentID, "call_id", cl.id)
 		of.dead = true
 		delete(c.offers, tag)
 		c.apply(c.engine.OfferFailed(cl.id, v.AgentID, "agent has no endpoint", now))
+		c.settlePhase(cl)
 		return
 	}
+	// The PBX gives up a little after the engine's own offer timeout, so
+	// that RONA is decided in one place (the engine) and the leg is then
+	// hung up by us.
 	req := adapters.OriginateRequest{Node: cl.caller.Node, Endpoint: v.Endpoint, CallerIDNumber: cl.callerNum, CallerIDName: cl.callerName,
-		Timeout: v.Timeout + 2*time.Second, Tag: tag, Role: adapters.RoleAgent, Vars: map[string]string{"SWITCHBOARD_CALL": cl.id, "SWITCHBOARD_QUEUE": cl.queue}}
+		Timeout: v.Timeout + 2*time.Second, Tag: tag, Role: adapters.RoleAgent,
+		Vars: map[string]string{VarCall: cl.id, VarQueue: cl.queue, VarRole: string(adapters.RoleAgent)}}
 	var leg adapters.LegRef
 	c.async("originate agent leg", func(ctx context.Context) error {
 		var err error
@@ -718,7 +1053,12 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 				delete(c.offers, tag)
 				c.log.Warn("could not ring agent", "agent_id", v.AgentID, "call_id", cl.id, "err", err)
 				c.apply(c.engine.OfferFailed(cl.id, v.AgentID, "originate failed: "+err.Error(), c.clk.Now()))
+				c.settlePhase(cl)
 			}
+			return
+		}
+		if c.offers[tag] == nil {
+			// The leg already came and went (its events overtook us).
 			return
 		}
 		of.leg = leg
@@ -734,33 +1074,45 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 
 func (c *Controller) onWithdraw(v routing.Withdraw) {
 	for tag, of := range c.offers {
-		if of.callID == v.CallID && of.agentID == v.AgentID && !of.dead {
-			of.dead = true
-			if !of.leg.IsZero() {
-				c.hangup(of.leg, 16)
-			}
-			if of.leg.IsZero() {
-				delete(c.offers, tag)
-			}
+		if of.callID != v.CallID || of.agentID != v.AgentID || of.dead {
+			continue
+		}
+		of.dead = true
+		if of.cancel != nil {
+			of.cancel() // a callback being connected
+		}
+		if !of.leg.IsZero() {
+			c.hangup(of.leg, 16)
+		} else if of.cancel == nil {
+			// The originate is still on its way; its result hangs the leg
+			// up (of.dead), and a late answer by tag is hung up too.
+			delete(c.offers, tag)
 		}
 	}
-	if cl := c.calls[v.CallID]; cl != nil && cl.phase == phaseRinging && !c.hasLiveOffer(cl.id) {
-		cl.phase = phaseQueued
+	if cl := c.calls[v.CallID]; cl != nil {
+		c.settlePhase(cl)
 	}
 }
 
 func (c *Controller) onAnnounce(v routing.Announce) {
 	cl := c.calls[v.CallID]
-	if cl == nil || !c.cfg.Announce {
+	if cl == nil || cl.callback != nil || (cl.phase != phaseQueued && cl.phase != phaseRinging) {
 		return
 	}
-	ref := cl.caller
+	ref, held := cl.caller, cl.onHold
+	cl.onHold = false // back on hold when the announcement's playback ends
 	media := []adapters.Media{{Kind: "sound", Value: "queue-thereare"}, {Kind: "number", Value: fmt.Sprint(v.Position)}, {Kind: "sound", Value: "queue-callswaiting"}}
 	if v.EstimatedWait > 0 {
 		mins := int((v.EstimatedWait + 59*time.Second) / time.Minute)
 		media = append(media, adapters.Media{Kind: "sound", Value: "queue-holdtime"}, adapters.Media{Kind: "number", Value: fmt.Sprint(mins)}, adapters.Media{Kind: "sound", Value: "queue-minutes"})
 	}
-	c.async("announce", func(ctx context.Context) error { _, err := c.pbx.Play(ctx, ref, media...); return err }, nil)
+	c.async("announce", func(ctx context.Context) error {
+		if held {
+			_ = c.pbx.StopHold(ctx, ref)
+		}
+		_, err := c.pbx.Play(ctx, ref, media...)
+		return err
+	}, nil)
 }
 
 func (c *Controller) onExit(v routing.QueueExit, now time.Time) {
@@ -768,31 +1120,55 @@ func (c *Controller) onExit(v routing.QueueExit, now time.Time) {
 	if cl == nil {
 		return
 	}
-	c.board.Exited(v.Queue, now)
-	c.closeWait(cl, "exited", now)
-	ref := cl.caller
-	c.log.Info("call leaves queue without an agent", "call_id", cl.id, "queue", v.Queue, "reason", v.Reason, "action", v.Action)
-	switch v.Action {
-	case routing.ExitVoicemail, routing.ExitDialplan:
-		ctxName, ext := v.Target, ""
-		if a, b, ok := strings.Cut(v.Target, "@"); ok {
-			ext, ctxName = a, b
-		}
-		c.async("continue", func(ctx context.Context) error { return c.pbx.Continue(ctx, ref, ctxName, ext) }, nil)
-	case routing.ExitAnnounce:
-		media := v.Media
-		c.async("announce and hang up", func(ctx context.Context) error {
-			if media != "" {
-				c.pbx.Play(ctx, ref, adapters.Media{Kind: "sound", Value: media})
-			}
-			return c.pbx.Hangup(ctx, ref, 16)
-		}, nil)
-	default:
-		c.hangup(ref, 16)
+	if v.Action == routing.ExitCallback {
+		c.onOfferCallback(v.CallID, v.Queue, v.Reason, now)
+		return
 	}
-	delete(c.byLeg, ref)
+	if cl.callback == nil {
+		c.board.Exited(v.Queue, now)
+	}
+	c.closeWait(cl, storage.OutcomeExited, now)
+	ref, held := cl.caller, cl.onHold
+	c.log.Info("call leaves queue without an agent", "call_id", cl.id, "queue", v.Queue, "reason", v.Reason, "action", v.Action)
+	if !ref.IsZero() {
+		switch v.Action {
+		case routing.ExitVoicemail, routing.ExitDialplan:
+			dpContext, ext := v.Target, ""
+			if a, b, ok := strings.Cut(v.Target, "@"); ok {
+				ext, dpContext = a, b
+			} else if v.Action == routing.ExitVoicemail {
+				dpContext, ext = c.cfg.VoicemailContext, v.Target
+			}
+			c.async("continue", func(ctx context.Context) error {
+				if held {
+					_ = c.pbx.StopHold(ctx, ref)
+				}
+				return c.pbx.Continue(ctx, ref, dpContext, ext)
+			}, nil)
+		case routing.ExitAnnounce:
+			media := v.Media
+			c.async("announce", func(ctx context.Context) error {
+				if held {
+					_ = c.pbx.StopHold(ctx, ref)
+				}
+				if media == "" {
+					return c.pbx.Hangup(ctx, ref, 16)
+				}
+				_, err := c.pbx.Play(ctx, ref, adapters.Media{Kind: "sound", Value: media})
+				return err
+			}, func(err error) {
+				if err != nil {
+					c.hangup(ref, 16)
+				}
+			})
+			// The hangup follows the announcement's PlaybackFinished.
+			c.hangAfterPlay[ref] = true
+		default:
+			c.hangup(ref, 16)
+		}
+	}
 	c.endCall(cl, storage.OutcomeExited, "left queue "+v.Queue+": "+v.Reason, now)
-	c.notify("exited", cl, nil)
+	c.notify(EventExited, cl, nil)
 }
 
 func (c *Controller) onAgentState(v routing.AgentStateChanged) {

@@ -20,8 +20,11 @@ func tp(t time.Time) *time.Time {
 }
 
 // journalCall writes the call row as it stands (an upsert by call id).
+//
+// Callback entries (no live leg) write no call rows: the callbacks desk
+// keeps their records.
 func (c *Controller) journalCall(cl *call, outcome, reason string) {
-	if c.jr == nil {
+	if c.jr == nil || cl.callback != nil {
 		return
 	}
 	rec := storage.Call{ID: cl.id, Node: cl.caller.Node, CallerLegID: cl.caller.String(), CallerNumber: cl.callerNum, CallerName: cl.callerName,
@@ -43,7 +46,7 @@ func (c *Controller) journalCall(cl *call, outcome, reason string) {
 }
 
 func (c *Controller) journalLeg(cl *call, ref adapters.LegRef, role adapters.LegRole, agentID, endpoint string) {
-	if c.jr == nil {
+	if c.jr == nil || ref.IsZero() {
 		return
 	}
 	rec := &storage.Leg{ID: ref.String(), CallID: cl.id, Node: ref.Node, ChannelID: ref.ID, Role: string(role), AgentID: agentID,
@@ -70,7 +73,6 @@ func (c *Controller) journalLegUpdate(ref adapters.LegRef, answered bool, ended 
 	c.jr.Append(*rec)
 }
 
-
 // openWait starts a queue stint (a call that overflows has several).
 func (c *Controller) openWait(cl *call, now time.Time) {
 	if cl.waitID != "" {
@@ -79,7 +81,7 @@ func (c *Controller) openWait(cl *call, now time.Time) {
 	cl.waitSeq++
 	cl.waitID = fmt.Sprintf("%s/%d", cl.id, cl.waitSeq)
 	cl.waitStart = now
-	if c.jr != nil {
+	if c.jr != nil && cl.callback == nil {
 		c.jr.Append(storage.QueueWait{ID: cl.waitID, CallID: cl.id, Queue: cl.queue, EnteredAt: now.UTC()})
 	}
 }
@@ -88,7 +90,7 @@ func (c *Controller) closeWait(cl *call, outcome string, now time.Time) {
 	if cl.waitID == "" {
 		return
 	}
-	if c.jr != nil {
+	if c.jr != nil && cl.callback == nil {
 		c.jr.Append(storage.QueueWait{ID: cl.waitID, CallID: cl.id, Queue: cl.queue, EnteredAt: cl.waitStart.UTC(), LeftAt: tp(now),
 			Outcome: outcome, WaitSeconds: now.Sub(cl.waitStart).Seconds(), AgentID: cl.agentID})
 	}
@@ -101,7 +103,7 @@ func (c *Controller) endCall(cl *call, outcome, reason string, now time.Time) {
 		return
 	}
 	cl.phase = phaseEnded
-	if c.jr != nil {
+	if c.jr != nil && cl.callback == nil {
 		r := storage.Call{ID: cl.id, Node: cl.caller.Node, CallerLegID: cl.caller.String(), CallerNumber: cl.callerNum, CallerName: cl.callerName,
 			DialedNumber: cl.dialed, Queue: cl.queue, Priority: cl.priority, AgentID: cl.agentID, ArrivedAt: cl.arrivedAt.UTC(),
 			EnqueuedAt: tp(cl.enqueuedAt), OfferedAt: tp(cl.offeredAt), AnsweredAt: tp(cl.answeredAt), EndedAt: tp(now),
@@ -122,9 +124,28 @@ func (c *Controller) endCall(cl *call, outcome, reason string, now time.Time) {
 		}
 		c.jr.Append(r)
 	}
-	delete(c.calls, cl.id)
+	if c.calls[cl.id] == cl {
+		delete(c.calls, cl.id)
+	}
+	// No agent phone may keep ringing for a call that is over, whatever
+	// the engine said: a live offer is withdrawn here (an originate still
+	// on its way is hung up when it returns, as the offer is dead).
 	for tag, of := range c.offers {
-		if of.callID == cl.id && of.leg.IsZero() {
+		if of.callID != cl.id {
+			continue
+		}
+		if !of.dead && !of.up {
+			of.dead = true
+			if of.cancel != nil {
+				of.cancel() // a callback being connected
+			}
+			if !of.leg.IsZero() {
+				if _, live := c.byLeg[of.leg]; live {
+					c.hangup(of.leg, 16)
+				}
+			}
+		}
+		if of.leg.IsZero() {
 			delete(c.offers, tag)
 		}
 	}
@@ -151,27 +172,60 @@ func (c *Controller) recover(ctx context.Context) {
 	if len(live) > 0 {
 		c.log.Info("restart recovery: calls live at the last stop will be resumed or closed", "calls", len(live))
 	}
-	now := c.clk.Now()
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
-	done, err := c.store.Calls(rctx, storage.CallFilter{From: day, Limit: 10000})
-	if err != nil {
-		c.log.Warn("could not seed today's statistics", "err", err)
-		return
+	c.seedStats(rctx)
+}
+
+// seedStats replays today's calls from storage into the statistics, so a
+// restart keeps the day's figures. Calls still live count as offered
+// (they are resumed without being counted again); each call counts in the
+// queue it was last in.
+func (c *Controller) seedStats(ctx context.Context) {
+	now := c.clk.Now().In(c.loc)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, c.loc)
+	var today []storage.Call
+	for offset := 0; ; {
+		page, err := c.store.Calls(ctx, storage.CallFilter{From: day, Limit: 10000, Offset: offset})
+		if err != nil {
+			c.log.Warn("could not seed today's statistics; they start from zero", "err", err)
+			return
+		}
+		today = append(today, page...)
+		if len(page) < 10000 {
+			break
+		}
+		offset += len(page)
 	}
-	sort.Slice(done, func(i, j int) bool { return done[i].ArrivedAt.Before(done[j].ArrivedAt) })
-	for _, cl := range done {
-		if cl.Queue == "" || cl.Outcome == storage.OutcomeLive {
+	at := c.clk.Now()
+	secs := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	for _, cl := range today {
+		if cl.Queue == "" {
 			continue
 		}
-		c.board.Offered(cl.Queue, cl.ArrivedAt)
+		c.board.Offered(cl.Queue, at)
 		switch cl.Outcome {
 		case storage.OutcomeAnswered:
-			c.board.Answered(cl.Queue, time.Duration(cl.WaitSeconds*float64(time.Second)), cl.ArrivedAt)
-			c.board.Handled(cl.Queue, time.Duration(cl.TalkSeconds*float64(time.Second)), cl.ArrivedAt)
+			if cl.AnsweredAt != nil {
+				c.board.Answered(cl.Queue, secs(cl.WaitSeconds), at)
+				c.board.Handled(cl.Queue, secs(cl.TalkSeconds), at)
+			}
 		case storage.OutcomeAbandoned:
-			c.board.Abandoned(cl.Queue, time.Duration(cl.WaitSeconds*float64(time.Second)), cl.ArrivedAt)
+			c.board.Abandoned(cl.Queue, secs(cl.WaitSeconds), at)
+		case storage.OutcomeExited:
+			c.board.Exited(cl.Queue, at)
+		case storage.OutcomeCallback:
+			c.board.CallbackAccepted(cl.Queue, at)
+		case storage.OutcomeLive:
+			if cl.AnsweredAt != nil {
+				// Talking at the stop: answered already; its talk is
+				// counted when it ends.
+				c.board.Answered(cl.Queue, secs(cl.WaitSeconds), at)
+			}
 		}
 	}
+	if len(today) > 0 {
+		c.log.Info("statistics seeded from today's calls", "calls", len(today))
+	}
+
 }
 
 func sortLegs(ls []adapters.LegRef) {
