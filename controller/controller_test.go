@@ -53,6 +53,7 @@ type rig struct {
 	sim     *sim.PBX
 	ctl     *Controller
 	jr      *memJournal
+	journal Journal // when set, the controller writes here instead of jr
 	obs     *recorder
 	cancel  context.CancelFunc // stops the controller only
 	stopSim func()
@@ -170,7 +171,11 @@ func newRig(t *testing.T, rules string, groups []sim.AgentGroup, streams []sim.S
 func (r *rig) start(e *routing.Engine, store Store) {
 	r.t.Helper()
 	r.obs = &recorder{}
-	ctl, err := New(Config{}, Deps{PBX: r.sim, Engine: e, Journal: r.jr, Store: store, Clock: r.clk, Log: quiet, Observers: []Observer{r.obs}})
+	var j Journal = r.jr
+	if r.journal != nil {
+		j = r.journal
+	}
+	ctl, err := New(Config{}, Deps{PBX: r.sim, Engine: e, Journal: j, Store: store, Clock: r.clk, Log: quiet, Observers: []Observer{r.obs}})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -1,0 +1,190 @@
+package controller
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/adapters/sim"
+	"github.com/switchboard-cc/switchboard/storage"
+)
+
+// sqliteJournal runs a storage journal on dir for store until stop.
+func sqliteJournal(t *testing.T, store *storage.Store, dir string) (j *storage.Journal, stop func()) {
+	t.Helper()
+	j, err := storage.NewJournal(store, storage.JournalOptions{Dir: dir}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- j.Run(ctx) }()
+	var stopped bool
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return j, stop
+}
+
+func flush(t *testing.T, j *storage.Journal) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := j.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// switchboard is stopped in the middle of a busy run — callers waiting,
+// ringing and talking — while the PBX goes on (callers hang up, talks
+// end). A new controller on the same SQLite database and journal
+// directory resumes: calls the PBX still holds are routed on with their
+// original enqueue time, the others are closed with a reason, and no row
+// is left half-written.
+func TestRestartOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := storage.Open(ctx, "sqlite:"+filepath.Join(dir, "sb.db"), storage.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jdir := filepath.Join(dir, "journal")
+	j1, stop1 := sqliteJournal(t, store, jdir)
+
+	groups := []sim.AgentGroup{{Prefix: "s", Count: 3, Queues: map[string]int{"support": 1}, AnswerProbability: 0.9, RingDelay: 3 * time.Second, HandleTime: 2 * time.Minute}}
+	streams := []sim.Stream{{DialedNumber: "1000", RatePerMinute: 3, PatienceMean: 2 * time.Minute}}
+	r := newRigJournal(t, groups, streams, j1, store)
+	r.login("s-001", "s-002", "s-003")
+	r.advance(15 * time.Minute)
+	before := r.ctl.Snapshot()
+	waiting, talking := 0, 0
+	for _, c := range before.Calls {
+		switch c.State {
+		case string(phaseQueued), string(phaseRinging):
+			waiting++
+		case string(phaseTalking):
+			talking++
+		}
+	}
+	if waiting == 0 || talking == 0 {
+		t.Fatalf("the stop should catch calls waiting and talking: %d waiting, %d talking", waiting, talking)
+	}
+	stopAt := r.clk.Now()
+
+	// The stop: the controller and its journal go; the PBX carries on.
+	r.stopController()
+	stop1()
+	r.advance(40 * time.Second)
+
+	j2, _ := sqliteJournal(t, store, jdir)
+	r.journal = j2
+	r.restart()
+	r.start(newEngine(t, testRules, groups), store)
+	r.login("s-001", "s-002", "s-003")
+	r.sim.Resync()
+	r.settle()
+	flush(t, j2)
+
+	live, err := store.LiveCalls(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := map[string]CallStatus{}
+	for _, c := range r.ctl.Snapshot().Calls {
+		now[c.ID] = c
+	}
+	resumed := 0
+	for _, c := range live {
+		cur, ok := now[c.ID]
+		if !ok {
+			t.Errorf("call %s is live in the database but not in the controller", c.ID)
+			continue
+		}
+		if c.ArrivedAt.Before(stopAt) {
+			resumed++
+			if !cur.EnqueuedAt.Equal(*c.EnqueuedAt) || cur.EnqueuedAt.After(stopAt) {
+				t.Errorf("resumed call %s lost its place: enqueued %v, stored %v", c.ID, cur.EnqueuedAt, c.EnqueuedAt)
+			}
+		}
+	}
+	if resumed == 0 {
+		t.Fatal("no call from before the stop was resumed")
+	}
+	all, err := store.Calls(ctx, storage.CallFilter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedByRestart := 0
+	for _, c := range all {
+		checkRow(t, c)
+		if c.EndReason == reasonLostWaiting || c.EndReason == reasonLostTalking {
+			closedByRestart++
+		}
+	}
+	if closedByRestart == 0 {
+		t.Fatal("no call ended during the stop was closed with a reason")
+	}
+
+	// Routing goes on: everyone resumed is eventually answered or leaves.
+	r.advance(20 * time.Minute)
+	flush(t, j2)
+	all, err = store.Calls(ctx, storage.CallFilter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answeredAfter := 0
+	for _, c := range all {
+		checkRow(t, c)
+		if c.ArrivedAt.Before(stopAt) && c.AnsweredAt != nil && c.AnsweredAt.After(stopAt) {
+			answeredAfter++
+		}
+	}
+	if answeredAfter == 0 {
+		t.Fatal("no call from before the stop was answered after the restart")
+	}
+	if q := r.queue("support"); q.Offered < len(all)-10 {
+		t.Fatalf("today's figures not kept across the restart: offered %d, %d calls stored", q.Offered, len(all))
+	}
+}
+
+// checkRow: a call row is whole at every milestone.
+func checkRow(t *testing.T, c storage.Call) {
+	t.Helper()
+	ended := c.EndedAt != nil
+	switch {
+	case c.Outcome == "":
+		t.Errorf("call %s has no outcome", c.ID)
+	case (c.Outcome == storage.OutcomeLive) == ended:
+		t.Errorf("call %s: outcome %s with ended_at %v", c.ID, c.Outcome, c.EndedAt)
+	case c.Outcome == storage.OutcomeAnswered && (c.AnsweredAt == nil || c.AgentID == ""):
+		t.Errorf("answered call %s without answer time or agent: %+v", c.ID, c)
+	case ended && c.EndReason == "":
+		t.Errorf("call %s ended without a reason", c.ID)
+	case c.Queue == "" || c.EnqueuedAt == nil || c.CallerLegID == "":
+		t.Errorf("call %s without queue, enqueue time or caller leg: %+v", c.ID, c)
+	}
+}
+
+func newRigJournal(t *testing.T, groups []sim.AgentGroup, streams []sim.Stream, j Journal, store Store) *rig {
+	t.Helper()
+	r := newRig(t, testRules, groups, streams, nil)
+	// Restart the controller at once on the real journal and store.
+	r.stopController()
+	r.restart()
+	r.journal = j
+	r.start(newEngine(t, testRules, groups), store)
+	r.settle()
+	return r
+}
