@@ -1,0 +1,649 @@
+package recordings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/adapters"
+	"github.com/switchboard-cc/switchboard/controller"
+	"github.com/switchboard-cc/switchboard/storage"
+)
+
+// Errors callers (API, CLI) branch on.
+var (
+	// ErrNotAllowed means the queue's policy forbids recording (mode never).
+	ErrNotAllowed = errors.New("recording not allowed by the queue's policy")
+	// ErrNoCall means the call is not bridged (or not known) here.
+	ErrNoCall = errors.New("call is not bridged on this switchboard")
+	// ErrAlreadyRecording means the call has a running recording.
+	ErrAlreadyRecording = errors.New("call is already being recorded")
+)
+
+// Store is what the service needs from storage (storage.Store satisfies it).
+type Store interface {
+	CreateRecording(ctx context.Context, r *storage.Recording) error
+	SaveRecording(ctx context.Context, r *storage.Recording) error
+	Recording(ctx context.Context, id string) (*storage.Recording, error)
+	RecordingByPBXName(ctx context.Context, node, name string) (*storage.Recording, error)
+	ActiveRecordings(ctx context.Context, node string) ([]storage.Recording, error)
+	StartPause(ctx context.Context, id string, at time.Time, by, reason string) (*storage.PauseSpan, error)
+	EndPause(ctx context.Context, id string, at time.Time, by string) (*storage.PauseSpan, error)
+}
+
+// Recorder is the part of the PBX port the service drives
+// (adapters.PBX satisfies it).
+type Recorder interface {
+	Play(ctx context.Context, leg adapters.LegRef, media ...adapters.Media) (string, error)
+	Record(ctx context.Context, req adapters.RecordRequest) (adapters.RecordingRef, error)
+	StopRecording(ctx context.Context, rec adapters.RecordingRef) error
+	PauseRecording(ctx context.Context, rec adapters.RecordingRef) error
+	ResumeRecording(ctx context.Context, rec adapters.RecordingRef) error
+}
+
+// Deps are what a Service joins.
+type Deps struct {
+	PBX   Recorder
+	Store Store
+	Log   *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// CommandTimeout bounds each PBX command and database write (default 5 s).
+	CommandTimeout time.Duration
+	// AnnounceTimeout is how long to wait for the announcement to finish
+	// before recording starts anyway (default 30 s).
+	AnnounceTimeout time.Duration
+}
+
+// Service applies the recording policy to bridged calls and keeps each
+// recording's metadata from the PBX's own events. It implements
+// controller.Observer: Observe only queues the event; Run works the queue
+// on its own goroutine, so the controller loop never waits on the PBX or
+// the database.
+type Service struct {
+	cfg   Config
+	tpls  map[string]Template
+	pbx   Recorder
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
+	cmdTO time.Duration
+	annTO time.Duration
+
+	qmu    sync.Mutex
+	queue  []controller.CallEvent
+	busy   bool // a batch is being handled (guarded by qmu)
+	signal chan struct{}
+
+	mu       sync.Mutex
+	calls    map[string]*bridged // by call id, while bridged
+	byName   map[string]string   // node/name (rendered name and PBX name) → recording id
+	refs     map[string]adapters.RecordingRef
+	announce map[string]*pendingStart // by playback id
+}
+
+type bridged struct {
+	ev          controller.CallEvent
+	recordingID string // the running recording, if any
+}
+
+type pendingStart struct {
+	call     controller.CallEvent
+	reason   string
+	by       string
+	deadline time.Time
+}
+
+// New checks the configuration and builds a service.
+func New(cfg Config, d Deps) (*Service, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, tpls: map[string]Template{}, pbx: d.PBX, store: d.Store, log: d.Log, now: d.Now,
+		cmdTO: d.CommandTimeout, annTO: d.AnnounceTimeout, signal: make(chan struct{}, 1),
+		calls: map[string]*bridged{}, byName: map[string]string{}, refs: map[string]adapters.RecordingRef{},
+		announce: map[string]*pendingStart{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cmdTO <= 0 {
+		s.cmdTO = 5 * time.Second
+	}
+	if s.annTO <= 0 {
+		s.annTO = 30 * time.Second
+	}
+	for n, nc := range cfg.Nodes {
+		t, _ := ParseTemplate(nc.Template) // validated above
+		s.tpls[n] = t
+	}
+	if s.pbx == nil || s.store == nil {
+		return nil, fmt.Errorf("recordings: service needs a PBX and a store")
+	}
+	return s, nil
+}
+
+// Config returns the service's configuration (defaults applied).
+func (s *Service) Config() Config { return s.cfg }
+
+// Observe implements controller.Observer. It never blocks.
+func (s *Service) Observe(ev controller.CallEvent) {
+	switch ev.Kind {
+	case controller.EventBridged, controller.EventEnded, controller.EventAbandoned, controller.EventExited, controller.EventPBX:
+	default:
+		return
+	}
+	if ev.Kind == controller.EventPBX {
+		switch deref(ev.PBXEvent).(type) {
+		case adapters.RecordingStarted, adapters.RecordingFinished, adapters.RecordingFailed, adapters.Reconciled, adapters.PlaybackFinished:
+		default:
+			return
+		}
+		ev.PBXEvent = deref(ev.PBXEvent)
+	}
+	s.qmu.Lock()
+	s.queue = append(s.queue, ev)
+	s.qmu.Unlock()
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Run works the event queue until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		s.qmu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.busy = len(batch) > 0
+		s.qmu.Unlock()
+		for _, ev := range batch {
+			s.handle(ctx, ev)
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.signal:
+		case <-tick.C:
+			s.expireAnnouncements(ctx)
+		}
+	}
+}
+
+// Idle reports whether every observed event has been handled.
+func (s *Service) Idle() bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return len(s.queue) == 0 && !s.busy
+}
+
+// Drain handles every queued event now (tests, shutdown).
+func (s *Service) Drain(ctx context.Context) {
+	for {
+		s.qmu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.qmu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		for _, ev := range batch {
+			s.handle(ctx, ev)
+		}
+	}
+}
+
+func deref(e adapters.Event) adapters.Event {
+	switch v := e.(type) {
+	case *adapters.RecordingStarted:
+		return *v
+	case *adapters.RecordingFinished:
+		return *v
+	case *adapters.RecordingFailed:
+		return *v
+	case *adapters.Reconciled:
+		return *v
+	case *adapters.PlaybackFinished:
+		return *v
+	}
+	return e
+}
+
+func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
+	switch ev.Kind {
+	case controller.EventBridged:
+		s.mu.Lock()
+		s.calls[ev.CallID] = &bridged{ev: ev}
+		s.mu.Unlock()
+		pol := s.cfg.PolicyFor(ev.Queue)
+		d := pol.Decide(s.cfg.SampleSeed, ev.CallID)
+		s.log.Debug("recording policy", "call_id", ev.CallID, "queue", ev.Queue, "policy", pol.String(), "record", d.Record, "reason", d.Reason)
+		if d.Record {
+			if _, err := s.start(ctx, ev, d.Reason, "policy"); err != nil {
+				s.log.Warn("recording not started", "call_id", ev.CallID, "queue", ev.Queue, "agent_id", ev.AgentID, "node", ev.Node, "err", err)
+			}
+		}
+	case controller.EventEnded, controller.EventAbandoned, controller.EventExited:
+		// The PBX closes the file when the bridge goes; its finish event
+		// settles the metadata. Only forget the call.
+		s.mu.Lock()
+		delete(s.calls, ev.CallID)
+		s.mu.Unlock()
+	case controller.EventPBX:
+		switch e := ev.PBXEvent.(type) {
+		case adapters.RecordingStarted:
+			s.onStarted(ctx, e)
+		case adapters.RecordingFinished:
+			s.onFinished(ctx, e)
+		case adapters.RecordingFailed:
+			s.onFailed(ctx, e)
+		case adapters.Reconciled:
+			s.onReconciled(ctx, e)
+		case adapters.PlaybackFinished:
+			s.mu.Lock()
+			p := s.announce[e.PlaybackID]
+			delete(s.announce, e.PlaybackID)
+			s.mu.Unlock()
+			if p != nil {
+				if _, err := s.record(ctx, p.call, p.reason, p.by); err != nil {
+					s.log.Warn("recording not started after announcement", "call_id", p.call.CallID, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Start records a bridged call on demand (agent or supervisor). It
+// returns the recording id ("" while an announcement plays first).
+func (s *Service) Start(ctx context.Context, callID, by string) (string, error) {
+	s.mu.Lock()
+	b := s.calls[callID]
+	s.mu.Unlock()
+	if b == nil {
+		return "", fmt.Errorf("start recording of call %q: %w", callID, ErrNoCall)
+	}
+	if s.cfg.PolicyFor(b.ev.Queue).Mode == ModeNever {
+		return "", fmt.Errorf("start recording of call %q (queue %q): %w", callID, b.ev.Queue, ErrNotAllowed)
+	}
+	return s.start(ctx, b.ev, "on-demand", by)
+}
+
+func (s *Service) start(ctx context.Context, ev controller.CallEvent, reason, by string) (string, error) {
+	s.mu.Lock()
+	if b := s.calls[ev.CallID]; b != nil && b.recordingID != "" {
+		s.mu.Unlock()
+		return b.recordingID, fmt.Errorf("call %q: %w", ev.CallID, ErrAlreadyRecording)
+	}
+	s.mu.Unlock()
+	pol := s.cfg.PolicyFor(ev.Queue)
+	if pol.Announce != "" && !ev.Caller.IsZero() {
+		cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+		id, err := s.pbx.Play(cctx, ev.Caller, adapters.Media{Kind: "sound", Value: pol.Announce})
+		cancel()
+		if err != nil {
+			// No announcement, no recording: where the announcement is the
+			// legal basis for recording, recording without it is worse
+			// than not recording. The failed row makes it visible.
+			r := s.newRow(ev, reason, by)
+			r.Status, r.Error = storage.RecordingFailed, "announcement failed: "+err.Error()
+			end := s.now().UTC()
+			r.EndedAt = &end
+			if cerr := s.store.CreateRecording(ctx, r); cerr != nil {
+				return "", fmt.Errorf("announce before recording call %q: %w (and storing the failure: %v)", ev.CallID, err, cerr)
+			}
+			return r.ID, fmt.Errorf("announce before recording call %q: %w", ev.CallID, err)
+		}
+		s.mu.Lock()
+		s.announce[id] = &pendingStart{call: ev, reason: reason, by: by, deadline: s.now().Add(s.annTO)}
+		s.mu.Unlock()
+		return "", nil
+	}
+	return s.record(ctx, ev, reason, by)
+}
+
+func (s *Service) expireAnnouncements(ctx context.Context) {
+	now := s.now()
+	var due []*pendingStart
+	s.mu.Lock()
+	for id, p := range s.announce {
+		if !now.Before(p.deadline) {
+			due = append(due, p)
+			delete(s.announce, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range due {
+		if _, err := s.record(ctx, p.call, p.reason, p.by); err != nil {
+			s.log.Warn("recording not started after announcement timeout", "call_id", p.call.CallID, "err", err)
+		}
+	}
+}
+
+func (s *Service) newRow(ev controller.CallEvent, reason, by string) *storage.Recording {
+	now := s.now().UTC()
+	id := storage.NewID("rec-")
+	tpl, ok := s.tpls[ev.Node]
+	if !ok {
+		tpl, ok = s.tpls["*"]
+	}
+	if !ok {
+		tpl, _ = ParseTemplate("")
+	}
+	name := tpl.Render(NameFields{CallID: ev.CallID, RecordingID: id, Queue: ev.Queue, Agent: ev.AgentID,
+		Caller: ev.CallerNumber, Dialed: ev.DialedNumber, Node: ev.Node, At: now})
+	pol := s.cfg.PolicyFor(ev.Queue)
+	r := &storage.Recording{ID: id, CallID: ev.CallID, Node: ev.Node, PBXName: name,
+		CallerLeg: ev.Caller.ID, AgentLeg: ev.AgentLeg.ID, BridgeID: ev.Bridge.ID,
+		CallerNumber: ev.CallerNumber, DialedNumber: ev.DialedNumber, AgentID: ev.AgentID, Queue: ev.Queue,
+		Format: pol.Format, StartedAt: now, Status: storage.RecordingActive, Reason: reason, StartedBy: by}
+	if pol.RetentionDays > 0 {
+		until := now.AddDate(0, 0, pol.RetentionDays)
+		r.RetentionUntil = &until
+	}
+	return r
+}
+
+// record writes the row first (status recording), then asks the PBX: a
+// crash between the two leaves a row that reconciliation settles, never a
+// file nobody knows about.
+func (s *Service) record(ctx context.Context, ev controller.CallEvent, reason, by string) (string, error) {
+	r := s.newRow(ev, reason, by)
+	log := s.log.With("call_id", ev.CallID, "queue", ev.Queue, "agent_id", ev.AgentID, "node", ev.Node, "recording_id", r.ID)
+	if err := s.store.CreateRecording(ctx, r); err != nil {
+		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
+	}
+	s.mu.Lock()
+	s.byName[ev.Node+"/"+r.PBXName] = r.ID
+	if b := s.calls[ev.CallID]; b != nil {
+		b.recordingID = r.ID
+	}
+	s.mu.Unlock()
+	pol := s.cfg.PolicyFor(ev.Queue)
+	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+	ref, err := s.pbx.Record(cctx, adapters.RecordRequest{Bridge: ev.Bridge, Leg: legIfNoBridge(ev), Name: r.PBXName, Format: pol.Format, MaxDuration: pol.MaxDuration})
+	cancel()
+	if err != nil {
+		s.forgetCall(ev.CallID, r.ID)
+		r.Status, r.Error = storage.RecordingFailed, "record command: "+err.Error()
+		end := s.now().UTC()
+		r.EndedAt = &end
+		if serr := s.save(ctx, r); serr != nil {
+			log.Error("recording failure not stored", "err", serr)
+		}
+		return r.ID, fmt.Errorf("record call %q: %w", ev.CallID, err)
+	}
+	s.mu.Lock()
+	s.refs[r.ID] = ref
+	s.byName[ref.Node+"/"+ref.Name] = r.ID
+	s.mu.Unlock()
+	if ref.Name != r.PBXName || (ref.Node != "" && ref.Node != r.Node) {
+		// FreeSWITCH names a recording by its path: keep the PBX's name,
+		// so events after a restart still find the row.
+		if cur, err := s.store.Recording(ctx, r.ID); err == nil {
+			cur.PBXName = ref.Name
+			if ref.Node != "" {
+				cur.Node = ref.Node
+			}
+			if err := s.save(ctx, cur); err != nil {
+				log.Error("recording name not stored", "err", err)
+			}
+		}
+	}
+	log.Info("recording requested", "reason", reason, "by", by, "name", ref.Name)
+	return r.ID, nil
+}
+
+func legIfNoBridge(ev controller.CallEvent) adapters.LegRef {
+	if ev.Bridge.ID == "" {
+		return ev.Caller
+	}
+	return adapters.LegRef{}
+}
+
+func (s *Service) forgetCall(callID, recID string) {
+	s.mu.Lock()
+	if b := s.calls[callID]; b != nil && b.recordingID == recID {
+		b.recordingID = ""
+	}
+	s.mu.Unlock()
+}
+
+// save writes a row, retrying while the database is away: metadata from a
+// PBX event must not be lost to a database blip (the event queue holds the
+// rest meanwhile).
+func (s *Service) save(ctx context.Context, r *storage.Recording) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+		err = s.store.SaveRecording(cctx, r)
+		cancel()
+		if err == nil || errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// lookup finds the row a PBX recording event is about: by the name the
+// PBX used, or by its stem (FreeSWITCH reports /dir/name.wav for name).
+func (s *Service) lookup(ctx context.Context, ref adapters.RecordingRef) (*storage.Recording, error) {
+	stem := strings.TrimSuffix(path.Base(ref.Name), path.Ext(ref.Name))
+	s.mu.Lock()
+	id := s.byName[ref.Node+"/"+ref.Name]
+	if id == "" {
+		id = s.byName[ref.Node+"/"+stem]
+	}
+	s.mu.Unlock()
+	if id != "" {
+		return s.store.Recording(ctx, id)
+	}
+	r, err := s.store.RecordingByPBXName(ctx, ref.Node, ref.Name)
+	if errors.Is(err, storage.ErrNotFound) && stem != ref.Name {
+		r, err = s.store.RecordingByPBXName(ctx, ref.Node, stem)
+	}
+	return r, err
+}
+
+func (s *Service) onStarted(ctx context.Context, e adapters.RecordingStarted) {
+	r, err := s.lookup(ctx, e.Recording)
+	if err != nil {
+		s.log.Warn("recording started that switchboard did not ask for", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
+		return
+	}
+	if r.Status != storage.RecordingActive {
+		return // a late start after the finish: the finish wins
+	}
+	if !e.At.IsZero() {
+		r.StartedAt = e.At.UTC()
+	}
+	if e.Path != "" {
+		r.Path = e.Path
+	}
+	if e.Format != "" {
+		r.Format = e.Format
+	}
+	r.URI = s.uri(r)
+	if err := s.save(ctx, r); err != nil {
+		s.log.Error("recording start not stored", "recording_id", r.ID, "call_id", r.CallID, "err", err)
+	}
+}
+
+func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) {
+	r, err := s.lookup(ctx, e.Recording)
+	if err != nil {
+		s.log.Warn("recording finished that switchboard does not know", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
+		return
+	}
+	at := e.At.UTC()
+	if at.IsZero() {
+		at = s.now().UTC()
+	}
+	s.closePause(ctx, r, at)
+	if e.Path != "" {
+		r.Path = e.Path
+	}
+	if e.Format != "" {
+		r.Format = e.Format
+	}
+	r.EndedAt = &at
+	if e.Duration > 0 {
+		r.DurationMS = e.Duration.Milliseconds()
+	} else if at.After(r.StartedAt) {
+		r.DurationMS = at.Sub(r.StartedAt).Milliseconds()
+	}
+	r.Status = storage.RecordingFinished
+	r.URI = s.uri(r)
+	s.fileFacts(r, false)
+	if err := s.save(ctx, r); err != nil {
+		s.log.Error("recording finish not stored", "recording_id", r.ID, "call_id", r.CallID, "err", err)
+	}
+	s.done(r)
+}
+
+func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) {
+	r, err := s.lookup(ctx, e.Recording)
+	if err != nil {
+		s.log.Warn("recording failed that switchboard does not know", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
+		return
+	}
+	at := e.At.UTC()
+	if at.IsZero() {
+		at = s.now().UTC()
+	}
+	s.closePause(ctx, r, at)
+	r.Status, r.Error, r.EndedAt = storage.RecordingFailed, "pbx: "+e.Cause, &at
+	if err := s.save(ctx, r); err != nil {
+		s.log.Error("recording failure not stored", "recording_id", r.ID, "call_id", r.CallID, "err", err)
+	}
+	s.log.Warn("recording failed", "recording_id", r.ID, "call_id", r.CallID, "agent_id", r.AgentID, "queue", r.Queue, "node", r.Node, "cause", e.Cause)
+	s.done(r)
+}
+
+// closePause ends a pause still open when the recording ends, so the span
+// has an end and the paused total counts it.
+func (s *Service) closePause(ctx context.Context, r *storage.Recording, at time.Time) {
+	if _, err := s.store.EndPause(ctx, r.ID, at, "system"); err == nil {
+		if fresh, err := s.store.Recording(ctx, r.ID); err == nil {
+			r.PausedMS = fresh.PausedMS
+		}
+	}
+}
+
+func (s *Service) done(r *storage.Recording) {
+	s.mu.Lock()
+	delete(s.refs, r.ID)
+	for k, v := range s.byName {
+		if v == r.ID {
+			delete(s.byName, k)
+		}
+	}
+	if b := s.calls[r.CallID]; b != nil && b.recordingID == r.ID {
+		b.recordingID = ""
+	}
+	s.mu.Unlock()
+}
+
+func (s *Service) uri(r *storage.Recording) string {
+	nc := s.cfg.Node(r.Node)
+	if nc.URIPrefix == "" {
+		return r.URI
+	}
+	return nc.URIPrefix + path.Base(s.fileName(r))
+}
+
+func (s *Service) fileName(r *storage.Recording) string {
+	if r.Path != "" {
+		return path.Base(r.Path)
+	}
+	if r.Format != "" {
+		return path.Base(r.PBXName) + "." + r.Format
+	}
+	return path.Base(r.PBXName)
+}
+
+// onReconciled settles this node's recordings still marked recording after
+// a (re)connect: one whose call legs survive is still running; one the PBX
+// lists as stored (or whose file is under the node's root) finished while
+// the link was down; any other is missing.
+func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
+	active, err := s.store.ActiveRecordings(ctx, e.Node)
+	if err != nil {
+		s.log.Error("reconcile recordings", "node", e.Node, "err", err)
+		return
+	}
+	live := map[string]bool{}
+	for _, l := range e.Legs {
+		live[l.Ref.ID] = true
+	}
+	stored := map[string]adapters.StoredRecording{}
+	for _, sr := range e.Recordings {
+		stored[sr.Name] = sr
+		stored[strings.TrimSuffix(path.Base(sr.Name), path.Ext(sr.Name))] = sr
+	}
+	now := e.At.UTC()
+	if now.IsZero() {
+		now = s.now().UTC()
+	}
+	for i := range active {
+		r := &active[i]
+		if (r.CallerLeg != "" && live[r.CallerLeg]) || (r.AgentLeg != "" && live[r.AgentLeg]) {
+			continue
+		}
+		stem := strings.TrimSuffix(path.Base(r.PBXName), path.Ext(r.PBXName))
+		sr, listed := stored[r.PBXName]
+		if !listed {
+			sr, listed = stored[stem]
+		}
+		if listed && sr.Format != "" && r.Format == "" {
+			r.Format = sr.Format
+		}
+		if listed && sr.Path != "" {
+			r.Path = sr.Path
+		}
+		onDisk := s.fileFacts(r, true)
+		s.closePause(ctx, r, now)
+		if listed || onDisk {
+			r.Status = storage.RecordingFinished
+			r.Note = "finish event missed; settled by reconciliation"
+			if r.EndedAt == nil {
+				r.EndedAt = &now
+			}
+			if r.DurationMS == 0 && r.EndedAt.After(r.StartedAt) {
+				// Without the PBX's figure or a readable WAV header this is
+				// an upper bound (from start to the reconnect).
+				r.DurationMS = r.EndedAt.Sub(r.StartedAt).Milliseconds()
+				r.Note += "; duration is an upper bound"
+			}
+		} else {
+			r.Status = storage.RecordingMissing
+			r.Error = "not on the PBX after reconnect"
+			r.EndedAt = &now
+		}
+		r.URI = s.uri(r)
+		if err := s.save(ctx, r); err != nil {
+			s.log.Error("reconciled recording not stored", "recording_id", r.ID, "err", err)
+			continue
+		}
+		s.log.Info("recording reconciled", "recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "status", r.Status)
+		s.done(r)
+	}
+}
