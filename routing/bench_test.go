@@ -61,28 +61,25 @@ func newBenchFloor(b *testing.B, agents, queues, waiting int, busy bool) *benchF
 			ag.Queues[queueName(rng.IntN(queues))] = 1 + k
 		}
 		e.UpsertAgent(ag, now)
-		if _, err := e.Login(ag.ID, now.Add(time.Duration(a)*time.Microsecond)); err != nil {
+		ds, err := e.Login(ag.ID, now.Add(time.Duration(a)*time.Microsecond))
+		if err != nil {
 			b.Fatal(err)
 		}
+		f.answer(ds, now)
 		if !busy {
 			continue
 		}
-		// Take a call from one of the agent's queues.
-		for qn := range ag.Queues {
-			id := "warm-" + ag.ID
-			ds, _ := e.Enqueue(Call{ID: id}, qn, 0, now, now)
-			for _, d := range ds {
-				if o, ok := d.(Offer); ok {
-					e.Answered(o.CallID, o.AgentID, now)
-					f.onCall[o.AgentID] = o.CallID
-				}
-			}
-			break
-		}
+		// A call joins one of the agent's queues; whoever is free and
+		// eligible answers it (an agent below a queue's skill floor may
+		// stay free until an eligible call comes).
+		qs := sortedQueues(ag.Queues)
+		ds, _ = e.Enqueue(Call{ID: "warm-" + ag.ID}, qs[rng.IntN(len(qs))], 0, now, now)
+		f.answer(ds, now)
 	}
 	for c := 0; c < waiting; c++ {
 		ts := now.Add(time.Duration(c) * time.Millisecond)
-		e.Enqueue(Call{ID: fmt.Sprintf("w%07d", c)}, queueName(rng.IntN(queues)), rng.IntN(3), ts, ts)
+		ds, _ := e.Enqueue(Call{ID: fmt.Sprintf("w%07d", c)}, queueName(rng.IntN(queues)), rng.IntN(3), ts, ts)
+		f.answer(ds, ts)
 	}
 	for id := range f.onCall {
 		f.busy = append(f.busy, id)
@@ -155,7 +152,7 @@ func BenchmarkRouteCallArrival(b *testing.B) {
 				// wait) fire as they would live, and their cost is in ops.
 				now := start.Add(time.Duration(i) * time.Millisecond)
 				if i%1024 == 0 {
-					f.e.Tick(now)
+					f.answer(f.e.Tick(now), now)
 				}
 				k := i % len(ids)
 				c := Call{ID: ids[k], DialedNumber: dialed[k], CallerNumber: "+33100000000"}

@@ -80,6 +80,8 @@ type agentState struct {
 	wrapUntil    time.Time // end of the current wrap-up
 	reasonToken  uint64
 	pendingNR    string // not ready requested during a call
+	availAt      time.Time // idleSince when put in the queues' avail lists (their sort key)
+	inAvail      bool
 	flagged      bool
 	queuesSorted []string
 }
@@ -88,7 +90,11 @@ type queueState struct {
 	cfg     *QueueConfig
 	waiting []*callState // ordered by (vtime, seq); only phaseWaiting calls
 	members map[string]*agentState
-	avail   map[string]*agentState
+	// avail is the queue's free members ordered by (when they became
+	// free, id): longest idle first. It is the matching index: a call
+	// only ever looks at free members of its own queue, and longest-idle
+	// stops at the first eligible ones.
+	avail []*agentState
 	rrLast  string // round-robin memory: the last agent offered a call
 	// stepLabels name the steps in traces ("step 2 (after 30s)"), built
 	// once so a decision does not format them.
@@ -133,7 +139,7 @@ func NewEngineChecked(cfg *Config) (*Engine, error) {
 	}
 	for i := range c.Queues {
 		q := &c.Queues[i]
-		qs := &queueState{cfg: q, members: map[string]*agentState{}, avail: map[string]*agentState{}}
+		qs := &queueState{cfg: q, members: map[string]*agentState{}}
 		for i, st := range q.Steps {
 			qs.stepLabels = append(qs.stepLabels, fmt.Sprintf("step %d (after %s)", i+1, st.After))
 		}
@@ -759,23 +765,39 @@ func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decis
 	}
 	var top [maxTraceConsidered]*agentState
 	n, cands := 0, 0
-	better := e.better(q, req)
-	for _, ag := range q.avail {
-		if cs.declined[ag.def.ID] || !eligible(ag, req, filter, &cs.call) {
-			continue
-		}
-		cands++
-		// Insert into the small sorted top list.
-		k := n
-		for k > 0 && better(ag, top[k-1]) {
-			k--
-		}
-		if k < len(top) {
-			if n < len(top) {
-				n++
+	if q.cfg.Strategy == StrategyLongestIdle {
+		// The index is already in this strategy's order: the first
+		// eligible free member wins; a few more are kept for the trace.
+		for _, ag := range q.avail {
+			if cs.declined[ag.def.ID] || !eligible(ag, req, filter, &cs.call) {
+				continue
 			}
-			copy(top[k+1:n], top[k:n-1])
-			top[k] = ag
+			top[n] = ag
+			n++
+			if n == len(top) {
+				break
+			}
+		}
+		cands = n
+	} else {
+		better := e.better(q, req)
+		for _, ag := range q.avail {
+			if cs.declined[ag.def.ID] || !eligible(ag, req, filter, &cs.call) {
+				continue
+			}
+			cands++
+			// Insert into the small sorted top list.
+			k := n
+			for k > 0 && better(ag, top[k-1]) {
+				k--
+			}
+			if k < len(top) {
+				if n < len(top) {
+					n++
+				}
+				copy(top[k+1:n], top[k:n-1])
+				top[k] = ag
+			}
 		}
 	}
 	if cands == 0 {
@@ -785,7 +807,7 @@ func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decis
 		top[0] = e.nextInTurn(cs, q, req, filter)
 		n = 1
 	}
-	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: cands, Considered: make([]string, n)}
+	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: cands, Free: len(q.avail), Considered: make([]string, n)}
 	for i := 0; i < n; i++ {
 		trace.Considered[i] = top[i].def.ID
 	}
@@ -807,7 +829,7 @@ func (e *Engine) ringAll(cs *callState, q *queueState, req map[string]int, filte
 		return out
 	}
 	slices.SortFunc(cands, func(a, b *agentState) int { return cmp.Compare(a.def.ID, b.def.ID) })
-	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: len(cands),
+	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: len(cands), Free: len(q.avail),
 		Reason: fmt.Sprintf("ring-all: %d available agents rung at once; the first to answer wins", len(cands))}
 	for i := 0; i < len(cands) && i < maxTraceConsidered; i++ {
 		trace.Considered = append(trace.Considered, cands[i].def.ID)
@@ -832,9 +854,8 @@ func (e *Engine) randomPick(cs *callState, q *queueState, req map[string]int, fi
 	if len(cands) == 0 {
 		return out
 	}
-	slices.SortFunc(cands, func(a, b *agentState) int { return cmp.Compare(a.def.ID, b.def.ID) })
-	ag := cands[e.rng.IntN(len(cands))]
-	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: len(cands),
+	ag := cands[e.rng.IntN(len(cands))] // cands are in index order: reproducible
+	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: len(cands), Free: len(q.avail),
 		Considered: []string{ag.def.ID}, Reason: fmt.Sprintf("random: %s drawn from %d", ag.def.ID, len(cands))}
 	e.removeWaiting(cs)
 	cs.phase = phaseOffered
@@ -1039,11 +1060,7 @@ func (e *Engine) goNotReady(ag *agentState, rc ReasonCode, now time.Time, out []
 func (e *Engine) setState(ag *agentState, to AgentState, reason string, now time.Time, out []Decision) []Decision {
 	from := ag.state
 	if from == StateAvailable && to != StateAvailable {
-		for qn := range ag.def.Queues {
-			if q := e.queues[qn]; q != nil {
-				delete(q.avail, ag.def.ID)
-			}
-		}
+		e.delAvail(ag)
 	}
 	if from == StateNotReady && to != StateNotReady {
 		ag.reasonToken = 0
@@ -1112,12 +1129,48 @@ func (e *Engine) index(ag *agentState) {
 	}
 }
 
+// indexAvail puts a free agent into its queues' avail lists, keyed by
+// its idleSince now (idempotent: an agent already listed is moved).
 func (e *Engine) indexAvail(ag *agentState) {
+	e.delAvail(ag)
+	ag.availAt, ag.inAvail = ag.idleSince, true
 	for qn := range ag.def.Queues {
 		if q := e.queues[qn]; q != nil {
-			q.avail[ag.def.ID] = ag
+			i := q.availPos(ag)
+			q.avail = slices.Insert(q.avail, i, ag)
 		}
 	}
+}
+
+func (e *Engine) delAvail(ag *agentState) {
+	if !ag.inAvail {
+		return
+	}
+	ag.inAvail = false
+	for qn := range ag.def.Queues {
+		if q := e.queues[qn]; q != nil {
+			if i := q.availPos(ag); i < len(q.avail) && q.avail[i] == ag {
+				q.avail = slices.Delete(q.avail, i, i+1)
+			}
+		}
+	}
+}
+
+// availPos is where ag goes (or is) in q.avail.
+func (q *queueState) availPos(ag *agentState) int {
+	// Agents usually become free "now", after everyone listed: check the
+	// end first.
+	if n := len(q.avail); n == 0 || availLess(q.avail[n-1], ag) {
+		return n
+	}
+	i, _ := slices.BinarySearchFunc(q.avail, ag, func(x, t *agentState) int {
+		return cmp.Or(x.availAt.Compare(t.availAt), cmp.Compare(x.def.ID, t.def.ID))
+	})
+	return i
+}
+
+func availLess(a, b *agentState) bool {
+	return cmp.Or(a.availAt.Compare(b.availAt), cmp.Compare(a.def.ID, b.def.ID)) < 0
 }
 
 func (e *Engine) unindex(ag *agentState) {
@@ -1128,9 +1181,9 @@ func (e *Engine) unindex(ag *agentState) {
 				q.staffed -= staffing(ag.state)
 			}
 			delete(q.members, ag.def.ID)
-			delete(q.avail, ag.def.ID)
 		}
 	}
+	e.delAvail(ag)
 }
 
 // armCallTimers schedules a waiting call's escalation steps, maximum wait

@@ -436,7 +436,7 @@ func TestTraceListsBestCandidatesFirst(t *testing.T) {
 	}
 	ds, _ := e.Arrive(Call{ID: "c"}, at(20))
 	o := offers(ds)[0]
-	if o.AgentID != "a7" || o.Trace.Candidates != 8 || fmt.Sprint(o.Trace.Considered) != "[a7 a6 a5 a4 a3]" {
+	if o.AgentID != "a7" || o.Trace.Candidates != 5 || o.Trace.Free != 8 || fmt.Sprint(o.Trace.Considered) != "[a7 a6 a5 a4 a3]" {
 		t.Fatalf("trace %+v", o.Trace)
 	}
 	if !strings.Contains(o.Trace.Reason, "longest idle") || o.Trace.Rule != "default" || o.Trace.Step != "entry" {
