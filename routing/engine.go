@@ -79,7 +79,7 @@ type agentState struct {
 	wrapToken    uint64
 	wrapUntil    time.Time // end of the current wrap-up
 	reasonToken  uint64
-	pendingNR    string // not ready requested during a call
+	pendingNR    string    // not ready requested during a call
 	availAt      time.Time // idleSince when put in the queues' avail lists (their sort key)
 	inAvail      bool
 	flagged      bool
@@ -94,8 +94,8 @@ type queueState struct {
 	// free, id): longest idle first. It is the matching index: a call
 	// only ever looks at free members of its own queue, and longest-idle
 	// stops at the first eligible ones.
-	avail []*agentState
-	rrLast  string // round-robin memory: the last agent offered a call
+	avail  []*agentState
+	rrLast string // round-robin memory: the last agent offered a call
 	// stepLabels name the steps in traces ("step 2 (after 30s)"), built
 	// once so a decision does not format them.
 	stepLabels []string

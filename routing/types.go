@@ -164,14 +164,14 @@ func (AgentFlagged) isDecision()      {}
 // candidates were looked at, and why the chosen one won. It is stored with
 // the call and shown by `call show`.
 type Trace struct {
-	Rule       string   `json:"rule,omitempty"`
-	Step       string   `json:"step,omitempty"`
-	Strategy   string   `json:"strategy,omitempty"`
-	Candidates int      `json:"candidates"`
+	Rule       string `json:"rule,omitempty"`
+	Step       string `json:"step,omitempty"`
+	Strategy   string `json:"strategy,omitempty"`
+	Candidates int    `json:"candidates"`
 	// Free is how many members of the queue were free at the time (the
 	// longest-idle strategy stops at the first few eligible of them, in
 	// idle order, so Candidates may be smaller).
-	Free int `json:"free,omitempty"`
+	Free       int      `json:"free,omitempty"`
 	Considered []string `json:"considered,omitempty"` // first few agent ids, best first
 	Reason     string   `json:"reason"`
 }
