@@ -636,6 +636,9 @@ func (c *Controller) onAnswered(e adapters.LegAnswered) {
 	c.journalLegUpdate(e.Ref, true, false, 0)
 	of := c.offers[own.tag]
 	cl := c.calls[own.callID]
+	if cl != nil && cl.phase == phaseTalking && cl.agentLeg == e.Ref {
+		return // already connected (a callback the desk reported answered)
+	}
 	if of == nil || of.dead || cl == nil || cl.phase == phaseEnded || cl.phase == phaseTalking {
 		// The caller left or the offer was withdrawn while it rang.
 		c.hangup(e.Ref, 16)
@@ -1181,4 +1184,13 @@ func (c *Controller) onAgentState(v routing.AgentStateChanged) {
 
 func (c *Controller) hangup(ref adapters.LegRef, cause int) {
 	c.async("hangup", func(ctx context.Context) error { return c.pbx.Hangup(ctx, ref, cause) }, nil)
+}
+
+// byLegRole is the role the loop knows a leg by (tests).
+func (c *Controller) byLegRole(ref adapters.LegRef) adapters.LegRole {
+	var role adapters.LegRole
+	done := make(chan struct{})
+	c.post(func() { role = c.byLeg[ref].role; close(done) })
+	<-done
+	return role
 }

@@ -54,6 +54,7 @@ type rig struct {
 	ctl     *Controller
 	jr      *memJournal
 	journal Journal // when set, the controller writes here instead of jr
+	desk    CallbackDesk
 	obs     *recorder
 	cancel  context.CancelFunc // stops the controller only
 	stopSim func()
@@ -175,7 +176,7 @@ func (r *rig) start(e *routing.Engine, store Store) {
 	if r.journal != nil {
 		j = r.journal
 	}
-	ctl, err := New(Config{}, Deps{PBX: r.sim, Engine: e, Journal: j, Store: store, Clock: r.clk, Log: quiet, Observers: []Observer{r.obs}})
+	ctl, err := New(Config{}, Deps{PBX: r.sim, Engine: e, Journal: j, Store: store, Clock: r.clk, Log: quiet, Observers: []Observer{r.obs}, Callbacks: r.desk})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -223,6 +224,7 @@ func (r *rig) settle() {
 // no two happenings collapse onto one clock step.
 func (r *rig) advance(d time.Duration) {
 	r.t.Helper()
+	r.settle() // what was just done happens now, not after the jump
 	end := r.clk.Now().Add(d)
 	for {
 		now := r.clk.Now()
