@@ -40,8 +40,10 @@ type Server struct {
 	journal *storage.Journal
 	rules   *routing.Config
 	pbx     adapters.PBX
-	// simAgents are logged in once the controller runs (sim only).
+	// simAgents are logged in once the controller runs (sim only);
+	// simDefs are their definitions, kept across rules reloads.
 	simAgents []string
+	simDefs   []routing.Agent
 	engine    *routing.Engine
 	ctl       *controller.Controller
 	http      *api.Server
@@ -154,6 +156,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 func (s *Server) routes() [][]api.Route {
 	return [][]api.Route{
 		api.FloorRoutes(s.floor()),
+		api.RulesRoutes(s.rulesAPI()),
 	}
 }
 
@@ -165,6 +168,7 @@ func (s *Server) addSimAgents(agents []routing.Agent) {
 	for _, a := range s.rules.Agents {
 		have[a.ID] = true
 	}
+	s.simDefs = agents
 	for _, a := range agents {
 		if !have[a.ID] {
 			s.rules.Agents = append(s.rules.Agents, a)

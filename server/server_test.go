@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/switchboard-cc/switchboard/adapters"
 	"github.com/switchboard-cc/switchboard/config"
+	"github.com/switchboard-cc/switchboard/configs"
 )
 
 // testConfig is the embedded defaults on a free port, with the database
@@ -97,6 +100,21 @@ func TestRefusesOpenListenWithoutToken(t *testing.T) {
 
 func TestServesHealthAndWallboard(t *testing.T) {
 	_, url := start(t, testConfig(t))
+	// Ready once the controller loop runs and the PBX is up; not before.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body := get(t, url+"/readyz")
+		if status == 200 {
+			break
+		}
+		if status != 503 || !strings.Contains(body, `"ready": false`) {
+			t.Fatalf("readyz while starting: %d %s", status, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	for path, want := range map[string]string{
 		"/healthz": `"ok"`,
 		"/readyz":  `"ready": true`,
@@ -140,5 +158,56 @@ func TestShutdownIsBoundedWhenAPartHangs(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run hung on a PBX adapter that ignores its context")
+	}
+}
+
+// TestRulesApplyReloadsTheRunningServer applies a routing file through the
+// API of a real server: the version is stored, and the engine runs it
+// while the simulated agents stay defined.
+func TestRulesApplyReloadsTheRunningServer(t *testing.T) {
+	_, url := start(t, testConfig(t))
+	body, err := json.Marshal(map[string]string{"filename": "routing.yaml", "content": string(configs.DemoRouting), "author": "test", "comment": "same demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp *http.Response
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err = http.Post(url+"/api/v1/rules", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break // 503 only while the controller starts
+		}
+		resp.Body.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("apply: %d %s", resp.StatusCode, raw)
+	}
+	status, list := get(t, url+"/api/v1/rules/versions")
+	if status != 200 || !strings.Contains(list, `"version": 1`) || !strings.Contains(list, `"author": "test"`) {
+		t.Errorf("versions: %d %s", status, list)
+	}
+	status, agents := get(t, url+"/api/v1/agents")
+	if status != 200 || !strings.Contains(agents, `"id": "sup-001"`) {
+		t.Errorf("simulated agents lost by the reload: %d %.300s", status, agents)
+	}
+	// A bad file is refused with its line, and changes nothing.
+	bad, _ := json.Marshal(map[string]string{"content": "queues:\n  - name: x\n    stratgy: fifo\n", "author": "test"})
+	resp, err = http.Post(url+"/api/v1/rules", "application/json", bytes.NewReader(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Errorf("bad rules: %d %s", resp.StatusCode, raw)
+	}
+	if _, list := get(t, url+"/api/v1/rules/versions"); strings.Contains(list, `"version": 2`) {
+		t.Errorf("a rejected file was stored: %s", list)
 	}
 }
