@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -146,14 +148,7 @@ func startE2E(t *testing.T, agents []routing.Agent, mod func(*Config)) *e2e {
 		fs.Close()
 	})
 	e := &e2e{fs: fs, a: a, ctl: ctl, jr: jr, rec: rec}
-	waitUntil(t, "freeswitch node up in the controller", func() bool {
-		for _, n := range ctl.Snapshot().Nodes {
-			if n.Node == "freeswitch" && n.Up {
-				return true
-			}
-		}
-		return false
-	})
+	waitUntil(t, "freeswitch link up", func() bool { ok, _ := a.Ready(); return ok })
 	for _, ag := range agents {
 		if err := ctl.AgentLogin(context.Background(), ag.ID); err != nil {
 			t.Fatal(err)
@@ -172,14 +167,26 @@ func (e *e2e) call(caller string) (uuid, callID string) {
 	return uuid, "freeswitch-" + uuid
 }
 
-func (e *e2e) queue(t *testing.T) controller.QueueStatus {
-	for _, q := range e.ctl.Snapshot().Queues {
-		if q.Name == "support" {
-			return q
+// waitQueue polls the controller's published snapshot (refreshed by its
+// loop, not at once) until the support queue satisfies ok.
+func (e *e2e) waitQueue(t *testing.T, what string, ok func(controller.QueueStatus) bool) {
+	t.Helper()
+	var last controller.QueueStatus
+	deadline := time.Now().Add(waitLimit)
+	for {
+		for _, q := range e.ctl.Snapshot().Queues {
+			if q.Name == "support" {
+				last = q
+			}
 		}
+		if ok(last) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue never showed %s: %+v", what, last)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatal("no support queue")
-	return controller.QueueStatus{}
 }
 
 func (e *e2e) outcome(t *testing.T, callID, want string) storage.Call {
@@ -229,9 +236,7 @@ func TestE2EAnsweredBridgedRecorded(t *testing.T) {
 		return ok && e.rec.finished[r.Name]
 	})
 	waitUntil(t, "agent leg gone", func() bool { _, ok := e.fs.Channel(agentLeg); return !ok })
-	if q := e.queue(t); q.Answered != 1 || q.Abandoned != 0 {
-		t.Fatalf("queue %+v", q)
-	}
+	e.waitQueue(t, "1 answered", func(q controller.QueueStatus) bool { return q.Answered == 1 && q.Abandoned == 0 })
 }
 
 // Abandon: nobody is logged in; the caller waits on hold and hangs up.
@@ -249,9 +254,7 @@ func TestE2EAbandon(t *testing.T) {
 	if c.EndedAt == nil || c.AgentID != "" {
 		t.Fatalf("%+v", c)
 	}
-	if q := e.queue(t); q.Abandoned != 1 || q.Waiting != 0 {
-		t.Fatalf("queue %+v", q)
-	}
+	e.waitQueue(t, "1 abandoned", func(q controller.QueueStatus) bool { return q.Abandoned == 1 && q.Waiting == 0 })
 }
 
 // No answer, then another agent: the first phone rings out (NO_ANSWER,
@@ -322,18 +325,11 @@ func TestE2EReconnectMidQueue(t *testing.T) {
 	}
 	gone, goneID := e.call("5550010")
 	stay, stayID := e.call("5550011")
-	waitUntil(t, "two waiting", func() bool { return e.queue(t).Waiting == 2 })
+	e.waitQueue(t, "2 waiting", func(q controller.QueueStatus) bool { return q.Waiting == 2 })
 
 	e.fs.SetFaults(esltest.Faults{Refuse: true})
 	e.fs.DropConnections()
-	waitUntil(t, "node down", func() bool {
-		for _, n := range e.ctl.Snapshot().Nodes {
-			if n.Node == "freeswitch" && !n.Up {
-				return true
-			}
-		}
-		return false
-	})
+	waitUntil(t, "node down", func() bool { ok, _ := e.a.Ready(); return !ok })
 	if err := e.fs.Hangup(gone, "NORMAL_CLEARING"); err != nil {
 		t.Fatal(err)
 	}
@@ -343,9 +339,7 @@ func TestE2EReconnectMidQueue(t *testing.T) {
 	if c.EndReason == "" {
 		t.Fatalf("vanished call without a reason: %+v", c)
 	}
-	if q := e.queue(t); q.Waiting != 1 || q.Abandoned != 1 {
-		t.Fatalf("queue after reconnect %+v", q)
-	}
+	e.waitQueue(t, "1 waiting, 1 abandoned", func(q controller.QueueStatus) bool { return q.Waiting == 1 && q.Abandoned == 1 })
 	if err := e.ctl.AgentLogin(ctx, "a1"); err != nil {
 		t.Fatal(err)
 	}
@@ -382,9 +376,120 @@ func TestE2EConcurrentCallsOutOfOrder(t *testing.T) {
 		}
 		agentsSeen[c.AgentID]++
 	}
-	if q := e.queue(t); q.Answered != calls || q.Abandoned != 0 {
-		t.Fatalf("queue %+v", q)
-	}
+	e.waitQueue(t, "all answered", func(q controller.QueueStatus) bool { return q.Answered == calls && q.Abandoned == 0 })
 	waitUntil(t, "no channels left", func() bool { return len(e.fs.Channels()) == 0 })
 	t.Logf("calls per agent: %v", agentsSeen)
+}
+
+// endCounter counts calls the controller finished, by outcome kind.
+type endCounter struct {
+	ended, abandoned atomic.Int64
+	signal           chan struct{}
+}
+
+func (c *endCounter) Observe(e controller.CallEvent) {
+	switch e.Kind {
+	case "ended":
+		c.ended.Add(1)
+	case "abandoned":
+		c.abandoned.Add(1)
+	default:
+		return
+	}
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+// BenchmarkE2ECalls drives complete calls through the controller, the
+// adapter, eslgo and esltest: arrival, answer, hold, offer, agent leg,
+// answer, bridge, agent hangs up, caller hung up by the controller,
+// records journaled. Reports complete calls per second and process CPU
+// per call (controller, routing, adapter, eslgo and the fake together).
+//
+//	go test -run '^$' -bench E2ECalls -benchtime 3000x ./adapters/esl/
+func BenchmarkE2ECalls(b *testing.B) {
+	fs, err := esltest.New(esltest.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fs.Close()
+	a, err := New(Config{Addr: fs.Addr(), HealthInterval: time.Minute, RecordingDir: "/rec", ReorderWindow: 5 * time.Millisecond},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules, err := routing.ParseRules("bench.yaml", []byte("queues:\n  - name: support\n    offer_timeout: 10s\n    wrap_up: 1ms\ndefault_queue: support\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := routing.NewEngineChecked(rules)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const agents = 128
+	now := time.Now()
+	for i := range agents {
+		eng.UpsertAgent(agent(fmt.Sprintf("a%d", i), fmt.Sprintf("user/%d", 1000+i)), now)
+	}
+	fs.Endpoint("user/*", esltest.Behavior{HangupAfter: time.Millisecond})
+	count := &endCounter{signal: make(chan struct{}, 1)}
+	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: a, Engine: eng, Journal: &memJournal{},
+		Observers: []controller.Observer{count}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = a.Run(ctx) }()
+	go func() { defer wg.Done(); _ = ctl.Run(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+	waitUntil(b, "node up", func() bool { ok, _ := a.Ready(); return ok })
+	for i := range agents {
+		if err := ctl.AgentLogin(ctx, fmt.Sprintf("a%d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	b.ResetTimer()
+	cpu0 := processCPU()
+	start := time.Now()
+	injected := 0
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		done := int(count.ended.Load() + count.abandoned.Load())
+		if done >= b.N {
+			break
+		}
+		for injected < b.N && injected-done < agents {
+			fs.InboundCall(esltest.Call{CallerNumber: fmt.Sprintf("8%06d", injected), Dialed: "800",
+				Vars: map[string]string{"switchboard": "true"}})
+			injected++
+		}
+		select {
+		case <-count.signal:
+		case <-time.After(time.Second):
+			if time.Now().After(deadline) {
+				b.Fatalf("stuck: %d of %d calls done", done, b.N)
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
+	b.StopTimer()
+	if n := count.abandoned.Load(); n > 0 {
+		b.Fatalf("%d calls abandoned", n)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/call")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
