@@ -19,7 +19,9 @@ import (
 	"github.com/switchboard-cc/switchboard/adapters/ari"
 	"github.com/switchboard-cc/switchboard/adapters/esl"
 	"github.com/switchboard-cc/switchboard/adapters/sim"
+	"github.com/switchboard-cc/switchboard/callbacks"
 	"github.com/switchboard-cc/switchboard/controller"
+	"github.com/switchboard-cc/switchboard/recordings"
 )
 
 // PBX kinds: which adapter serve starts.
@@ -38,6 +40,10 @@ type Config struct {
 	// Controller tunes the call flow (command timeout, hold music,
 	// greeting, statistics day).
 	Controller controller.Config `yaml:"controller"`
+	// Callbacks configures scheduled callbacks and virtual hold.
+	Callbacks callbacks.Config `yaml:"callbacks"`
+	// Recordings configures the recording policy, file naming and review.
+	Recordings recordings.Config `yaml:"recordings"`
 	Log        Log               `yaml:"log"`
 }
 
@@ -171,6 +177,11 @@ func (c Config) Validate() error {
 	}
 	if c.Controller.CommandTimeout < 0 || c.Controller.ShortAbandon < 0 {
 		return bad("controller", "command_timeout and short_abandon must not be negative")
+	}
+	rec := c.Recordings
+	rec.Defaults()
+	if err := rec.Validate(); err != nil {
+		return bad("recordings", "%v", err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -22,10 +22,12 @@ import (
 	"github.com/switchboard-cc/switchboard/adapters/esl"
 	"github.com/switchboard-cc/switchboard/adapters/sim"
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/callbacks"
 	"github.com/switchboard-cc/switchboard/clock"
 	"github.com/switchboard-cc/switchboard/config"
 	"github.com/switchboard-cc/switchboard/configs"
 	"github.com/switchboard-cc/switchboard/controller"
+	"github.com/switchboard-cc/switchboard/recordings"
 	"github.com/switchboard-cc/switchboard/routing"
 	"github.com/switchboard-cc/switchboard/storage"
 	"github.com/switchboard-cc/switchboard/wallboard"
@@ -46,6 +48,8 @@ type Server struct {
 	simDefs   []routing.Agent
 	engine    *routing.Engine
 	ctl       *controller.Controller
+	desk      *callbacks.Desk
+	recs      *recordings.Service
 	http      *api.Server
 	ln        net.Listener
 	closeOnce sync.Once
@@ -116,11 +120,29 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.journal, err = storage.NewJournal(s.store, storage.JournalOptions{Dir: cfg.Database.JournalDir}, log); err != nil {
 		return nil, fmt.Errorf("opening journal: %w", err)
 	}
+	// Callbacks and the controller each need the other; the plug joins
+	// them (see callbacks.Plug).
+	plug := callbacks.NewPlug()
+	cbCfg := cfg.Callbacks
+	if cbCfg.CustomerEndpoint == "" && cfg.PBX.Kind == config.PBXSim {
+		cbCfg.CustomerEndpoint = "sim/customer/{number}"
+	}
+	if s.desk, err = callbacks.New(cbCfg, s.store, s.pbx, plug, s.clk, log); err != nil {
+		return nil, fmt.Errorf("%w: callbacks: %w", config.ErrInvalid, err)
+	}
+	if s.recs, err = recordings.New(cfg.Recordings, recordings.Deps{
+		PBX: s.pbx, Store: s.store, Log: log.With("component", "recordings"), Now: s.clk.Now,
+		CommandTimeout: cfg.Controller.CommandTimeout,
+	}); err != nil {
+		return nil, fmt.Errorf("%w: recordings: %w", config.ErrInvalid, err)
+	}
 	if s.ctl, err = controller.New(cfg.Controller, controller.Deps{
 		PBX: s.pbx, Engine: s.engine, Journal: s.journal, Store: s.store, Clock: s.clk, Log: log,
+		Callbacks: plug, Observers: []controller.Observer{plug, s.recs},
 	}); err != nil {
 		return nil, fmt.Errorf("%w: controller: %w", config.ErrInvalid, err)
 	}
+	plug.Attach(s.desk, s.ctl)
 
 	s.http, err = api.New(api.Options{
 		Token: cfg.Server.Token,
@@ -157,6 +179,7 @@ func (s *Server) routes() [][]api.Route {
 	return [][]api.Route{
 		api.FloorRoutes(s.floor()),
 		api.RulesRoutes(s.rulesAPI()),
+		api.CallbackRoutes(s.desk.API()),
 	}
 }
 
@@ -249,6 +272,21 @@ func (s *Server) Run(ctx context.Context) error {
 		ctlErr = s.ctl.Run(rctx)
 		stop()
 	}()
+	// The callback desk and the recordings service work beside the
+	// controller and stop with it.
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := s.desk.Run(rctx); err != nil && rctx.Err() == nil {
+			s.log.Error("callback desk stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := s.recs.Run(rctx); err != nil && rctx.Err() == nil {
+			s.log.Error("recordings service stopped", "err", err)
+		}
+	}()
 	if len(s.simAgents) > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.loginSimAgents(rctx) }()
@@ -269,6 +307,14 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Error("shutdown", "err", stuckErr)
 	}
 
+	// Write what the journal holds to the database while it still runs;
+	// if the database does not take it in time, the records stay in the
+	// local log and are replayed at the next start.
+	fctx, cancelFlush := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+	if err := s.journal.Flush(fctx); err != nil {
+		s.log.Warn("journal not fully written to the database at shutdown; the rest is replayed at the next start", "err", err)
+	}
+	cancelFlush()
 	stopJournal()
 	var jerr error
 	select {
