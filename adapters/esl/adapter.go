@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math"
 	"path"
@@ -82,7 +83,10 @@ type Adapter struct {
 	log *slog.Logger
 	out chan adapters.Event
 
-	ev, cmd *link
+	ev *link
+	// cmds are the command connections; commands for one leg always use
+	// the same one (cmdFor), so they stay in order.
+	cmds []*link
 
 	intake    chan rawEvent
 	broken    chan brokenLink
@@ -153,7 +157,9 @@ func New(cfg Config, log *slog.Logger) (*Adapter, error) {
 	}
 	a.life, a.stop = context.WithCancel(context.Background())
 	a.ev = &link{name: "events", log: log, timeout: cfg.CommandTimeout, onBroken: onBroken}
-	a.cmd = &link{name: "commands", log: log, timeout: cfg.CommandTimeout, onBroken: onBroken}
+	for i := range cfg.CommandConns {
+		a.cmds = append(a.cmds, &link{name: fmt.Sprintf("commands-%d", i), log: log, timeout: cfg.CommandTimeout, onBroken: onBroken})
+	}
 	return a, nil
 }
 
@@ -206,8 +212,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.healthLoop(ctx) }()
 	defer wg.Wait()
 	defer func() {
-		a.ev.drop(nil, errors.New("shutting down"))
-		a.cmd.drop(nil, errors.New("shutting down"))
+		for _, l := range a.links() {
+			l.drop(nil, errors.New("shutting down"))
+		}
 	}()
 
 	if err := a.startSession(ctx, evc, cmdc); err != nil {
@@ -232,16 +239,30 @@ func (a *Adapter) Run(ctx context.Context) error {
 }
 
 func (a *Adapter) linkByName(name string) *link {
-	if name == a.ev.name {
-		return a.ev
+	for _, l := range a.links() {
+		if l.name == name {
+			return l
+		}
 	}
-	return a.cmd
+	return a.ev
+}
+
+// links returns the events link and every command link.
+func (a *Adapter) links() []*link { return append([]*link{a.ev}, a.cmds...) }
+
+// cmdFor picks the command connection for a leg (or any key): the same
+// key always gets the same connection.
+func (a *Adapter) cmdFor(key string) *link {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return a.cmds[h.Sum32()%uint32(len(a.cmds))]
 }
 
 // teardown drops both connections and reports the node down.
 func (a *Adapter) teardown(err error) {
-	a.ev.drop(nil, err)
-	a.cmd.drop(nil, err)
+	for _, l := range a.links() {
+		l.drop(nil, err)
+	}
 	// drain the reports the drops just produced
 	for {
 		select {
@@ -284,16 +305,23 @@ func (a *Adapter) redial(ctx context.Context) bool {
 	}
 }
 
-// dialSession dials the events and the commands connection.
-func (a *Adapter) dialSession(ctx context.Context) (*session, *session, error) {
+// dialSession dials the events connection and the command connections.
+func (a *Adapter) dialSession(ctx context.Context) (*session, []*session, error) {
 	evs, err := a.dial(ctx, a.ev)
 	if err != nil {
 		return nil, nil, err
 	}
-	cmds, err := a.dial(ctx, a.cmd)
-	if err != nil {
-		evs.close()
-		return nil, nil, err
+	var cmds []*session
+	for _, l := range a.cmds {
+		s, err := a.dial(ctx, l)
+		if err != nil {
+			evs.close()
+			for _, c := range cmds {
+				c.close()
+			}
+			return nil, nil, err
+		}
+		cmds = append(cmds, s)
 	}
 	return evs, cmds, nil
 }
@@ -322,7 +350,7 @@ func dialError(addr string, err error) error {
 
 // startSession installs fresh connections, registers the event listener,
 // subscribes in plain format and asks the event loop to reconcile.
-func (a *Adapter) startSession(ctx context.Context, evc, cmdc *session) error {
+func (a *Adapter) startSession(ctx context.Context, evc *session, cmdc []*session) error {
 	evc.conn.RegisterEventListener(eslgo.EventListenAll, func(e *eslgo.Event) {
 		select {
 		case a.intake <- rawEvent{ev: e, arrived: time.Now()}:
@@ -330,7 +358,9 @@ func (a *Adapter) startSession(ctx context.Context, evc, cmdc *session) error {
 		}
 	})
 	a.ev.attach(evc)
-	a.cmd.attach(cmdc)
+	for i, l := range a.cmds {
+		l.attach(cmdc[i])
+	}
 	resp, err := a.ev.send(ctx, command.Event{Format: subscribeFormat, Listen: subscribedEvents})
 	if err != nil {
 		return fmt.Errorf("subscribing to events: %w", err)
@@ -356,7 +386,7 @@ func (a *Adapter) startSession(ctx context.Context, evc, cmdc *session) error {
 // heartbeat sets the global variable the sample dialplan reads to decide
 // between parking a call for switchboard and the fallback.
 func (a *Adapter) heartbeat(ctx context.Context) error {
-	_, err := a.cmd.api(ctx, "global_setvar", a.cfg.HeartbeatVar+"="+strconv.FormatInt(time.Now().Unix(), 10))
+	_, err := a.cmds[0].api(ctx, "global_setvar", a.cfg.HeartbeatVar+"="+strconv.FormatInt(time.Now().Unix(), 10))
 	if err != nil {
 		return fmt.Errorf("setting heartbeat %s: %w", a.cfg.HeartbeatVar, err)
 	}
@@ -375,7 +405,7 @@ func (a *Adapter) healthLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, l := range []*link{a.ev, a.cmd} {
+		for _, l := range a.links() {
 			if !l.connected() {
 				continue
 			}
@@ -385,7 +415,7 @@ func (a *Adapter) healthLoop(ctx context.Context) {
 			}
 			cancel()
 		}
-		if a.cmd.connected() {
+		if a.cmds[0].connected() {
 			if err := a.heartbeat(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("freeswitch heartbeat failed", "err", err)
 			}
@@ -540,7 +570,7 @@ func (a *Adapter) Answer(ctx context.Context, l adapters.LegRef) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.cmd.api(ctx, "uuid_answer", id); err != nil {
+	if _, err := a.cmdFor(id).api(ctx, "uuid_answer", id); err != nil {
 		return err
 	}
 	// FreeSWITCH raises no CHANNEL_ANSWER for a leg already up; report the
@@ -573,7 +603,7 @@ func (a *Adapter) Hangup(ctx context.Context, l adapters.LegRef, cause int) erro
 		lg.local = true
 	}
 	a.mu.Unlock()
-	_, err = a.cmd.api(ctx, "uuid_kill", id+" "+causeName(cause))
+	_, err = a.cmdFor(id).api(ctx, "uuid_kill", id+" "+causeName(cause))
 	return err
 }
 
@@ -627,7 +657,7 @@ func (a *Adapter) Play(ctx context.Context, l adapters.LegRef, media ...adapters
 	a.plays[last] = &playback{leg: id, pieces: len(pieces)}
 	a.mu.Unlock()
 	for i, p := range pieces {
-		resp, err := a.cmd.send(ctx, sendmsg{uuid: id, app: p.app, arg: p.arg, eventUUID: fmt.Sprintf("%s#%d", pid, i)})
+		resp, err := a.cmdFor(id).send(ctx, sendmsg{uuid: id, app: p.app, arg: p.arg, eventUUID: fmt.Sprintf("%s#%d", pid, i)})
 		if err == nil {
 			err = replyError("sendmsg "+id, resp.GetReply())
 		}
@@ -648,7 +678,7 @@ func (a *Adapter) StopPlayback(ctx context.Context, l adapters.LegRef, playbackI
 	if err != nil {
 		return err
 	}
-	if _, err := a.cmd.api(ctx, "uuid_break", id+" all"); err != nil {
+	if _, err := a.cmdFor(id).api(ctx, "uuid_break", id+" all"); err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -679,7 +709,7 @@ func (a *Adapter) StartHold(ctx context.Context, l adapters.LegRef, class string
 		}
 		stream = "local_stream://" + class
 	}
-	_, err = a.cmd.api(ctx, "uuid_broadcast", id+" "+stream+" aleg")
+	_, err = a.cmdFor(id).api(ctx, "uuid_broadcast", id+" "+stream+" aleg")
 	return err
 }
 
@@ -689,7 +719,7 @@ func (a *Adapter) StopHold(ctx context.Context, l adapters.LegRef) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.cmd.api(ctx, "uuid_break", id+" all")
+	_, err = a.cmdFor(id).api(ctx, "uuid_break", id+" all")
 	return err
 }
 
@@ -740,7 +770,7 @@ func (a *Adapter) originate(ctx context.Context, endpoint, cidNum, cidName strin
 	a.legs[id] = &leg{role: role, tag: tag, originated: true, job: job}
 	a.jobs[job] = id
 	a.mu.Unlock()
-	resp, err := a.cmd.send(ctx, bgapi{cmd: "originate", args: args, job: job})
+	resp, err := a.cmdFor(id).send(ctx, bgapi{cmd: "originate", args: args, job: job})
 	if err == nil && !resp.IsOk() {
 		err = fmt.Errorf("freeswitch bgapi originate %s: %s", endpoint, resp.GetReply())
 	}
@@ -768,7 +798,7 @@ func (a *Adapter) Bridge(ctx context.Context, legs ...adapters.LegRef) (adapters
 	if err != nil {
 		return adapters.BridgeRef{}, err
 	}
-	if _, err := a.cmd.api(ctx, "uuid_bridge", x+" "+y); err != nil {
+	if _, err := a.cmdFor(x).api(ctx, "uuid_bridge", x+" "+y); err != nil {
 		return adapters.BridgeRef{}, err
 	}
 	return adapters.BridgeRef{Node: a.cfg.Node, ID: x}, nil
@@ -803,7 +833,7 @@ func (a *Adapter) Record(ctx context.Context, req adapters.RecordRequest) (adapt
 	a.mu.Lock()
 	a.recs[p] = id
 	a.mu.Unlock()
-	if _, err := a.cmd.api(ctx, "uuid_record", args); err != nil {
+	if _, err := a.cmdFor(id).api(ctx, "uuid_record", args); err != nil {
 		a.mu.Lock()
 		delete(a.recs, p)
 		a.mu.Unlock()
@@ -822,7 +852,7 @@ func (a *Adapter) recordCmd(ctx context.Context, rec adapters.RecordingRef, verb
 	if !ok {
 		return fmt.Errorf("recording %q is not running: %w", rec.Name, adapters.ErrUnknownLeg)
 	}
-	_, err := a.cmd.api(ctx, "uuid_record", id+" "+verb+" "+rec.Name)
+	_, err := a.cmdFor(id).api(ctx, "uuid_record", id+" "+verb+" "+rec.Name)
 	return err
 }
 
@@ -876,7 +906,7 @@ func (a *Adapter) SetVar(ctx context.Context, l adapters.LegRef, name, value str
 	if err := safeLine("channel variable "+name, value); err != nil {
 		return err
 	}
-	_, err = a.cmd.api(ctx, "uuid_setvar", id+" "+name+" "+value)
+	_, err = a.cmdFor(id).api(ctx, "uuid_setvar", id+" "+name+" "+value)
 	return err
 }
 
@@ -900,7 +930,7 @@ func (a *Adapter) Continue(ctx context.Context, l adapters.LegRef, dialplanConte
 	if err := safeArg("extension", extension); err != nil {
 		return err
 	}
-	if _, err := a.cmd.api(ctx, "uuid_transfer", id+" "+extension+" XML "+dialplanContext); err != nil {
+	if _, err := a.cmdFor(id).api(ctx, "uuid_transfer", id+" "+extension+" XML "+dialplanContext); err != nil {
 		return err
 	}
 	// The leg is the dialplan's now: report it gone for switchboard, as the

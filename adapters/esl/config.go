@@ -57,6 +57,10 @@ type Config struct {
 	// dialplan sends calls to the fallback when it is older than 20s.
 	// Default switchboard_heartbeat.
 	HeartbeatVar string `yaml:"heartbeat_var"`
+	// CommandConns is how many command connections to keep (default 4).
+	// Each carries one command at a time (the serialized-commands defence);
+	// a leg's commands always use the same one, so they stay in order.
+	CommandConns int `yaml:"command_connections"`
 	// EventBuffer is the size of the Events channel; default 4096.
 	EventBuffer int `yaml:"event_buffer"`
 }
@@ -99,6 +103,9 @@ func (c Config) withDefaults() Config {
 	if c.EventBuffer == 0 {
 		c.EventBuffer = 4096
 	}
+	if c.CommandConns == 0 {
+		c.CommandConns = 4
+	}
 	return c
 }
 
@@ -125,6 +132,9 @@ func (c Config) Validate() error {
 		if !namePattern.MatchString(v) {
 			return fmt.Errorf("%w: %s %q may hold only letters, digits, '.', '_' and '-'", ErrConfig, name, v)
 		}
+	}
+	if c.CommandConns < 0 || c.CommandConns > 32 {
+		return fmt.Errorf("%w: command_connections must be between 1 and 32, got %d", ErrConfig, c.CommandConns)
 	}
 	if c.EventBuffer < 0 {
 		return fmt.Errorf("%w: event_buffer must be positive, got %d", ErrConfig, c.EventBuffer)

@@ -43,7 +43,7 @@ func TestDefenceSerializedCommands(t *testing.T) {
 			defer wg.Done()
 			for k := 0; k < 10; k++ {
 				i := (g + k) % legs
-				got, err := h.a.cmd.api(ctx, "uuid_getvar", ids[i]+" color")
+				got, err := h.a.cmds[0].api(ctx, "uuid_getvar", ids[i]+" color")
 				if want := fmt.Sprintf("value-%d", i); err != nil || got != want {
 					mu.Lock()
 					crossed = append(crossed, fmt.Sprintf("leg %d: got %q (%v)", i, got, err))
@@ -66,7 +66,7 @@ func TestDefenceDropOnTimeout(t *testing.T) {
 	id := h.fs.InboundCall(esltest.Call{CallerNumber: "1", Dialed: "2", NoPark: true,
 		Vars: map[string]string{"slowvar": "late-reply", "color": "red"}})
 	h.fs.SetFaults(esltest.Faults{ReplyDelay: 400 * time.Millisecond, ReplyDelayMatch: "slowvar"})
-	if _, err := h.a.cmd.api(ctx, "uuid_getvar", id+" slowvar"); !errors.Is(err, adapters.ErrUnreachable) {
+	if _, err := h.a.cmds[0].api(ctx, "uuid_getvar", id+" slowvar"); !errors.Is(err, adapters.ErrUnreachable) {
 		t.Fatalf("slow command: %v", err)
 	}
 	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
@@ -74,7 +74,7 @@ func TestDefenceDropOnTimeout(t *testing.T) {
 	h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
 	// Give the late reply time to arrive where the old connection was.
 	time.Sleep(400 * time.Millisecond)
-	got, err := h.a.cmd.api(ctx, "uuid_getvar", id+" color")
+	got, err := h.a.cmds[0].api(ctx, "uuid_getvar", id+" color")
 	if err != nil || got != "red" {
 		t.Fatalf("next command got %q, %v (want red)", got, err)
 	}

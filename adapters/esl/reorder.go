@@ -128,7 +128,7 @@ func (a *Adapter) eventLoop(ctx context.Context) {
 // (parked callers from before a restart, legs it originated in an earlier
 // life) are adopted.
 func (a *Adapter) reconcileNow(ctx context.Context) {
-	body, err := a.cmd.api(ctx, "show", "channels as json")
+	body, err := a.cmds[0].api(ctx, "show", "channels as json")
 	if err != nil {
 		a.log.Warn("freeswitch reconcile: show channels failed", "err", err)
 		return
@@ -158,18 +158,18 @@ func (a *Adapter) reconcileNow(ctx context.Context) {
 		if !namePattern.MatchString(id) {
 			continue
 		}
-		role, err := a.cmd.api(ctx, "uuid_getvar", id+" "+varPrefix+"role")
+		role, err := a.cmdFor(id).api(ctx, "uuid_getvar", id+" "+varPrefix+"role")
 		if err != nil {
 			continue
 		}
 		unknown[i].role = role
 		if role == "_undef_" || role == "" {
-			if v, err := a.cmd.api(ctx, "uuid_getvar", id+" "+a.cfg.ArrivalVar); err == nil {
+			if v, err := a.cmdFor(id).api(ctx, "uuid_getvar", id+" "+a.cfg.ArrivalVar); err == nil {
 				unknown[i].arrival = v
 			}
 			continue
 		}
-		if t, err := a.cmd.api(ctx, "uuid_getvar", id+" "+varPrefix+"tag"); err == nil && t != "_undef_" {
+		if t, err := a.cmdFor(id).api(ctx, "uuid_getvar", id+" "+varPrefix+"tag"); err == nil && t != "_undef_" {
 			unknown[i].tag = t
 		}
 	}
