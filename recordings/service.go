@@ -238,11 +238,28 @@ func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
 			}
 		}
 	case controller.EventEnded, controller.EventAbandoned, controller.EventExited:
-		// The PBX closes the file when the bridge goes; its finish event
-		// settles the metadata. Only forget the call.
 		s.mu.Lock()
+		b := s.calls[ev.CallID]
 		delete(s.calls, ev.CallID)
+		var ref adapters.RecordingRef
+		running := false
+		if b != nil && b.recordingID != "" {
+			ref, running = s.refs[b.recordingID]
+		}
 		s.mu.Unlock()
+		if running {
+			// Asterisk keeps recording a bridge after its callers left (the
+			// recorder is a member of its own), so the call's end stops the
+			// recording explicitly; the PBX's finish event then settles the
+			// metadata. A PBX that already stopped (FreeSWITCH stops with
+			// the channel) answers "unknown", which is fine.
+			cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+			err := s.pbx.StopRecording(cctx, ref)
+			cancel()
+			if err != nil && !errors.Is(err, adapters.ErrUnknownLeg) {
+				s.log.Warn("stop recording at call end", "call_id", ev.CallID, "recording_id", b.recordingID, "node", ref.Node, "err", err)
+			}
+		}
 	case controller.EventPBX:
 		switch e := ev.PBXEvent.(type) {
 		case adapters.RecordingStarted:
@@ -505,10 +522,20 @@ func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) 
 		r.Format = e.Format
 	}
 	r.EndedAt = &at
-	if e.Duration > 0 {
+	span := at.Sub(r.StartedAt)
+	switch {
+	case e.Duration > 0 && span > 0 && e.Duration > span+2*time.Second:
+		// A file cannot be longer than the time between its start and
+		// finish events (2 s of slack for whole-second PBX figures and
+		// clock skew): keep the span, say why.
+		s.log.Warn("pbx recording duration longer than the recording lasted; using the event span",
+			"recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "pbx_duration", e.Duration, "span", span)
+		r.DurationMS = span.Milliseconds()
+		r.Note = fmt.Sprintf("pbx reported %s for a %s recording; event span used", e.Duration, span.Round(time.Millisecond))
+	case e.Duration > 0:
 		r.DurationMS = e.Duration.Milliseconds()
-	} else if at.After(r.StartedAt) {
-		r.DurationMS = at.Sub(r.StartedAt).Milliseconds()
+	case span > 0:
+		r.DurationMS = span.Milliseconds()
 	}
 	r.Status = storage.RecordingFinished
 	r.URI = s.uri(r)

@@ -356,6 +356,26 @@ func TestFinishByPathUsesPBXDuration(t *testing.T) {
 	}
 }
 
+// A PBX duration longer than the recording lasted is not believed: the
+// event span is kept and the row says why.
+func TestImplausiblePBXDuration(t *testing.T) {
+	svc, st, _ := directService(t, Config{})
+	seedActive(t, st, "r1", "n1", "leg-1", t0)
+	feed(svc, "pbx1", adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(3 * time.Minute)},
+		Recording: adapters.RecordingRef{Node: "pbx1", Name: "n1"}, Duration: 10 * time.Hour})
+	got, _ := st.Recording(context.Background(), "r1")
+	if got.DurationMS != 180000 || got.Note == "" {
+		t.Fatalf("%+v", got)
+	}
+	seedActive(t, st, "r2", "n2", "leg-2", t0)
+	feed(svc, "pbx1", adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(3*time.Minute + 500*time.Millisecond)},
+		Recording: adapters.RecordingRef{Node: "pbx1", Name: "n2"}, Duration: 181 * time.Second})
+	got, _ = st.Recording(context.Background(), "r2")
+	if got.DurationMS != 181000 || got.Note != "" {
+		t.Fatalf("whole-second PBX figure within slack: %+v", got)
+	}
+}
+
 // After a reconnect: a recording whose legs survive keeps running; one the
 // PBX lists as stored is finished; one whose file is on disk is finished
 // with its WAV duration, size and checksum; one nowhere is missing.
