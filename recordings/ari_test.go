@@ -2,6 +2,8 @@ package recordings
 
 import (
 	"context"
+
+	"github.com/switchboard-cc/switchboard/adapters"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -42,6 +44,16 @@ func newARIRig(t *testing.T, cfg Config) *wireRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := startWire(t, cfg, ad, "PJSIP/1001")
+	r.srv = srv
+	r.waitFor("adapter connected", func() bool { return srv.Connected("switchboard") })
+	return r
+}
+
+// startWire runs a PBX adapter, the real controller with agent 1001 on
+// endpoint, and the recordings service on SQLite, on the real clock.
+func startWire(t *testing.T, cfg Config, ad adapters.PBX, endpoint string) *wireRig {
+	t.Helper()
 	st := openStore(t)
 	svc, err := New(cfg, Deps{PBX: ad, Store: st, Log: testLog(t)})
 	if err != nil {
@@ -55,7 +67,7 @@ func newARIRig(t *testing.T, cfg Config) *wireRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.UpsertAgent(routing.Agent{ID: "1001", Endpoint: "PJSIP/1001", Queues: map[string]int{"support": 1}}, time.Now())
+	eng.UpsertAgent(routing.Agent{ID: "1001", Endpoint: endpoint, Queues: map[string]int{"support": 1}}, time.Now())
 	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: ad, Engine: eng, Clock: clock.Real{}, Log: testLog(t), Observers: []controller.Observer{svc}})
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +79,7 @@ func newARIRig(t *testing.T, cfg Config) *wireRig {
 	go func() { defer wg.Done(); ctl.Run(ctx) }()
 	go func() { defer wg.Done(); svc.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	r := &wireRig{t: t, srv: srv, ctl: ctl, svc: svc, store: st}
-	r.waitFor("adapter connected", func() bool { return srv.Connected("switchboard") })
+	r := &wireRig{t: t, ctl: ctl, svc: svc, store: st}
 	r.waitFor("controller ready", func() bool { ok, _ := ctl.Ready(); return ok })
 	if err := ctl.AgentLogin(context.Background(), "1001"); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,72 @@
+package recordings
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-cc/switchboard/adapters/esl"
+	"github.com/switchboard-cc/switchboard/adapters/esl/esltest"
+	"github.com/switchboard-cc/switchboard/storage"
+)
+
+// A recorded call through the FreeSWITCH adapter (eslgo) and the fake
+// FreeSWITCH: uuid_record on the bridge, RECORD_START / RECORD_STOP keyed
+// by file path, a pause that masks the audio on the PBX, and metadata with
+// the agent, queue, node, file and the PBX's record_ms.
+func TestESLRecordedCall(t *testing.T) {
+	fs, err := esltest.New(esltest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	fs.Endpoint("user/1001", esltest.Behavior{})
+	ad, err := esl.New(esl.Config{Node: "fs1", Addr: fs.Addr(), CommandTimeout: 2 * time.Second, HealthInterval: time.Hour,
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond, RecordingDir: "/rec"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startWire(t, Config{Queues: map[string]Policy{"support": {Mode: ModeAlways}}}, ad, "user/1001")
+	caller := fs.InboundCall(esltest.Call{CallerNumber: "+3312345", Dialed: "1000", Vars: map[string]string{"switchboard": "true"}})
+	r.waitFor("recording started", func() bool { rec := r.only(storage.RecordingActive); return rec != nil && rec.Path != "" })
+	rec := r.only(storage.RecordingActive)
+	if !strings.HasPrefix(rec.PBXName, "/rec/") || rec.Path != rec.PBXName {
+		t.Fatalf("FreeSWITCH names the recording by its path: %+v", rec)
+	}
+	ctx := context.Background()
+	if _, err := r.svc.Pause(ctx, rec.ID, "1001", "card details"); err != nil {
+		t.Fatal(err)
+	}
+	masked := func() bool {
+		for _, ch := range fs.Channels() {
+			if slices.Contains(ch.Masked, rec.Path) {
+				return true
+			}
+		}
+		return false
+	}
+	r.waitFor("mask on the PBX", masked)
+	if _, err := r.svc.Resume(ctx, rec.ID, "1001"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("unmask on the PBX", func() bool { return !masked() })
+	time.Sleep(300 * time.Millisecond)
+	if err := fs.Hangup(caller, "NORMAL_CLEARING"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("recording finished", func() bool { return r.only(storage.RecordingFinished) != nil })
+	got, err := r.store.Recording(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	span := got.EndedAt.Sub(got.StartedAt)
+	if got.AgentID != "1001" || got.Queue != "support" || got.Node != "fs1" || got.CallerNumber != "+3312345" || got.Format != "wav" ||
+		got.DurationMS < 300 || time.Duration(got.DurationMS)*time.Millisecond > span+2*time.Second || got.Note != "" {
+		t.Fatalf("metadata %+v (span %v)", got, span)
+	}
+	if len(got.Pauses) != 1 || got.Pauses[0].PausedBy != "1001" || got.Pauses[0].Reason != "card details" || got.Pauses[0].ResumedAt == nil {
+		t.Fatalf("pause spans %+v", got.Pauses)
+	}
+}
