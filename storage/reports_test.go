@@ -35,7 +35,9 @@ func seedReportDay(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	at := func(h, m, sec int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second) }
+	at := func(h, m, sec int) time.Time {
+		return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second)
+	}
 	pt := func(t time.Time) *time.Time { return &t }
 	type callSpec struct {
 		id, queue, agent string
