@@ -178,8 +178,41 @@ func FuzzParseRules(f *testing.F) {
 		if err != nil {
 			t.Fatalf("parsed config rejected by the engine: %v", err)
 		}
-		if _, err := e.Arrive(Call{ID: "x", DialedNumber: "1000"}, t0); err != nil && len(cfg.Queues) > 0 {
-			t.Fatalf("arrive: %v", err)
+		// Drive it: an agent in every queue with every skill the file
+		// names, calls with variables and customer attributes, time
+		// moving through every step and timer. Nothing may panic, and
+		// every call must end up somewhere the views can see.
+		ag := Agent{ID: "fz", Skills: map[string]int{}, Queues: map[string]int{}, Attributes: map[string]string{"language": "fr"}}
+		for _, q := range cfg.Queues {
+			ag.Queues[q.Name] = 1
+			for _, st := range q.Steps {
+				for sk := range st.Require {
+					ag.Skills[sk] = 5
+				}
+			}
+		}
+		e.UpsertAgent(ag, t0)
+		e.Login("fz", t0)
+		for i, c := range []Call{
+			{ID: "x", DialedNumber: "1000"},
+			{ID: "y", DialedNumber: "2000", Vars: map[string]string{"VIP": "1"}, Customer: map[string]string{"vip": "true", "language": "fr"}},
+			{ID: "z", CallerNumber: "+33100000000"},
+		} {
+			if _, err := e.Arrive(c, t0.Add(time.Duration(i)*time.Second)); err != nil && len(cfg.Queues) > 0 {
+				t.Fatalf("arrive: %v", err)
+			}
+		}
+		for s := 1; s <= 40; s++ {
+			for _, d := range e.Tick(t0.Add(time.Duration(s*15) * time.Second)) {
+				if o, ok := d.(Offer); ok && s%3 == 0 {
+					e.Answered(o.CallID, o.AgentID, t0.Add(time.Duration(s*15)*time.Second))
+				}
+			}
+		}
+		e.Queues()
+		e.Agents()
+		for _, q := range cfg.Queues {
+			e.Waiting(q.Name)
 		}
 	})
 }
