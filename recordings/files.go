@@ -18,12 +18,16 @@ import (
 // LocalPath is where switchboard reads a recording's file: the node's root
 // joined with the file's base name (names never hold separators, see
 // Template), or "" when the node has no root.
-func (s *Service) LocalPath(r *storage.Recording) string {
-	root := s.cfg.Node(r.Node).Root
+func (s *Service) LocalPath(r *storage.Recording) string { return s.cfg.LocalPath(r) }
+
+// LocalPath is where switchboard can read r's file ("" when the node has
+// no root).
+func (c Config) LocalPath(r *storage.Recording) string {
+	root := c.Node(r.Node).Root
 	if root == "" {
 		return ""
 	}
-	name := s.fileName(r)
+	name := fileName(r)
 	if name == "" || name == "." || name == "/" || strings.Contains(name, "..") {
 		return ""
 	}

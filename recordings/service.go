@@ -594,10 +594,10 @@ func (s *Service) uri(r *storage.Recording) string {
 	if nc.URIPrefix == "" {
 		return r.URI
 	}
-	return nc.URIPrefix + path.Base(s.fileName(r))
+	return nc.URIPrefix + path.Base(fileName(r))
 }
 
-func (s *Service) fileName(r *storage.Recording) string {
+func fileName(r *storage.Recording) string {
 	if r.Path != "" {
 		return path.Base(r.Path)
 	}
