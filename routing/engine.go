@@ -52,11 +52,14 @@ type callState struct {
 	rule     string
 	phase    callPhase
 	offers   map[string]uint64 // agent id → offer timer token
-	declined map[string]bool   // agents that let it ring out
-	agent    string            // connected agent
-	answered time.Time
-	hops     int // overflows taken, to stop cycles
-	stepIdx  int // highest escalation step reached (-1 = none)
+	// offerQueue is the queue the ringing offers came from: its miss
+	// rules apply even if the call overflowed while ringing.
+	offerQueue string
+	declined   map[string]bool // agents that let it ring out
+	agent      string          // connected agent
+	answered   time.Time
+	hops       int // overflows taken, to stop cycles
+	stepIdx    int // highest escalation step reached (-1 = none)
 	// maxWaitDone: the maximum-wait exit was applied (a callback offer
 	// keeps the call waiting; it is not offered twice).
 	maxWaitDone bool
@@ -257,10 +260,12 @@ func (e *Engine) SetNotReadyAs(agentID, reason string, by Actor, now time.Time) 
 	}
 	rc, ok := e.cfg.reason(reason)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q (allowed: %s)", ErrBadReason, reason, reasonList(e.cfg.NotReadyReasons))
+		// Both sentinels: callers that only know ErrInvalidState still
+		// answer "refused" rather than "internal error".
+		return nil, fmt.Errorf("%w: %q (allowed: %s) (%w)", ErrBadReason, reason, reasonList(e.cfg.NotReadyReasons), ErrInvalidState)
 	}
 	if !rc.allows(by) {
-		return nil, fmt.Errorf("%w: reason %q may be set by %s, not by %s", ErrNotAllowed, reason, actorList(rc.SetBy), by)
+		return nil, fmt.Errorf("%w: reason %q may be set by %s, not by %s (%w)", ErrNotAllowed, reason, actorList(rc.SetBy), by, ErrInvalidState)
 	}
 	var out []Decision
 	switch ag.state {
@@ -426,7 +431,10 @@ func (e *Engine) offerFailed(cs *callState, agentID, reason string, now time.Tim
 		cs.declined = map[string]bool{}
 	}
 	cs.declined[agentID] = true
-	q := e.queues[cs.queue]
+	q := e.queues[cs.offerQueue]
+	if q == nil {
+		q = e.queues[cs.queue]
+	}
 	var paused []string // queues of an agent the misses paused
 	if ag := e.agents[agentID]; ag != nil && ag.state == StateOffered && ag.callID == cs.call.ID {
 		ag.callID = ""
@@ -889,6 +897,7 @@ func (e *Engine) offer(cs *callState, ag *agentState, q *queueState, trace Trace
 	}
 	e.token++
 	cs.offers[ag.def.ID] = e.token
+	cs.offerQueue = q.cfg.Name
 	ag.callID = cs.call.ID
 	ag.lastOffer = now
 	if q.cfg.Strategy == StrategyRoundRobin {

@@ -184,8 +184,11 @@ agents: [{id: a, queues: {q: 1}}]
 `)
 	e := mustEngine(t, cfg)
 	mustLogin(t, e, "a", at(0))
-	if _, err := e.SetNotReady("a", "rona", at(1)); !errors.Is(err, ErrNotAllowed) {
+	if _, err := e.SetNotReady("a", "rona", at(1)); !errors.Is(err, ErrNotAllowed) || !errors.Is(err, ErrInvalidState) {
 		t.Fatalf("agent set a system reason: %v", err)
+	}
+	if _, err := e.SetNotReady("a", "nap", at(1)); !errors.Is(err, ErrBadReason) || !errors.Is(err, ErrInvalidState) {
+		t.Fatalf("unknown reason: %v", err)
 	}
 	if av, _ := e.Agent("a"); av.State != StateAvailable {
 		t.Fatalf("a refused change changed state: %s", av.State)
@@ -719,5 +722,29 @@ func TestMaxWaitPassedWhileRinging(t *testing.T) {
 	}
 	if _, known := e.CallQueue("c1"); known {
 		t.Fatal("call still waiting")
+	}
+}
+
+// TestOverflowWhileRinging: a step moves the call to another queue while
+// it rings; the miss is judged by the queue that made the offer, and the
+// call comes back in its new queue with its original enqueue time.
+func TestOverflowWhileRinging(t *testing.T) {
+	e := mustEngine(t, &Config{Queues: []QueueConfig{
+		{Name: "billing", OfferTimeout: 20 * time.Second, MaxMisses: 1, MissReason: "rona", Steps: []Step{{After: 30 * time.Second, OverflowTo: "general"}}},
+		{Name: "general", MaxMisses: 0},
+	}})
+	e.UpsertAgent(agent("a", map[string]int{"billing": 1}, nil), at(0))
+	e.Arrive(Call{ID: "c"}, at(0))
+	mustLogin(t, e, "a", at(25)) // rings 25 s → 45 s; overflow step at 30 s
+	ds := e.Tick(at(30))
+	if ov, ok := has[Overflow](ds); !ok || ov.To != "general" {
+		t.Fatalf("no overflow while ringing: %+v", ds)
+	}
+	ds = e.Tick(at(45))
+	if sc, ok := has[AgentStateChanged](ds); !ok || sc.To != StateNotReady || sc.Reason != "rona" {
+		t.Fatalf("billing's max_misses 1 not applied: %+v", ds)
+	}
+	if w := e.Waiting("general"); len(w) != 1 || !w[0].Since.Equal(at(0)) {
+		t.Fatalf("general %+v", w)
 	}
 }
