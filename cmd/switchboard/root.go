@@ -71,6 +71,7 @@ through its API (--server, SWITCHBOARD_SERVER).`,
 		newCompletionCmd(app),
 		newRulesCmd(app),
 		newCallbackCmd(app),
+		newMigrateCmd(app), newReportCmd(app),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
