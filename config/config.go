@@ -255,15 +255,15 @@ func checkDSN(dsn string) error {
 // demo routing file's lines 1000 (support), 2000 (billing) and 3000
 // (sales), each with its own callers, and agent groups sup-, bil- and sal-
 // whose skills and queues match those queues, so calls are answered within
-// seconds of start. It is sized to run busy but not drowned (about 85 %
+// seconds of start. It is sized to run busy but not drowned (about 70–80 %
 // occupancy), so the wallboard shows real waits and the odd abandon.
 func DemoSim() sim.Config {
 	return sim.Config{
 		Seed:  1,
 		Speed: 1,
 		Streams: []sim.Stream{
-			{DialedNumber: "1000", CallerPrefix: "+3314500", RatePerMinute: 12, PatienceMean: 90 * time.Second, Patience: "lognormal", VIPShare: 0.05},
-			{DialedNumber: "2000", CallerPrefix: "+3314600", RatePerMinute: 8, PatienceMean: 90 * time.Second, Patience: "lognormal"},
+			{DialedNumber: "1000", CallerPrefix: "+3314500", RatePerMinute: 10, PatienceMean: 90 * time.Second, Patience: "lognormal", VIPShare: 0.05},
+			{DialedNumber: "2000", CallerPrefix: "+3314600", RatePerMinute: 6, PatienceMean: 90 * time.Second, Patience: "lognormal"},
 			{DialedNumber: "3000", CallerPrefix: "+3314700", RatePerMinute: 6, PatienceMean: 120 * time.Second, Patience: "lognormal"},
 		},
 		AgentGroups: []sim.AgentGroup{
