@@ -183,11 +183,16 @@ func TestInboundCallAnswerBridgeRecordHangup(t *testing.T) {
 	if err := h.a.ResumeRecording(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
+	// Asterisk reports whole seconds in RecordingFinished.duration; 3 s of
+	// audio must come out as 3 s, not 3 s scaled again.
+	if err := srv.AgeRecording("call-1", 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.a.StopRecording(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if rf := expect[*adapters.RecordingFinished](h, nil); rf.Recording != rec || rf.Path == "" {
-		t.Fatalf("RecordingFinished %+v", rf)
+	if rf := expect[*adapters.RecordingFinished](h, nil); rf.Recording != rec || rf.Path != rs.Path || rf.Format != "wav" || rf.Duration != 3*time.Second {
+		t.Fatalf("RecordingFinished %+v, want %s, 3s", rf, rs.Path)
 	}
 	if err := srv.HangupFar(agent.ID, 16); err != nil {
 		t.Fatal(err)

@@ -507,9 +507,11 @@ func (n *node) handle(ctx context.Context, e ari.Event) {
 		r := n.recInfo(ev.Recording.Name, ev.Recording.Format)
 		n.a.emit(&adapters.RecordingStarted{Base: n.baseAt(r.leg, ev.Timestamp), Recording: adapters.RecordingRef{Node: n.cfg.Name, Name: ev.Recording.Name}, Format: r.format, Path: n.recPath(ev.Recording.Name, r.format)})
 	case *ari.RecordingFinished:
+		// ari.DurationSec decodes Asterisk's whole seconds into a
+		// time.Duration already (nanoseconds): convert, do not scale.
 		r := n.recInfo(ev.Recording.Name, ev.Recording.Format)
 		n.untrackRecording(ev.Recording.Name)
-		n.a.emit(&adapters.RecordingFinished{Base: n.baseAt(r.leg, ev.Timestamp), Recording: adapters.RecordingRef{Node: n.cfg.Name, Name: ev.Recording.Name}, Format: r.format, Path: n.recPath(ev.Recording.Name, r.format), Duration: time.Duration(ev.Recording.Duration) * time.Second})
+		n.a.emit(&adapters.RecordingFinished{Base: n.baseAt(r.leg, ev.Timestamp), Recording: adapters.RecordingRef{Node: n.cfg.Name, Name: ev.Recording.Name}, Format: r.format, Path: n.recPath(ev.Recording.Name, r.format), Duration: time.Duration(ev.Recording.Duration)})
 	case *ari.RecordingFailed:
 		r := n.recInfo(ev.Recording.Name, ev.Recording.Format)
 		n.untrackRecording(ev.Recording.Name)

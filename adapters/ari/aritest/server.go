@@ -37,6 +37,9 @@ var ErrStasisFailed = errors.New("aritest: Stasis() failed: application not conn
 // ErrNoChannel means the scripted channel does not exist.
 var ErrNoChannel = errors.New("aritest: no such channel")
 
+// ErrNoRecording means the scripted live recording does not exist.
+var ErrNoRecording = errors.New("aritest: no such live recording")
+
 // Options configure a fake Asterisk.
 type Options struct {
 	// Username and Password are the ARI credentials (default switchboard/switchboard).
@@ -346,6 +349,21 @@ func (s *Server) PressDTMF(id, digit string) error {
 	if ch.app != "" {
 		s.emit(ch.app, "ChannelDtmfReceived", kv{"digit", digit}, kv{"duration_ms", 100}, kv{"channel", ch.json()})
 	}
+	return nil
+}
+
+// AgeRecording makes a live recording d older, as if d of audio had
+// already been written, so RecordingFinished reports the extra whole
+// seconds without a test having to sleep. It fails with ErrNoRecording
+// when no live recording has that name.
+func (s *Server) AgeRecording(name string, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.live[name]
+	if r == nil {
+		return fmt.Errorf("age recording %s: %w", name, ErrNoRecording)
+	}
+	r.started = r.started.Add(-d)
 	return nil
 }
 
