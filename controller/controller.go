@@ -166,7 +166,9 @@ type Controller struct {
 	// hangAfterPlay: caller legs that leave with an announcement and are
 	// hung up when it finishes.
 	hangAfterPlay map[adapters.LegRef]bool
-	seq           uint64
+	// snoops are the supervisor legs on live calls, by tag (supervise.go).
+	snoops map[string]*snoop
+	seq    uint64
 
 	// For Idle (tests on a manual clock).
 	busy     atomic.Int32
@@ -507,6 +509,7 @@ func (c *Controller) onPBX(ev adapters.Event) {
 			}
 		})
 	}
+	c.onSnoopEvent(ev)
 	switch e := ev.(type) {
 	case adapters.CallArrived:
 		c.onArrived(e)

@@ -127,6 +127,7 @@ func (c *Controller) endCall(cl *call, outcome, reason string, now time.Time) {
 	if c.calls[cl.id] == cl {
 		delete(c.calls, cl.id)
 	}
+	c.endSnoops(cl.id)
 	// No agent phone may keep ringing for a call that is over, whatever
 	// the engine said: a live offer is withdrawn here (an originate still
 	// on its way is hung up when it returns, as the offer is dead).
