@@ -729,3 +729,99 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no single-valued metric %s", name)
 	return 0
 }
+
+// Channel variables named by ari.conf's channelvars reach entry rules
+// with the Stasis() arguments.
+func TestChannelVarsInCallArrived(t *testing.T) {
+	srv, err := aritest.New(aritest.Options{ChannelVars: []string{"VIP"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	h := start(t, testConfig(srv.URL()), srv)
+	if _, err := srv.InjectCall("switchboard", aritest.Caller{Number: "1", Exten: "s", Args: []string{"800", "en"}, Vars: map[string]string{"VIP": "gold"}}); err != nil {
+		t.Fatal(err)
+	}
+	arr := expect[*adapters.CallArrived](h, nil)
+	if arr.DialedNumber != "800" || arr.Vars["VIP"] != "gold" || arr.Vars["ARG1"] != "800" || arr.Vars["ARG2"] != "en" {
+		t.Fatalf("CallArrived %+v", arr)
+	}
+}
+
+// Asterisk keeps an ARI bridge until it is deleted, even empty: the last
+// member to leave deletes it, and reconciliation deletes the ones whose
+// calls ended while the link was down.
+func TestEmptyBridgesAreDeleted(t *testing.T) {
+	srv := startFake(t)
+	h := start(t, testConfig(srv.URL()), srv)
+	ctx := context.Background()
+	bridged := func(num string) (adapters.LegRef, adapters.LegRef, adapters.BridgeRef) {
+		t.Helper()
+		inject(t, srv, num)
+		caller := expect[*adapters.CallArrived](h, func(e *adapters.CallArrived) bool { return e.CallerNumber == num }).Leg()
+		agent, err := h.a.Originate(ctx, adapters.OriginateRequest{Endpoint: "PJSIP/1001", Tag: num})
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect[*adapters.LegAnswered](h, func(e *adapters.LegAnswered) bool { return e.Leg() == agent })
+		br, err := h.a.Bridge(ctx, caller, agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return caller, agent, br
+	}
+	bridges := func() []string {
+		var ids []string
+		for _, b := range srv.Bridges() {
+			ids = append(ids, b.ID)
+		}
+		return ids
+	}
+	waitNoBridges := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for len(srv.Bridges()) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: bridges left on Asterisk: %v", what, bridges())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	caller, agent, br := bridged("A")
+	if _, err := h.a.Record(ctx, adapters.RecordRequest{Bridge: br, Name: "rec-a"}); err != nil {
+		t.Fatal(err)
+	}
+	expect[*adapters.RecordingStarted](h, nil)
+	if err := srv.HangupFar(agent.ID, 16); err != nil {
+		t.Fatal(err)
+	}
+	if got := bridges(); len(got) != 1 {
+		t.Fatalf("bridge gone with one member left: %v", got)
+	}
+	if err := h.a.Hangup(ctx, caller, 16); err != nil {
+		t.Fatal(err)
+	}
+	waitNoBridges("after both legs hung up")
+	// Deleting the bridge ended its recording.
+	if rf := expect[*adapters.RecordingFinished](h, nil); rf.Recording.Name != "rec-a" {
+		t.Fatalf("RecordingFinished %+v", rf)
+	}
+
+	// Both legs go while the websocket is down: no ChannelLeftBridge ever
+	// arrives; reconciliation finds the empty bridge and deletes it.
+	caller, agent, _ = bridged("B")
+	srv.SetDown(true)
+	expect[*adapters.NodeState](h, func(e *adapters.NodeState) bool { return !e.Up })
+	for _, l := range []adapters.LegRef{caller, agent} {
+		if err := srv.HangupFar(l.ID, 16); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(srv.Bridges()) != 1 {
+		t.Fatalf("bridges while down: %v", bridges())
+	}
+	srv.SetDown(false)
+	expect[*adapters.Reconciled](h, nil)
+	waitNoBridges("after reconciliation")
+}

@@ -69,7 +69,11 @@ type node struct {
 	locals    map[string]string // Local base name → primary leg id
 	playbacks map[string]string // playback id → leg id
 	recs      map[string]rec
-	beat      uint64 // last heartbeat seen
+	// bridges are the mixing bridges switchboard created on the node, with
+	// the channels it put in them. Asterisk keeps an ARI bridge until it
+	// is deleted, even empty, so the last member to leave deletes it.
+	bridges  map[string]map[string]bool
+	memberOf map[string]string // channel id → its bridge in bridges
 
 	reconnects atomic.Int64
 	timeouts   atomic.Int64
@@ -97,6 +101,8 @@ func newNode(a *Adapter, nc NodeConfig) *node {
 		locals:    map[string]string{},
 		playbacks: map[string]string{},
 		recs:      map[string]rec{},
+		bridges:   map[string]map[string]bool{},
+		memberOf:  map[string]string{},
 	}
 	// Only the REST half of native.Client is used: it is never Connect()ed
 	// (and so never Close()d), which keeps its racy reconnect loop out.
@@ -527,6 +533,17 @@ func (n *node) handle(ctx context.Context, e ari.Event) {
 		if l := n.legs[ev.Channel.ID]; l != nil && l.bridge == ev.Bridge.ID {
 			l.bridge = ""
 		}
+		empty := n.leaveBridgeLocked(ev.Bridge.ID, ev.Channel.ID)
+		n.mu.Unlock()
+		if empty {
+			n.deleteBridgeAsync(ev.Bridge.ID)
+		}
+	case *ari.BridgeDestroyed:
+		n.mu.Lock()
+		for id := range n.bridges[ev.Bridge.ID] {
+			delete(n.memberOf, id)
+		}
+		delete(n.bridges, ev.Bridge.ID)
 		n.mu.Unlock()
 	case *ari.ApplicationReplaced:
 		n.mu.Lock()
@@ -591,10 +608,14 @@ func (n *node) onStasisStart(ctx context.Context, ev *ari.StasisStart) {
 		return
 	}
 	if ours {
-		// Ours but unknown (switchboard restarted while it rang): adopt
-		// it with its role and tag, reported through reconciliation.
-		n.legs[ch.ID] = &leg{id: ch.ID, role: role, tag: tag, inStasis: true, answered: ch.State == "Up"}
+		// Ours but unknown: switchboard restarted while it rang. Report
+		// the answer with its tag; the controller hangs up a ring no
+		// offer owns any more.
+		n.legs[ch.ID] = &leg{id: ch.ID, role: role, tag: tag, inStasis: true, answered: true}
 		n.mu.Unlock()
+		if role != "spy" {
+			n.a.emit(&adapters.LegAnswered{Base: n.baseAt(ch.ID, ev.Timestamp), Tag: tag})
+		}
 		return
 	}
 	base := localBase(ch.Name)
@@ -608,14 +629,31 @@ func (n *node) onStasisStart(ctx context.Context, ev *ari.StasisStart) {
 		}
 		n.locals[base] = ch.ID
 	}
-	dialed := dialedNumber(ch.Dialplan.Exten, ev.Args)
+	dialed := dialedNumber(extenOf(&ch), ev.Args)
+	num, name := callerOf(&ch)
 	n.legs[ch.ID] = &leg{id: ch.ID, role: adapters.RoleCaller, inStasis: true, answered: ch.State == "Up",
-		localBase: base, caller: ch.Caller.Number, dialed: dialed}
+		localBase: base, caller: num, dialed: dialed}
 	n.mu.Unlock()
 	n.a.emit(&adapters.CallArrived{
-		Base: n.baseAt(ch.ID, ev.Timestamp), CallerNumber: ch.Caller.Number, CallerName: ch.Caller.Name,
-		DialedNumber: dialed, Vars: argVars(ev.Args), Answered: ch.State == "Up",
+		Base: n.baseAt(ch.ID, ev.Timestamp), CallerNumber: num, CallerName: name,
+		DialedNumber: dialed, Vars: callVars(ev.Args, ch.ChannelVars), Answered: ch.State == "Up",
 	})
+}
+
+// callerOf and extenOf read optional parts of a channel (pointers in
+// ari/v6's ChannelData) without trusting the PBX to send them.
+func callerOf(cd *ari.ChannelData) (number, name string) {
+	if cd.Caller == nil {
+		return "", ""
+	}
+	return cd.Caller.Number, cd.Caller.Name
+}
+
+func extenOf(cd *ari.ChannelData) string {
+	if cd.Dialplan == nil {
+		return ""
+	}
+	return cd.Dialplan.Exten
 }
 
 // dialedNumber is the DID: the first Stasis() argument when the dialplan
@@ -628,29 +666,57 @@ func dialedNumber(exten string, args []string) string {
 	return exten
 }
 
-// argVars exposes Stasis() arguments to entry rules as ARG1, ARG2 …
-func argVars(args []string) map[string]string {
-	if len(args) == 0 {
+// callVars exposes to entry rules the Stasis() arguments, as ARG1, ARG2 …,
+// and the channel variables Asterisk puts in the channel's JSON (those
+// named by `channelvars` in ari.conf [general]), by their own names.
+func callVars(args []string, chanVars map[string]string) map[string]string {
+	if len(args) == 0 && len(chanVars) == 0 {
 		return nil
 	}
-	m := make(map[string]string, len(args))
+	m := make(map[string]string, len(args)+len(chanVars))
+	for k, v := range chanVars {
+		m[k] = v
+	}
 	for i, a := range args {
 		m[fmt.Sprintf("ARG%d", i+1)] = a
 	}
 	return m
 }
 
+// stasisArgs reads the Stasis() arguments back from a channel's dialplan
+// location (app_data "switchboard,800"), for channels found by listing
+// rather than by their StasisStart.
+func stasisArgs(dp *ari.DialplanCEP) []string {
+	if dp == nil || dp.AppName != "Stasis" {
+		return nil
+	}
+	parts := strings.Split(dp.AppData, ",")
+	if len(parts) < 2 {
+		return nil
+	}
+	return parts[1:]
+}
+
 // onEnd handles StasisEnd and ChannelDestroyed: the first one for a known
 // leg reports it; an originated leg that never entered Stasis failed.
 func (n *node) onEnd(ctx context.Context, id string, cause int, causeTxt string, at ari.DateTime, destroyed bool) {
 	n.mu.Lock()
+	emptied := ""
+	if b, ok := n.memberOf[id]; ok && n.leaveBridgeLocked(b, id) {
+		// Its ChannelLeftBridge was lost (link down) or never came.
+		emptied = b
+	}
 	l := n.legs[id]
+	if l != nil {
+		n.dropLocked(l)
+	}
+	n.mu.Unlock()
+	if emptied != "" {
+		n.deleteBridgeAsync(emptied)
+	}
 	if l == nil {
-		n.mu.Unlock()
 		return
 	}
-	n.dropLocked(l)
-	n.mu.Unlock()
 	if l.sibling {
 		return
 	}
@@ -771,19 +837,47 @@ func (n *node) reconcile(ctx context.Context) error {
 		inApp[id] = true
 		exists[id] = true
 	}
+	// GET /bridges lists every bridge on the Asterisk; only switchboard's
+	// own (created with an sb-br- id, or subscribed by the app) matter.
+	appBridge := map[string]bool{}
+	for _, id := range app.BridgeIDs {
+		appBridge[id] = true
+	}
 	bridgeOf := map[string]string{}
+	members := map[string]map[string]bool{}
+	var empty []string
 	for _, bk := range bridges {
+		if !strings.HasPrefix(bk.ID, bridgePrefix) && !appBridge[bk.ID] {
+			continue
+		}
 		var bd *ari.BridgeData
 		if err := n.rest(ctx, "get bridge "+bk.ID, func(c *native.Client) error {
 			var err error
 			bd, err = c.Bridge().Data(bk)
 			return err
 		}); err != nil {
-			continue // gone meanwhile
+			if errors.Is(err, adapters.ErrUnknownLeg) {
+				continue // gone meanwhile
+			}
+			return err
 		}
+		set := map[string]bool{}
 		for _, cid := range bd.ChannelIDs {
-			bridgeOf[cid] = bk.ID
+			if exists[cid] {
+				bridgeOf[cid] = bk.ID
+				set[cid] = true
+			}
 		}
+		if len(set) == 0 {
+			// Its calls ended while the link was down (or before a
+			// restart): Asterisk would keep it for ever.
+			empty = append(empty, bk.ID)
+			continue
+		}
+		members[bk.ID] = set
+	}
+	for _, id := range empty {
+		n.deleteBridge(ctx, id)
 	}
 
 	// Unknown channels in the app: adopt. Their details need one GET each.
@@ -813,13 +907,16 @@ func (n *node) reconcile(ctx context.Context) error {
 	}
 
 	var legs []adapters.LegInfo
-	var vanished []string
+	var vanished, emptied []string
 	n.mu.Lock()
 	for id, l := range n.legs {
 		// A ringing originated leg is not in Stasis yet; it survives if
 		// the channel still exists.
 		if !exists[id] || (l.inStasis && !inApp[id]) {
 			vanished = append(vanished, id)
+			if b, ok := n.memberOf[id]; ok && n.leaveBridgeLocked(b, id) {
+				emptied = append(emptied, b)
+			}
 			n.dropLocked(l)
 		}
 	}
@@ -828,15 +925,21 @@ func (n *node) reconcile(ctx context.Context) error {
 		if n.legs[cd.ID] != nil {
 			continue // its StasisStart was handled first
 		}
-		role, tag := adapters.RoleCaller, ""
+		args := stasisArgs(cd.Dialplan)
+		role, tag, ours := parseArgs(args)
 		switch {
+		case ours:
 		case strings.HasPrefix(cd.ID, "sb-spy-"):
 			role = "spy"
 		case strings.HasPrefix(cd.ID, "sb-"):
 			parts := strings.SplitN(cd.ID, "-", 3)
 			role = adapters.LegRole(parts[1])
+		default:
+			role = adapters.RoleCaller
 		}
-		l := &leg{id: cd.ID, role: role, tag: tag, inStasis: true, answered: cd.State == "Up", caller: cd.Caller.Number, dialed: cd.Dialplan.Exten}
+		num, name := callerOf(cd)
+		dialed := dialedNumber(extenOf(cd), args)
+		l := &leg{id: cd.ID, role: role, tag: tag, inStasis: true, answered: cd.State == "Up", caller: num, dialed: dialed}
 		if role == adapters.RoleCaller {
 			base := localBase(cd.Name)
 			if base != "" {
@@ -849,18 +952,31 @@ func (n *node) reconcile(ctx context.Context) error {
 				l.localBase = base
 			}
 			arrived = append(arrived, &adapters.CallArrived{
-				Base: n.base(cd.ID), CallerNumber: cd.Caller.Number, CallerName: cd.Caller.Name,
-				DialedNumber: cd.Dialplan.Exten, Answered: cd.State == "Up", Adopted: true,
+				Base: n.base(cd.ID), CallerNumber: num, CallerName: name,
+				DialedNumber: dialed, Vars: callVars(args, cd.ChannelVars), Answered: cd.State == "Up", Adopted: true,
 			})
 		}
 		n.legs[cd.ID] = l
 	}
-	for id, l := range n.legs {
-		if l.sibling || l.role == "spy" {
-			continue
+	// Listed bridges take their members from Asterisk; a tracked bridge
+	// the listing lacks may have been created since, so it is kept.
+	for b, set := range members {
+		for id := range n.bridges[b] {
+			if n.memberOf[id] == b {
+				delete(n.memberOf, id)
+			}
 		}
+		n.bridges[b] = set
+		for id := range set {
+			n.memberOf[id] = b
+		}
+	}
+	for id, l := range n.legs {
 		if b, ok := bridgeOf[id]; ok {
 			l.bridge = b
+		}
+		if l.sibling || l.role == "spy" {
+			continue
 		}
 		state := "Up"
 		if !l.answered {
@@ -872,6 +988,9 @@ func (n *node) reconcile(ctx context.Context) error {
 		})
 	}
 	n.mu.Unlock()
+	for _, id := range emptied {
+		n.deleteBridge(ctx, id)
+	}
 	for _, e := range arrived {
 		n.a.emit(e)
 	}
@@ -1013,6 +1132,10 @@ func (n *node) originate(ctx context.Context, id string, role adapters.LegRole, 
 	return nil
 }
 
+// bridgePrefix starts the id of every bridge switchboard creates, so that
+// reconciliation can tell its own from other applications' bridges.
+const bridgePrefix = "sb-br-"
+
 func (n *node) bridge(ctx context.Context, ids ...string) (string, error) {
 	bid := n.a.id("br")
 	if err := n.do(ctx, "create bridge", func(c *native.Client) error {
@@ -1021,16 +1144,70 @@ func (n *node) bridge(ctx context.Context, ids ...string) (string, error) {
 	}); err != nil {
 		return "", err
 	}
+	// Members are registered before they enter: a leg that hangs up right
+	// after addChannel must find its bridge to delete it.
+	n.mu.Lock()
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+		if old, ok := n.memberOf[id]; ok {
+			n.leaveBridgeLocked(old, id)
+		}
+		n.memberOf[id] = bid
+	}
+	n.bridges[bid] = set
+	n.mu.Unlock()
 	// One addChannel with a comma list: one request, both legs enter together.
 	if err := n.do(ctx, "add "+strings.Join(ids, ",")+" to bridge "+bid, func(c *native.Client) error {
 		return c.Bridge().AddChannel(key(ari.BridgeKey, bid), strings.Join(ids, ","))
 	}); err != nil {
-		_ = n.rest(context.Background(), "delete bridge "+bid, func(c *native.Client) error {
-			return c.Bridge().Delete(key(ari.BridgeKey, bid))
-		})
+		n.deleteBridge(context.Background(), bid)
 		return "", err
 	}
 	return bid, nil
+}
+
+// leaveBridgeLocked takes a channel out of one of switchboard's bridges
+// and reports whether that left the bridge empty (and forgotten).
+func (n *node) leaveBridgeLocked(bid, id string) bool {
+	set, ok := n.bridges[bid]
+	if !ok || !set[id] {
+		return false
+	}
+	delete(set, id)
+	if n.memberOf[id] == bid {
+		delete(n.memberOf, id)
+	}
+	if len(set) > 0 {
+		return false
+	}
+	delete(n.bridges, bid)
+	return true
+}
+
+// deleteBridge removes a bridge from Asterisk (which also ends a
+// recording still running on it) and forgets it; a bridge already gone is
+// fine.
+func (n *node) deleteBridge(ctx context.Context, bid string) {
+	n.mu.Lock()
+	for id := range n.bridges[bid] {
+		if n.memberOf[id] == bid {
+			delete(n.memberOf, id)
+		}
+	}
+	delete(n.bridges, bid)
+	n.mu.Unlock()
+	err := n.rest(ctx, "delete bridge "+bid, func(c *native.Client) error {
+		return c.Bridge().Delete(key(ari.BridgeKey, bid))
+	})
+	if err != nil && !errors.Is(err, adapters.ErrUnknownLeg) {
+		n.log.Warn("could not delete an empty bridge", "bridge", bid, "err", err)
+	}
+}
+
+// deleteBridgeAsync deletes off the worker: it makes a REST request.
+func (n *node) deleteBridgeAsync(bid string) {
+	go n.deleteBridge(context.Background(), bid)
 }
 
 // sendHeartbeat posts a user event with no source, which Asterisk sends

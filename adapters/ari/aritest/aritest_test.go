@@ -553,3 +553,139 @@ func TestContinueLeavesStasis(t *testing.T) {
 		t.Fatalf("answer outside Stasis: %d, want 409", st)
 	}
 }
+
+func TestBehaviorPrefixAndHangupAfter(t *testing.T) {
+	srv, w := newServer(t)
+	es, err := dialEvents(t, srv, "switchboard", "switchboard", "switchboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Behave("PJSIP/*", Behavior{HangupAfter: time.Millisecond})
+	srv.Behave("PJSIP/9*", Behavior{FailCause: 17})
+	srv.Behave("PJSIP/901", Behavior{NoAnswer: true})
+	for _, tc := range []struct {
+		ep, want string
+		cause    float64
+	}{
+		{"PJSIP/1001", "StasisEnd", 16}, // answers, then the far side hangs up
+		{"PJSIP/902", "ChannelDestroyed", 17},
+		{"PJSIP/901", "ChannelDestroyed", 19},
+	} {
+		st, ch := w.do("POST", "/channels", map[string]any{"endpoint": tc.ep, "app": "switchboard", "timeout": 1})
+		if st != 200 {
+			t.Fatalf("%s: originate %d %v", tc.ep, st, ch)
+		}
+		id := ch.(map[string]any)["id"].(string)
+		if tc.want == "StasisEnd" {
+			if ss := es.next("StasisStart"); chanID(ss) != id {
+				t.Fatalf("%s: StasisStart for %s", tc.ep, chanID(ss))
+			}
+			if hr := es.next("ChannelHangupRequest"); chanID(hr) != id || hr["cause"].(float64) != tc.cause || hr["soft"] != nil {
+				t.Fatalf("%s: far hangup %v", tc.ep, hr)
+			}
+		}
+		d := es.next("ChannelDestroyed")
+		if chanID(d) != id || d["cause"].(float64) != tc.cause {
+			t.Fatalf("%s: %v, want ChannelDestroyed cause %v", tc.ep, d, tc.cause)
+		}
+	}
+}
+
+func TestSetDownCutsEverythingOffAndKeepsChannels(t *testing.T) {
+	srv, w := newServer(t)
+	es, err := dialEvents(t, srv, "switchboard", "switchboard", "switchboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := srv.InjectCall("switchboard", Caller{Number: "1"})
+	es.next("StasisStart")
+	srv.SetDown(true)
+	for range es.c {
+	} // the websocket is dropped
+	req, _ := http.NewRequest("GET", srv.URL()+"/ari/channels", nil)
+	req.SetBasicAuth("switchboard", "switchboard")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("REST while down answered %s", resp.Status)
+	}
+	if _, err := dialEvents(t, srv, "switchboard", "switchboard", "switchboard"); err == nil {
+		t.Fatal("websocket upgrade while down succeeded")
+	}
+	if _, err := srv.InjectCall("switchboard", Caller{Number: "2"}); !errors.Is(err, ErrStasisFailed) {
+		t.Fatalf("inject while down: %v", err)
+	}
+	srv.SetDown(false)
+	_, app := w.do("GET", "/applications/switchboard", nil)
+	if ids := app.(map[string]any)["channel_ids"].([]any); len(ids) != 1 || ids[0] != a {
+		t.Fatalf("channels after coming back: %v, want %s", ids, a)
+	}
+}
+
+func TestChannelVarsOption(t *testing.T) {
+	srv, err := New(Options{ChannelVars: []string{"VIP", "LANG"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	es, err := dialEvents(t, srv, "switchboard", "switchboard", "switchboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.InjectCall("switchboard", Caller{Number: "1", Vars: map[string]string{"VIP": "gold", "OTHER": "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	cv, ok := es.next("StasisStart")["channel"].(map[string]any)["channelvars"].(map[string]any)
+	if !ok || cv["VIP"] != "gold" || cv["LANG"] != "" || len(cv) != 2 {
+		t.Fatalf("channelvars %v, want VIP=gold and LANG empty only", cv)
+	}
+	// Without the option the key is absent, as on a stock Asterisk (the
+	// recorded payloads never carry it).
+	srv2, w2 := newServer(t)
+	es2, _ := dialEvents(t, srv2, "switchboard", "switchboard", "switchboard")
+	id, _ := srv2.InjectCall("switchboard", Caller{Number: "1", Vars: map[string]string{"VIP": "gold"}})
+	if _, has := es2.next("StasisStart")["channel"].(map[string]any)["channelvars"]; has {
+		t.Fatal("channelvars sent without the option")
+	}
+	if _, ch := w2.do("GET", "/channels/"+id, nil); ch.(map[string]any)["channelvars"] != nil {
+		t.Fatal("channelvars in GET without the option")
+	}
+}
+
+func TestAgeRecordingReportsWholeSeconds(t *testing.T) {
+	srv, w := newServer(t)
+	es, err := dialEvents(t, srv, "switchboard", "switchboard", "switchboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := srv.InjectCall("switchboard", Caller{Number: "1"})
+	es.next("StasisStart")
+	_, br := w.do("POST", "/bridges?type=mixing", nil)
+	bid := br.(map[string]any)["id"].(string)
+	w.do("POST", "/bridges/"+bid+"/addChannel?channel="+id, nil)
+	if st, _ := w.do("POST", "/bridges/"+bid+"/record?name=r1&format=wav", nil); st != 201 {
+		t.Fatalf("record: %d", st)
+	}
+	if err := srv.AgeRecording("r1", 2500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AgeRecording("nope", time.Second); !errors.Is(err, ErrNoRecording) {
+		t.Fatalf("age unknown: %v", err)
+	}
+	w.do("POST", "/recordings/live/r1/stop", nil)
+	rf := es.next("RecordingFinished")
+	if d := rf["recording"].(map[string]any)["duration"].(float64); d != 2 {
+		t.Fatalf("duration %v, want 2 (whole seconds)", d)
+	}
+	// Deleting a bridge that still records ends the recording, and the
+	// bridge was there until deleted (ARI bridges outlive their members).
+	w.do("POST", "/bridges/"+bid+"/record?name=r2&format=wav", nil)
+	es.next("RecordingStarted")
+	srv.HangupFar(id, 16) //nolint:errcheck
+	if st, _ := w.do("GET", "/bridges/"+bid, nil); st != 200 {
+		t.Fatalf("empty bridge: GET %d, want 200 (kept until DELETE)", st)
+	}
+	w.do("DELETE", "/bridges/"+bid, nil)
+	if rf := es.next("RecordingFinished"); rf["recording"].(map[string]any)["name"] != "r2" {
+		t.Fatalf("%v", rf)
+	}
+}

@@ -36,14 +36,14 @@ type channel struct {
 	spy         string
 	whisper     string
 	dead        bool
-	timeoutTmr  bool
+	report      []string // Options.ChannelVars: variables shown in the JSON
 }
 
 func (s *Server) newChannel(id, name, state, callerName, callerNum string) *channel {
 	ch := &channel{
 		n: s.seq, id: id, name: name, state: state,
 		callerName: callerName, callerNum: callerNum,
-		created: time.Now(), vars: map[string]string{},
+		created: time.Now(), vars: map[string]string{}, report: s.opts.ChannelVars,
 	}
 	s.channels[id] = ch
 	return ch
@@ -51,7 +51,7 @@ func (s *Server) newChannel(id, name, state, callerName, callerNum string) *chan
 
 // json renders the Channel model with the key order of a real Asterisk.
 func (ch *channel) json() obj {
-	return obj{
+	o := obj{
 		{"id", ch.id},
 		{"name", ch.name},
 		{"state", ch.state},
@@ -69,6 +69,14 @@ func (ch *channel) json() obj {
 		{"creationtime", ts(ch.created)},
 		{"language", "en"},
 	}
+	if len(ch.report) > 0 {
+		vars := make(obj, 0, len(ch.report))
+		for _, name := range ch.report {
+			vars = append(vars, kv{name, ch.vars[name]})
+		}
+		o = append(o, kv{"channelvars", vars})
+	}
+	return o
 }
 
 func (ch *channel) info() ChannelInfo {
@@ -215,6 +223,13 @@ func (s *Server) answerOriginated(ch *channel) {
 	s.emit(appName, "Dial", kv{"dialstatus", "ANSWER"}, kv{"forward", ""}, kv{"dialstring", dialString(ch.endpoint)}, kv{"peer", ch.json()})
 	ch.dialplan = dialplan{"default", "s", 1, "Stasis", strings.Join(append([]string{appName}, ch.args...), ",")}
 	s.enterStasis(ch, appName, ch.args, false)
+	if d := s.behavior(ch.endpoint).HangupAfter; d > 0 {
+		s.after(d, func() {
+			if s.channels[ch.id] == ch {
+				s.hangup(ch, 16, false)
+			}
+		})
+	}
 }
 
 func dialString(endpoint string) string {

@@ -75,6 +75,19 @@ func errReply(status int, msg string) reply {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		// No answer at all: the client sees the connection end.
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close() //nolint:errcheck // cutting off on purpose
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
 		w.Header().Set("Content-Type", "application/json")
@@ -427,7 +440,7 @@ func (s *Server) originate(p params) reply {
 		return jsonReply(200, resp)
 	}
 	s.emit(appName, "Dial", kv{"dialstatus", ""}, kv{"forward", ""}, kv{"dialstring", dialString(ep)}, kv{"peer", ch.json()})
-	b := s.behaviors[ep]
+	b := s.behavior(ep)
 	timeout := time.Duration(atoiDefault(p.get("timeout"), 30)) * time.Second
 	switch {
 	case b.FailCause != 0:

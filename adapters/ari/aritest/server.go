@@ -54,6 +54,10 @@ type Options struct {
 	PlaybackDuration time.Duration
 	// Addr is the listen address (default 127.0.0.1:0).
 	Addr string
+	// ChannelVars names the channel variables put in every channel's JSON
+	// as "channelvars", as ari.conf's [general] channelvars does (unset
+	// ones as ""). Empty: no "channelvars" key, as on a stock Asterisk.
+	ChannelVars []string
 }
 
 // Behavior says what an originated endpoint does.
@@ -67,6 +71,9 @@ type Behavior struct {
 	// FailCause, when not zero, fails the dial at once with this cause
 	// (1 unallocated, 17 busy …) and no StasisStart.
 	FailCause int
+	// HangupAfter, when not zero, makes the far side hang up (cause 16)
+	// this long after it answered, as an agent ending the call does.
+	HangupAfter time.Duration
 }
 
 // Caller describes an inbound call injected through the dialplan.
@@ -102,6 +109,7 @@ type Server struct {
 	pending   map[*http.Request]*wsConn
 	requests  int
 	closed    bool
+	down      bool // SetDown: cut every request off
 	timers    map[*time.Timer]struct{}
 }
 
@@ -247,12 +255,29 @@ func (s *Server) emitRaw(a *app, o obj) {
 
 // --- scripting API -------------------------------------------------------
 
-// Behave sets how originates to endpoint (e.g. "PJSIP/1001") behave. The
-// default is to answer at once.
+// Behave sets how originates to endpoint (e.g. "PJSIP/1001") behave. An
+// endpoint ending in "*" is a prefix ("PJSIP/*" is every PJSIP endpoint);
+// an exact endpoint wins over a prefix, a longer prefix over a shorter
+// one. The default is to answer at once.
 func (s *Server) Behave(endpoint string, b Behavior) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.behaviors[endpoint] = b
+}
+
+// behavior is the Behavior for an originated endpoint, under s.mu.
+func (s *Server) behavior(endpoint string) Behavior {
+	if b, ok := s.behaviors[endpoint]; ok {
+		return b
+	}
+	best, found := -1, Behavior{}
+	for pat, b := range s.behaviors {
+		pre, ok := strings.CutSuffix(pat, "*")
+		if ok && strings.HasPrefix(endpoint, pre) && len(pre) > best {
+			best, found = len(pre), b
+		}
+	}
+	return found
 }
 
 // InjectCall brings an inbound call into Stasis(appName) as the dialplan
@@ -378,6 +403,29 @@ func (s *Server) DropWebsocket(appName string) {
 	}
 	s.mu.Unlock()
 	if c != nil {
+		c.drop()
+	}
+}
+
+// SetDown makes the fake unreachable (down true) or reachable again. While
+// down, every HTTP request and websocket upgrade is cut off without an
+// answer, as a network partition or an Asterisk whose HTTP server stopped
+// looks to a client, and the app's websocket is dropped. Channels stay in
+// Stasis and keep their state; events for them are dropped (nobody is
+// connected), and InjectCall fails with ErrStasisFailed.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	var conns []*wsConn
+	if down {
+		for _, a := range s.apps {
+			if a.active != nil && a.active.live {
+				conns = append(conns, a.active)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
 		c.drop()
 	}
 }
