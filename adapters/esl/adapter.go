@@ -798,7 +798,12 @@ func (a *Adapter) Bridge(ctx context.Context, legs ...adapters.LegRef) (adapters
 	if err != nil {
 		return adapters.BridgeRef{}, err
 	}
-	if _, err := a.cmdFor(x).api(ctx, "uuid_bridge", x+" "+y); err != nil {
+	// FreeSWITCH answers "+OK <second uuid>": a reply naming another leg
+	// was meant for another command (see replyFits).
+	fits := func(reply string) bool {
+		return strings.HasPrefix(reply, "-") || strings.TrimSpace(reply) == "+OK "+y
+	}
+	if _, err := a.cmdFor(x).apiChecked(ctx, "uuid_bridge", x+" "+y, fits); err != nil {
 		return adapters.BridgeRef{}, err
 	}
 	return adapters.BridgeRef{Node: a.cfg.Node, ID: x}, nil

@@ -24,35 +24,42 @@ import (
 
 // Without serialization (link.send holding the lock across write and
 // reply), concurrent commands receive each other's replies: eslgo hands the
-// next reply to whichever SendCommand is waiting.
+// next reply to whichever SendCommand is waiting. Crossing is a race that
+// shows when many commands start at once, so the test releases 64
+// goroutines together, each reading a distinct value on one connection,
+// round after round, until a reply crosses or the rounds are spent
+// (without the defence the first crossing comes within a few rounds).
 func TestDefenceSerializedCommands(t *testing.T) {
 	h := startHarness(t, nil, nil)
 	ctx := ctxT(t)
-	const legs = 8
+	const legs, workers, rounds = 8, 64, 150
 	ids := make([]string, legs)
 	for i := range ids {
 		ids[i] = h.fs.InboundCall(esltest.Call{CallerNumber: fmt.Sprint(i), Dialed: "1", NoPark: true,
 			Vars: map[string]string{"color": fmt.Sprintf("value-%d", i)}})
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
 	var crossed []string
-	for g := 0; g < 64; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := 0; k < 10; k++ {
-				i := (g + k) % legs
+	for r := 0; r < rounds && len(crossed) == 0; r++ {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		start := make(chan struct{})
+		for g := 0; g < workers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				i := (g + r) % legs
+				<-start
 				got, err := h.a.cmds[0].api(ctx, "uuid_getvar", ids[i]+" color")
 				if want := fmt.Sprintf("value-%d", i); err != nil || got != want {
 					mu.Lock()
-					crossed = append(crossed, fmt.Sprintf("leg %d: got %q (%v)", i, got, err))
+					crossed = append(crossed, fmt.Sprintf("round %d, leg %d: got %q (%v)", r, i, got, err))
 					mu.Unlock()
 				}
-			}
-		}()
+			}()
+		}
+		close(start)
+		wg.Wait()
 	}
-	wg.Wait()
 	if len(crossed) > 0 {
 		t.Fatalf("%d crossed replies, e.g. %s", len(crossed), crossed[0])
 	}
@@ -77,6 +84,46 @@ func TestDefenceDropOnTimeout(t *testing.T) {
 	got, err := h.a.cmds[0].api(ctx, "uuid_getvar", id+" color")
 	if err != nil || got != "red" {
 		t.Fatalf("next command got %q, %v (want red)", got, err)
+	}
+}
+
+// Without the reply check, a reply that is not the command's own (here a
+// stray frame, standing for any reply out of step with its command) is
+// taken as the answer, and every later command on that connection reads
+// its predecessor's reply. With it, the command fails with ErrCrossedReply
+// and the connection is dropped and redialed like a timed-out one.
+func TestDefenceReplyCheck(t *testing.T) {
+	h := startHarness(t, nil, nil)
+	ctx := ctxT(t)
+	id := h.fs.InboundCall(esltest.Call{CallerNumber: "1", Dialed: "2", NoPark: true, Vars: map[string]string{"color": "red"}})
+	for _, tc := range []struct {
+		stray string
+		cmd   func() error
+	}{
+		{"api/response", func() error {
+			_, err := h.a.cmds[0].send(ctx, bgapi{cmd: "status", job: newUUID()})
+			return err
+		}},
+		{"command/reply", func() error {
+			_, err := h.a.cmds[0].api(ctx, "uuid_getvar", id+" color")
+			return err
+		}},
+	} {
+		h.fs.InjectFrame(tc.stray, "+OK stray\n")
+		if err := tc.cmd(); !errors.Is(err, ErrCrossedReply) || !errors.Is(err, adapters.ErrUnreachable) {
+			t.Fatalf("stray %s taken as the reply: %v", tc.stray, err)
+		}
+		h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
+		h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
+		if got, err := h.a.cmds[0].api(ctx, "uuid_getvar", id+" color"); err != nil || got != "red" {
+			t.Fatalf("after the stray %s: got %q, %v (want red)", tc.stray, got, err)
+		}
+	}
+	// uuid_bridge's reply names the second leg; one naming another leg is
+	// not this bridge's.
+	fits := func(reply string) bool { return reply == "+OK "+id }
+	if _, err := h.a.cmds[0].apiChecked(ctx, "uuid_getvar", id+" color", fits); !errors.Is(err, ErrCrossedReply) {
+		t.Fatalf("a reply failing the command's own check: %v", err)
 	}
 }
 

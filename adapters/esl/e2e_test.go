@@ -2,9 +2,11 @@ package esl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,6 +62,13 @@ func (m *memJournal) call(id string) (storage.Call, bool) {
 	return storage.Call{}, false
 }
 
+func (m *memJournal) leg(ref adapters.LegRef) (storage.Leg, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.recs["legs/"+ref.String()].(storage.Leg)
+	return l, ok
+}
+
 // recordOnBridge stands in for the recordings room: it records every call
 // once it is bridged, through the PBX port, and notes what the PBX
 // reported back.
@@ -106,6 +115,11 @@ type e2e struct {
 
 func startE2E(t *testing.T, agents []routing.Agent, mod func(*Config)) *e2e {
 	t.Helper()
+	return startE2ERules(t, e2eRules, agents, mod)
+}
+
+func startE2ERules(t *testing.T, rulesYAML string, agents []routing.Agent, mod func(*Config)) *e2e {
+	t.Helper()
 	fs, err := esltest.New(esltest.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -114,11 +128,11 @@ func startE2E(t *testing.T, agents []routing.Agent, mod func(*Config)) *e2e {
 	if mod != nil {
 		mod(&cfg)
 	}
-	a, err := New(cfg, nil)
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := routing.ParseRules("e2e.yaml", []byte(e2eRules))
+	rules, err := routing.ParseRules("e2e.yaml", []byte(rulesYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,6 +311,97 @@ func TestE2ENoAnswerThenAnotherAgent(t *testing.T) {
 	}
 }
 
+// Supervisor eavesdrop through the controller: on a bridged call a
+// supervisor listens, whispers (to the agent only) and barges; each is an
+// eavesdrop leg on the agent's channel with FreeSWITCH's whisper
+// variables; one leaves and the call goes on; the caller hangs up and the
+// others end with the call; every supervisor leg is journaled on the call.
+func TestE2ESupervisorEavesdrop(t *testing.T) {
+	e := startE2E(t, []routing.Agent{agent("a1", "user/1001")}, nil)
+	e.fs.Endpoint("user/1001", esltest.Behavior{Manual: true})
+	e.fs.Endpoint("user/2000", esltest.Behavior{AnswerAfter: 10 * time.Millisecond})
+	ctx := ctxT(t)
+	uuid, id := e.call("5551234")
+	var agentLeg string
+	waitUntil(t, "agent phone ringing", func() bool {
+		for _, ch := range e.fs.Channels() {
+			if ch.Name == "user/1001" {
+				agentLeg = ch.UUID
+				return true
+			}
+		}
+		return false
+	})
+	if _, err := e.ctl.SnoopCall(ctx, id, adapters.SnoopListen, "user/2000"); !errors.Is(err, controller.ErrInvalidState) {
+		t.Fatalf("snoop while the agent rings: %v", err)
+	}
+	if err := e.fs.Answer(agentLeg); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "caller bridged to the agent", func() bool {
+		c, ok := e.fs.Channel(uuid)
+		return ok && c.Bridged == agentLeg
+	})
+	want := map[adapters.SnoopMode][2]string{
+		adapters.SnoopListen:  {"", ""},
+		adapters.SnoopWhisper: {"true", ""},
+		adapters.SnoopBarge:   {"true", "true"},
+	}
+	sups := map[adapters.SnoopMode]adapters.LegRef{}
+	for _, mode := range []adapters.SnoopMode{adapters.SnoopListen, adapters.SnoopWhisper, adapters.SnoopBarge} {
+		leg, err := e.ctl.SnoopCall(ctx, id, mode, "user/2000")
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		sups[mode] = leg
+		var c esltest.ChannelInfo
+		waitUntil(t, string(mode)+" supervisor eavesdropping", func() bool {
+			var ok bool
+			c, ok = e.fs.Channel(leg.ID)
+			return ok && c.Answered && c.EavesdropOn != ""
+		})
+		w := want[mode]
+		if c.EavesdropOn != agentLeg || c.Name != "user/2000" || c.Vars["switchboard_role"] != "snoop" ||
+			c.Vars["eavesdrop_whisper_aleg"] != w[0] || c.Vars["eavesdrop_whisper_bleg"] != w[1] {
+			t.Fatalf("%s: supervisor leg %+v (agent leg %s)", mode, c, agentLeg)
+		}
+		waitUntil(t, string(mode)+" leg journaled", func() bool {
+			l, ok := e.jr.leg(leg)
+			return ok && l.CallID == id && l.Role == "snoop" && l.Endpoint == "user/2000" && l.AnsweredAt != nil
+		})
+	}
+	if _, err := e.ctl.SnoopCall(ctx, id, adapters.SnoopListen, "user/2000 &park()"); err == nil {
+		t.Fatal("a supervisor endpoint with a space was accepted")
+	}
+
+	// The listener leaves; the call goes on.
+	if err := e.fs.Hangup(sups[adapters.SnoopListen].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "listener leg closed in the journal", func() bool {
+		l, _ := e.jr.leg(sups[adapters.SnoopListen])
+		return l.EndedAt != nil
+	})
+	if c, _ := e.fs.Channel(uuid); c.Bridged != agentLeg {
+		t.Fatalf("caller after the listener left: %+v", c)
+	}
+
+	if err := e.fs.Hangup(uuid, "NORMAL_CLEARING"); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.outcome(t, id, storage.OutcomeAnswered); c.AgentID != "a1" {
+		t.Fatalf("%+v", c)
+	}
+	for _, mode := range []adapters.SnoopMode{adapters.SnoopWhisper, adapters.SnoopBarge} {
+		leg := sups[mode]
+		waitUntil(t, string(mode)+" supervisor gone with the call", func() bool {
+			_, up := e.fs.Channel(leg.ID)
+			l, _ := e.jr.leg(leg)
+			return !up && l.EndedAt != nil
+		})
+	}
+}
+
 func containsAll(s string, parts ...string) bool {
 	for _, p := range parts {
 		found := false
@@ -379,6 +484,107 @@ func TestE2EConcurrentCallsOutOfOrder(t *testing.T) {
 	e.waitQueue(t, "all answered", func(q controller.QueueStatus) bool { return q.Answered == calls && q.Abandoned == 0 })
 	waitUntil(t, "no channels left", func() bool { return len(e.fs.Channels()) == 0 })
 	t.Logf("calls per agent: %v", agentsSeen)
+}
+
+const e2eLoadRules = `
+queues:
+  - name: support
+    offer_timeout: 20s
+    wrap_up: 10ms
+    max_misses: 3
+default_queue: support
+`
+
+// Concurrent commands under load, no crossed replies: 32 calls reach 32
+// agents at once over two command connections while the fake answers the
+// uuid_* commands slowly (so commands pile up on each connection) and
+// delivers events in reversed batches. Every reply must reach the command
+// that asked (replies are checked: Content-Type, Job-UUID, the leg
+// uuid_bridge names; TestDefenceSerializedCommands is the race that
+// serialization prevents, shown at the port): each caller ends up
+// bridged to the agent leg originated for its own call (carrying its call
+// id and caller number), recorded under its own name, offered once (no
+// originate or bridge failed and was retried), and stored as answered by
+// the agent whose phone that leg rang.
+func TestE2EConcurrentCommandsNoCrossedReplies(t *testing.T) {
+	const n = 32
+	var agents []routing.Agent
+	for i := range n {
+		agents = append(agents, agent(fmt.Sprintf("a%02d", i), fmt.Sprintf("user/10%02d", i)))
+	}
+	// Two command connections for 32 calls: every connection carries many
+	// callers' commands at once.
+	e := startE2ERules(t, e2eLoadRules, agents, func(c *Config) { c.ReorderWindow = 30 * time.Millisecond; c.CommandConns = 2 })
+	e.fs.Endpoint("user/*", esltest.Behavior{AnswerAfter: 2 * time.Millisecond})
+	// Slow replies to the music-on-hold and recording commands hold up
+	// whatever is queued behind them; events come in reversed batches.
+	e.fs.SetFaults(esltest.Faults{Reorder: 3, ReplyDelay: 2 * time.Millisecond, ReplyDelayMatch: "uuid_"})
+	callers := make([]string, n)
+	ids := make([]string, n)
+	for i := range n {
+		callers[i], ids[i] = e.call(fmt.Sprintf("55501%02d", i))
+	}
+	waitUntil(t, "every caller bridged and recorded", func() bool {
+		for _, u := range callers {
+			c, ok := e.fs.Channel(u)
+			if !ok || c.Bridged == "" || len(c.Recordings) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	e.fs.SetFaults(esltest.Faults{})
+	agentOf := map[string]string{} // endpoint → agent id
+	for _, a := range agents {
+		agentOf[a.Endpoint] = a.ID
+	}
+	answeredBy := map[string]string{}
+	usedLeg := map[string]bool{}
+	for i, u := range callers {
+		c, _ := e.fs.Channel(u)
+		ag, ok := e.fs.Channel(c.Bridged)
+		if !ok {
+			t.Fatalf("call %d: bridged to a leg that is gone: %+v", i, c)
+		}
+		if usedLeg[ag.UUID] {
+			t.Fatalf("call %d: agent leg %s bridged twice", i, ag.UUID)
+		}
+		usedLeg[ag.UUID] = true
+		if ag.Vars[controller.VarCall] != ids[i] || ag.CallerNumber != fmt.Sprintf("55501%02d", i) || ag.Vars["switchboard_role"] != "agent" {
+			t.Fatalf("call %d (%s) bridged to a leg for another call: %+v", i, ids[i], ag)
+		}
+		if want := "/rec/" + ids[i] + ".wav"; len(c.Recordings) != 1 || c.Recordings[0] != want {
+			t.Fatalf("call %d recorded as %v, want %s", i, c.Recordings, want)
+		}
+		answeredBy[ids[i]] = agentOf[ag.Name]
+	}
+	originates := 0
+	for _, cmd := range e.fs.Commands() {
+		if strings.HasPrefix(cmd, "bgapi originate") {
+			originates++
+		}
+	}
+	if originates != n {
+		t.Fatalf("%d originates for %d calls: a command failed and was retried", originates, n)
+	}
+	e.rec.mu.Lock()
+	recErrs := e.rec.errs
+	e.rec.mu.Unlock()
+	if len(recErrs) > 0 {
+		t.Fatalf("recording commands failed: %v", recErrs)
+	}
+	for _, u := range callers {
+		if err := e.fs.Hangup(u, "NORMAL_CLEARING"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		c := e.outcome(t, id, storage.OutcomeAnswered)
+		if c.AgentID != answeredBy[id] || c.Offers != 1 {
+			t.Fatalf("call %s stored as answered by %q after %d offers; its bridge says %q", id, c.AgentID, c.Offers, answeredBy[id])
+		}
+	}
+	waitUntil(t, "no channels left", func() bool { return len(e.fs.Channels()) == 0 })
 }
 
 // endCounter counts calls the controller finished, by outcome kind.

@@ -2,6 +2,7 @@ package esl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -70,6 +71,13 @@ func (l *link) connected() bool {
 // not complete, drops the connection (timed-out command): the late reply
 // would otherwise be read as the reply to the next command.
 func (l *link) send(ctx context.Context, cmd command.Command) (*eslgo.RawResponse, error) {
+	return l.sendChecked(ctx, cmd, nil)
+}
+
+// sendChecked is send with an extra check of the reply body (a reply
+// text that names what the command named); a reply that fails it is
+// treated as a crossed reply.
+func (l *link) sendChecked(ctx context.Context, cmd command.Command, fits func(reply string) bool) (*eslgo.RawResponse, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.cur == nil {
@@ -88,7 +96,47 @@ func (l *link) send(ctx context.Context, cmd command.Command) (*eslgo.RawRespons
 		l.dropLocked(fmt.Errorf("command %q: %w", firstWord(cmd), err))
 		return nil, fmt.Errorf("freeswitch %s: %q: %w: %w", l.name, firstWord(cmd), err, adapters.ErrUnreachable)
 	}
+	err = replyFits(cmd, resp)
+	if err == nil && fits != nil && !fits(resp.GetReply()) {
+		err = fmt.Errorf("%w: %s got %q", ErrCrossedReply, firstWord(cmd), resp.GetReply())
+	}
+	if err != nil {
+		// Defence "reply check": the reply cannot be this command's (a
+		// stray or late frame). The connection's replies are out of step
+		// with its commands, so it is dropped like a timed-out one.
+		l.dropLocked(err)
+		return nil, fmt.Errorf("freeswitch %s: %q: %w: %w", l.name, firstWord(cmd), err, adapters.ErrUnreachable)
+	}
 	return resp, nil
+}
+
+// ErrCrossedReply is wrapped when a reply cannot belong to the command it
+// was handed to: an api command that got a command/reply (or the other
+// way round), a bgapi reply naming another Job-UUID, a uuid_bridge reply
+// naming another leg.
+var ErrCrossedReply = errors.New("reply does not belong to the command")
+
+// replyFits checks what can be checked without knowing FreeSWITCH's reply
+// texts: the reply's Content-Type matches the kind of command, a bgapi
+// reply carries our Job-UUID, and nothing else carries one.
+func replyFits(cmd command.Command, resp *eslgo.RawResponse) error {
+	ct := resp.Headers.Get("Content-Type")
+	job := resp.Headers.Get("Job-Uuid")
+	switch c := cmd.(type) {
+	case command.API:
+		if ct != eslgo.TypeAPIResponse && !strings.HasPrefix(resp.GetReply(), "-") {
+			return fmt.Errorf("%w: api %s got %s %q", ErrCrossedReply, c.Command, ct, resp.GetReply())
+		}
+	case bgapi:
+		if ct != eslgo.TypeReply || (resp.IsOk() && job != c.job) {
+			return fmt.Errorf("%w: bgapi %s (Job-UUID %s) got %s %q", ErrCrossedReply, c.cmd, c.job, ct, resp.GetReply())
+		}
+	default:
+		if ct != eslgo.TypeReply || job != "" {
+			return fmt.Errorf("%w: %s got %s %q", ErrCrossedReply, firstWord(cmd), ct, resp.GetReply())
+		}
+	}
+	return nil
 }
 
 // drop closes the current connection (if it is still s; the current one
@@ -132,10 +180,15 @@ func firstWord(cmd command.Command) string {
 // api runs `api <cmd> <args>` and returns the body; replies starting with
 // '-' become errors (ErrUnknownLeg for missing channels).
 func (l *link) api(ctx context.Context, cmd, args string) (string, error) {
+	return l.apiChecked(ctx, cmd, args, nil)
+}
+
+// apiChecked is api with a check of the reply text (see sendChecked).
+func (l *link) apiChecked(ctx context.Context, cmd, args string, fits func(reply string) bool) (string, error) {
 	if err := safeLine(cmd, args); err != nil {
 		return "", err
 	}
-	resp, err := l.send(ctx, command.API{Command: cmd, Arguments: args})
+	resp, err := l.sendChecked(ctx, command.API{Command: cmd, Arguments: args}, fits)
 	if err != nil {
 		return "", err
 	}
