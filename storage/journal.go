@@ -24,14 +24,20 @@ import (
 
 // Journal is the write-behind path between the call flow and the database.
 //
-// Design (log, then apply): Append encodes the record and hands it to the
-// writer goroutine through an in-memory staging buffer; the writer appends
-// staged records to a local append-only segment file and fsyncs it every
-// FlushInterval; then it reads batches back from the log and upserts them
-// into the database in one transaction each, moving a checkpoint forward.
+// Design (log, then apply): Append encodes the record into an in-memory
+// staging buffer and returns. Two goroutines started by Run do the rest:
+//
+//   - the logger appends staged records to a local append-only segment file
+//     and fsyncs it, at once when woken and at least every FlushInterval;
+//   - the applier reads batches back from the log and upserts them into
+//     the database, one transaction each, moving a checkpoint forward.
+//
+// They are separate so a database that hangs (rather than refuses) never
+// holds records in memory: the log keeps being written and fsynced while
+// the applier waits on the database.
 //
 //   - The caller never waits on the database, and only on memory in
-//     Append: routing goes on while the database is down.
+//     Append: routing goes on while the database is down or hung.
 //   - Memory is bounded: what is not yet in the database lives in the log
 //     file, not in RAM, however long the outage ("spilling" is the normal
 //     path). Only the staging buffer sits in memory, for at most one
@@ -54,17 +60,35 @@ type Journal struct {
 	staged   bytes.Buffer
 	stagedN  int64
 	appended int64 // records appended since start (incl. replayed backlog)
-	wake     chan struct{}
+	logged   int64 // records fsynced to the log (incl. replayed backlog)
+	skipped  int64 // corrupt log lines passed over
+	segNum   int   // segment being written (under mu; changed by the logger)
+	// bytes of log written (incl. backlog at start) and consumed by the
+	// applier: their difference is the backlog on disk.
+	loggedBytes, appliedBytes int64
+	// marks are (records appended up to, time of the first of them),
+	// coalesced to one a second, so Stats can tell the age of the oldest
+	// record not yet in the database.
+	marks []ageMark
+	stats JournalStats
 
-	// writer-owned state
-	seg       *os.File // current write segment
-	segNum    int
-	segSize   int64
+	wakeLog   chan struct{}
+	wakeApply chan struct{}
+
+	// logger-owned
+	seg     *os.File
+	segSize int64
+
+	// applier-owned
 	cursorSeg int   // segment the DB cursor reads
 	cursorOff int64 // offset in it of the first uncommitted record
 
-	stats JournalStats
-	done  chan struct{}
+	done chan struct{}
+}
+
+type ageMark struct {
+	upTo int64
+	at   time.Time
 }
 
 // JournalOptions tune the journal.
@@ -75,11 +99,14 @@ type JournalOptions struct {
 	MemoryLimit int
 	// BatchSize is the most records per database transaction (default 500).
 	BatchSize int
-	// FlushInterval is how often staged records are fsynced and the database
-	// is written (default 10 ms).
+	// FlushInterval is the longest a record stays in memory before it is
+	// fsynced to the log (default 10 ms).
 	FlushInterval time.Duration
 	// SegmentSize rotates the log file past this many bytes (default 64 MiB).
 	SegmentSize int64
+	// HealthInterval is how often an idle applier pings the database so
+	// Stats shows its state even with nothing to write (default 2 s).
+	HealthInterval time.Duration
 	// Types registers record types from other packages (callbacks,
 	// recordings): each value is a zero record whose JournalKey prefix
 	// (before the first "/") names its table.
@@ -88,13 +115,20 @@ type JournalOptions struct {
 
 // JournalStats is what health checks and /metrics show.
 type JournalStats struct {
-	Pending     int64     `json:"pending"`    // appended, not yet in the database
-	Spilled     int64     `json:"spilled"`    // bytes of log not yet applied
-	Written     int64     `json:"written"`    // records applied to the database since start
-	DBUp        bool      `json:"db_up"`      // last database write succeeded
-	LastError   string    `json:"last_error"` // last database error
-	LastWriteAt time.Time `json:"last_write_at"`
-	Replayed    int64     `json:"replayed"` // records found in the log at start
+	Pending int64 `json:"pending"` // appended, not yet in the database
+	// Unsynced are appended records not yet fsynced to the local log.
+	Unsynced int64 `json:"unsynced"`
+	// Spilled is the bytes of local log not yet applied to the database.
+	Spilled int64 `json:"spilled_bytes"`
+	// OldestPendingSeconds is the age of the oldest record not yet in the
+	// database (0 with none pending).
+	OldestPendingSeconds float64   `json:"oldest_pending_seconds"`
+	Written              int64     `json:"written"`    // records applied to the database since start
+	DBUp                 bool      `json:"db_up"`      // last database write or ping succeeded
+	LastError            string    `json:"last_error"` // last database error ("" once it answers again)
+	LastWriteAt          time.Time `json:"last_write_at"`
+	Replayed             int64     `json:"replayed"` // records found in the log at start
+	Skipped              int64     `json:"skipped"`  // corrupt log lines passed over
 }
 
 // ErrJournalClosed is returned by Flush after Run has ended.
@@ -126,11 +160,14 @@ func NewJournal(store *Store, opts JournalOptions, log *slog.Logger) (*Journal, 
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = 64 << 20
 	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = 2 * time.Second
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("journal dir %s: %w", opts.Dir, err)
 	}
 	j := &Journal{store: store, opts: opts, log: log.With("component", "journal"), types: map[string]reflect.Type{},
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wakeLog: make(chan struct{}, 1), wakeApply: make(chan struct{}, 1), done: make(chan struct{})}
 	for _, r := range []Record{Call{}, Leg{}, QueueWait{}, AgentStateChange{}, Agent{}, Queue{}} {
 		j.register(r)
 	}
@@ -146,6 +183,7 @@ func NewJournal(store *Store, opts JournalOptions, log *slog.Logger) (*Journal, 
 		j.cursorSeg, j.cursorOff = segs[0], 0
 	}
 	// Count the backlog so Pending and Flush are right from the start.
+	var oldest time.Time
 	for _, n := range segs {
 		if n < j.cursorSeg {
 			continue
@@ -154,12 +192,22 @@ func NewJournal(store *Store, opts JournalOptions, log *slog.Logger) (*Journal, 
 		if n == j.cursorSeg {
 			off = j.cursorOff
 		}
-		c, err := countLines(j.segPath(n), off)
+		c, size, err := countLines(j.segPath(n), off)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("journal backlog %s: %w", j.segPath(n), err)
+		}
+		if c > 0 && oldest.IsZero() {
+			if st, err := os.Stat(j.segPath(n)); err == nil {
+				oldest = st.ModTime()
+			}
 		}
 		j.appended += c
 		j.stats.Replayed += c
+		j.loggedBytes += size - off
+	}
+	j.logged = j.appended
+	if j.appended > 0 {
+		j.marks = append(j.marks, ageMark{upTo: j.appended, at: oldest})
 	}
 	j.segNum = 1
 	if len(segs) > 0 {
@@ -203,16 +251,21 @@ func (j *Journal) Append(rec Record) {
 	j.staged.WriteByte('\n')
 	j.stagedN++
 	j.appended++
+	if n := len(j.marks); n == 0 || time.Since(j.marks[n-1].at) >= time.Second {
+		j.marks = append(j.marks, ageMark{upTo: j.appended, at: time.Now()})
+	} else {
+		j.marks[n-1].upTo = j.appended
+	}
 	over := j.staged.Len() > j.opts.MemoryLimit
 	j.mu.Unlock()
 	if over {
-		// The writer is behind on local disk: do not grow memory further.
+		// The logger is behind on local disk: do not grow memory further.
 		if err := j.writeStaged(); err != nil {
 			j.log.Error("journal: local log write failed", "err", err)
 		}
 	}
 	select {
-	case j.wake <- struct{}{}:
+	case j.wakeLog <- struct{}{}:
 	default:
 	}
 }
@@ -222,9 +275,16 @@ func (j *Journal) Stats() JournalStats {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	s := j.stats
-	s.Pending = j.appended - j.stats.Written
-	if s.Pending < 0 {
-		s.Pending = 0
+	s.Skipped = j.skipped
+	s.Pending = max(j.appended-j.stats.Written-j.skipped, 0)
+	s.Unsynced = j.appended - j.logged
+	s.Spilled = max(j.loggedBytes-j.appliedBytes, 0)
+	done := j.stats.Written + j.skipped
+	for _, m := range j.marks {
+		if m.upTo > done {
+			s.OldestPendingSeconds = max(time.Since(m.at).Seconds(), 0)
+			break
+		}
 	}
 	return s
 }
@@ -235,11 +295,15 @@ func (j *Journal) Flush(ctx context.Context) error {
 	j.mu.Lock()
 	target := j.appended
 	j.mu.Unlock()
+	select {
+	case j.wakeLog <- struct{}{}:
+	default:
+	}
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
 	for {
 		j.mu.Lock()
-		w := j.stats.Written
+		w := j.stats.Written + j.skipped
 		last := j.stats.LastError
 		j.mu.Unlock()
 		if w >= target {
@@ -250,7 +314,7 @@ func (j *Journal) Flush(ctx context.Context) error {
 			return fmt.Errorf("journal flush: %d records not yet in the database (last error: %s): %w", target-w, last, ctx.Err())
 		case <-j.done:
 			j.mu.Lock()
-			w = j.stats.Written
+			w = j.stats.Written + j.skipped
 			j.mu.Unlock()
 			if w >= target {
 				return nil
@@ -262,36 +326,70 @@ func (j *Journal) Flush(ctx context.Context) error {
 }
 
 // Run writes the log and the database until ctx ends, then makes what is
-// staged durable on local disk and tries a last database write.
+// staged durable on local disk and tries a last database write (for up to
+// 5 s; what is left is replayed at the next start).
 func (j *Journal) Run(ctx context.Context) error {
 	defer close(j.done)
+	logged := make(chan error, 1)
+	go func() { logged <- j.runLogger(ctx) }()
+	j.runApplier(ctx)
+	err := <-logged
+	// The logger has made everything staged durable: a last write.
+	fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	for j.applyBatch(fctx) > 0 {
+	}
+	cancel()
+	return err
+}
+
+// runLogger fsyncs staged records to the log until ctx ends, then once more.
+func (j *Journal) runLogger(ctx context.Context) error {
 	defer j.seg.Close()
 	tick := time.NewTicker(j.opts.FlushInterval)
 	defer tick.Stop()
-	backoff := time.Duration(0)
-	var retryAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			if err := j.writeStaged(); err != nil {
 				return fmt.Errorf("journal: final local write: %w", err)
 			}
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			for j.applyBatch(fctx) > 0 {
-			}
-			cancel()
 			return nil
 		case <-tick.C:
-		case <-j.wake:
+		case <-j.wakeLog:
 		}
 		if err := j.writeStaged(); err != nil {
 			j.log.Error("journal: local log write failed", "err", err)
 		}
-		if time.Now().Before(retryAt) {
+	}
+}
+
+// runApplier writes the log to the database until ctx ends, backing off
+// while the database refuses, and pings it when idle.
+func (j *Journal) runApplier(ctx context.Context) {
+	tick := time.NewTicker(j.opts.FlushInterval)
+	defer tick.Stop()
+	backoff := time.Duration(0)
+	var retryAt time.Time
+	lastContact := time.Time{} // last time the database answered or refused
+	for {
+		if time.Since(lastContact) >= j.opts.HealthInterval && !time.Now().Before(retryAt) {
+			j.ping(ctx)
+			lastContact = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-j.wakeApply:
+		}
+		if time.Now().Before(retryAt) || !j.backlogOnDisk() {
 			continue
 		}
-		for {
+		for ctx.Err() == nil {
 			n := j.applyBatch(ctx)
+			if n != 0 {
+				lastContact = time.Now()
+			}
 			if n < 0 {
 				// Database down: back off, records stay in the log.
 				if backoff == 0 {
@@ -310,6 +408,36 @@ func (j *Journal) Run(ctx context.Context) error {
 	}
 }
 
+// backlogOnDisk reports whether fsynced log is waiting for the database.
+func (j *Journal) backlogOnDisk() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.loggedBytes > j.appliedBytes
+}
+
+// ping checks the database answers, for Stats when there is nothing to write.
+func (j *Journal) ping(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := j.store.Ping(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		if j.stats.DBUp || j.stats.LastError == "" {
+			j.log.Warn("journal: database does not answer", "err", err)
+		}
+		j.stats.DBUp, j.stats.LastError = false, err.Error()
+		return
+	}
+	if !j.stats.DBUp && j.stats.LastError != "" {
+		j.log.Info("journal: database answers again")
+	}
+	j.stats.DBUp, j.stats.LastError = true, ""
+}
+
 // writeStaged moves staged records to the log file and fsyncs. The staging
 // buffer is swapped out under mu and written outside it, so Append never
 // waits for the disk.
@@ -323,15 +451,26 @@ func (j *Journal) writeStaged() error {
 	}
 	buf := make([]byte, j.staged.Len())
 	copy(buf, j.staged.Bytes())
+	n := j.stagedN
 	j.staged.Reset()
 	j.stagedN = 0
 	j.mu.Unlock()
 	if _, err := j.seg.Write(buf); err != nil {
+		// Keep the records: put them back in front of what came since.
+		j.restage(buf, n)
 		return err
 	}
 	j.segSize += int64(len(buf))
 	if err := j.seg.Sync(); err != nil {
 		return err
+	}
+	j.mu.Lock()
+	j.logged += n
+	j.loggedBytes += int64(len(buf))
+	j.mu.Unlock()
+	select {
+	case j.wakeApply <- struct{}{}:
+	default:
 	}
 	if j.segSize >= j.opts.SegmentSize {
 		f, err := os.OpenFile(j.segPath(j.segNum+1), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -348,6 +487,15 @@ func (j *Journal) writeStaged() error {
 	return nil
 }
 
+func (j *Journal) restage(buf []byte, n int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	rest := append(buf, j.staged.Bytes()...)
+	j.staged.Reset()
+	j.staged.Write(rest)
+	j.stagedN += n
+}
+
 // applyBatch reads up to BatchSize records from the cursor and upserts
 // them in one transaction. It returns the number applied, or -1 when the
 // database refused.
@@ -356,31 +504,38 @@ func (j *Journal) applyBatch(ctx context.Context) int {
 	curSeg := j.segNum
 	j.mu.Unlock()
 	var (
-		lines  []logLine
-		endOff int64
-		endSeg = j.cursorSeg
+		lines   []logLine
+		endOff  int64
+		endSeg  = j.cursorSeg
+		skipped int64
+		nbytes  int64
 	)
 	for seg := j.cursorSeg; seg <= curSeg && len(lines) < j.opts.BatchSize; seg++ {
 		off := int64(0)
 		if seg == j.cursorSeg {
 			off = j.cursorOff
 		}
-		got, next, err := readLines(j.segPath(seg), off, j.opts.BatchSize-len(lines))
+		got, next, bad, err := readLines(j.segPath(seg), off, j.opts.BatchSize-len(lines), j.log)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			j.log.Error("journal: reading the log", "segment", seg, "err", err)
 			return -1
 		}
 		lines = append(lines, got...)
+		skipped += bad
+		nbytes += next - off
 		endSeg, endOff = seg, next
 		if len(lines) >= j.opts.BatchSize {
 			break
 		}
 	}
 	if len(lines) == 0 {
-		j.advance(endSeg, endOff, curSeg, 0)
+		j.advance(endSeg, endOff, curSeg, 0, skipped, nbytes)
 		return 0
 	}
 	if err := j.apply(ctx, lines); err != nil {
+		if ctx.Err() != nil {
+			return -1
+		}
 		j.mu.Lock()
 		if j.stats.DBUp || j.stats.LastError == "" {
 			j.log.Warn("journal: database write failed; records kept in the local log", "err", err, "pending", j.appended-j.stats.Written)
@@ -390,12 +545,14 @@ func (j *Journal) applyBatch(ctx context.Context) int {
 		j.mu.Unlock()
 		return -1
 	}
-	j.advance(endSeg, endOff, curSeg, int64(len(lines)))
+	j.advance(endSeg, endOff, curSeg, int64(len(lines)), skipped, nbytes)
 	return len(lines)
 }
 
-func (j *Journal) advance(seg int, off int64, curSeg int, n int64) {
-	// Segments wholly applied and no longer written are removed.
+func (j *Journal) advance(seg int, off int64, curSeg int, n, skipped, nbytes int64) {
+	// Segments wholly applied and no longer written are removed. A torn
+	// last line (a crash mid-write) in an older segment is passed over:
+	// nothing is appended to that segment any more.
 	for s := j.cursorSeg; s < seg; s++ {
 		os.Remove(j.segPath(s))
 	}
@@ -405,11 +562,15 @@ func (j *Journal) advance(seg int, off int64, curSeg int, n int64) {
 			seg, off = seg+1, 0
 		}
 	}
+	moved := seg != j.cursorSeg || off != j.cursorOff
 	j.cursorSeg, j.cursorOff = seg, off
-	if n > 0 {
+	if n > 0 || moved {
 		j.writeCheckpoint()
 	}
 	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.skipped += skipped
+	j.appliedBytes += nbytes
 	if n > 0 {
 		if !j.stats.DBUp && j.stats.LastError != "" {
 			j.log.Info("journal: database reachable again; backlog applied in order")
@@ -417,20 +578,14 @@ func (j *Journal) advance(seg int, off int64, curSeg int, n int64) {
 		j.stats.Written += n
 		j.stats.LastWriteAt = time.Now()
 		j.stats.LastError = ""
+		j.stats.DBUp = true
 	}
-	j.stats.DBUp = true
-	j.stats.Spilled = j.backlogBytes(curSeg)
-	j.mu.Unlock()
-}
-
-func (j *Journal) backlogBytes(curSeg int) int64 {
-	var total int64
-	for s := j.cursorSeg; s <= curSeg; s++ {
-		if size, err := fileSize(j.segPath(s)); err == nil {
-			total += size
-		}
+	done := j.stats.Written + j.skipped
+	i := 0
+	for i < len(j.marks)-1 && j.marks[i].upTo <= done {
+		i++
 	}
-	return total - j.cursorOff
+	j.marks = j.marks[i:]
 }
 
 // apply upserts records, last version per key, grouped by table, in order
@@ -535,18 +690,23 @@ func (j *Journal) writeCheckpoint() {
 }
 
 // readLines reads up to max complete lines from off; a torn last line (a
-// crash mid-write) is left for later and never applied half.
-func readLines(path string, off int64, max int) ([]logLine, int64, error) {
+// crash mid-write, or a write in progress) is left for later and never
+// applied half. It returns the lines, the offset after the last complete
+// line, and how many corrupt lines it passed over.
+func readLines(path string, off int64, max int, log *slog.Logger) ([]logLine, int64, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, off, err
+		return nil, off, 0, err
 	}
 	defer f.Close()
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return nil, off, err
+		return nil, off, 0, err
 	}
 	r := bufio.NewReaderSize(f, 256<<10)
-	var out []logLine
+	var (
+		out []logLine
+		bad int64
+	)
 	for len(out) < max {
 		b, err := r.ReadBytes('\n')
 		if err != nil {
@@ -556,31 +716,35 @@ func readLines(path string, off int64, max int) ([]logLine, int64, error) {
 		if jerr := json.Unmarshal(b, &l); jerr != nil || l.Key == "" {
 			// A corrupt line cannot be applied; skip it loudly rather than
 			// block every later record.
-			slog.Default().Error("journal: corrupt log line skipped", "segment", path, "offset", off)
+			log.Error("journal: corrupt log line skipped", "segment", path, "offset", off)
+			bad++
 		} else {
 			out = append(out, l)
 		}
 		off += int64(len(b))
 	}
-	return out, off, nil
+	return out, off, bad, nil
 }
 
-func countLines(path string, off int64) (int64, error) {
+// countLines counts the complete lines from off and returns the offset
+// after the last of them.
+func countLines(path string, off int64) (int64, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return 0, off, err
 	}
 	defer f.Close()
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return 0, err
+		return 0, off, err
 	}
 	r := bufio.NewReaderSize(f, 256<<10)
 	var n int64
 	for {
-		_, err := r.ReadBytes('\n')
+		b, err := r.ReadBytes('\n')
 		if err != nil {
-			return n, nil
+			return n, off, nil
 		}
+		off += int64(len(b))
 		n++
 	}
 }

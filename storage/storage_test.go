@@ -4,25 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/storage/mariadbtest"
 )
 
-var (
-	maria     *mariadbtest.Server
-	mariaErr  error
-	mariaOnce sync.Once
-)
+// maria is the MariaDB the whole storage suite shares (tests that stop or
+// freeze the server start their own with mariadbtest.ForTest).
+var maria mariadbtest.Shared
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		journalChild()
-		return
+	// Re-executed children (kill -9 and concurrent-migration tests) run
+	// their part and exit without running the suite.
+	if child := os.Getenv(childEnv); child != "" {
+		os.Exit(runChild(child))
 	}
 	code := m.Run()
 	maria.Cleanup()
@@ -35,7 +34,7 @@ func dialects(t *testing.T, fn func(t *testing.T, dsn string)) {
 		fn(t, "sqlite:"+filepath.Join(t.TempDir(), "sb.db"))
 	})
 	t.Run("mariadb", func(t *testing.T) {
-		srv := mariadbtest.ForTest(t, &maria, &mariaErr, &mariaOnce)
+		srv := maria.Get(t)
 		dsn, err := srv.NewDatabase(context.Background(), "t_"+t.Name())
 		if err != nil {
 			t.Fatal(err)
@@ -85,45 +84,66 @@ func TestMigrateIdempotentAndStatus(t *testing.T) {
 	})
 }
 
-// Several instances starting at once against one MariaDB: each migration
-// runs once, no instance fails.
+// Several switchboard instances starting at once against one MariaDB:
+// separate processes, each with its own connection pool and goose
+// provider, released together once all are connected. Each migration is
+// applied once (the sum of what the instances applied is the number of
+// migrations, goose's version table holds each version once) and no
+// instance fails. Without the migration lock the instances race to create
+// the same tables and fail with "table already exists".
 func TestConcurrentMigrateRunsOnce(t *testing.T) {
-	srv := mariadbtest.ForTest(t, &maria, &mariaErr, &mariaOnce)
+	srv := maria.Get(t)
 	ctx := context.Background()
 	dsn, err := srv.NewDatabase(ctx, "t_concurrent_migrate")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 5
-	var wg sync.WaitGroup
-	applied := make([]int, n)
-	errs := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			s, err := Open(ctx, dsn)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer s.Close()
-			res, err := s.Migrate(ctx)
-			applied[i], errs[i] = len(res), err
-		}(i)
+	const n = 6
+	kids := make([]*child, n)
+	for i := range kids {
+		kids[i] = startChild(t, "migrate", childDSN+"="+dsn)
 	}
-	wg.Wait()
-	total := 0
-	for i := range errs {
-		if errs[i] != nil {
-			t.Fatalf("instance %d: %v", i, errs[i])
+	for _, k := range kids {
+		if l := k.line(t); l != "ready" {
+			t.Fatalf("child: %q", l)
 		}
-		total += applied[i]
+	}
+	for _, k := range kids {
+		if _, err := io.WriteString(k.in, "go\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for i, k := range kids {
+		l := k.line(t)
+		var applied int
+		if _, err := fmt.Sscanf(l, "applied %d", &applied); err != nil {
+			t.Fatalf("instance %d: %q", i, l)
+		}
+		total += applied
+		if err := k.cmd.Wait(); err != nil {
+			t.Fatalf("instance %d: %v", i, err)
+		}
 	}
 	s := openMigrated(t, dsn)
-	st, _ := s.MigrationStatus(ctx)
+	st, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if total != len(st) {
 		t.Fatalf("migrations applied %d times in all, want %d (once each)", total, len(st))
+	}
+	var dup []int64
+	if err := s.DB().Raw("SELECT version_id FROM goose_db_version GROUP BY version_id HAVING COUNT(*) > 1").Scan(&dup).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(dup) > 0 {
+		t.Fatalf("versions recorded more than once: %v", dup)
+	}
+	for _, m := range st {
+		if !m.Applied {
+			t.Fatalf("migration %d not applied", m.Version)
+		}
 	}
 }
 
@@ -134,6 +154,17 @@ func TestOpenErrorsNameTheDSN(t *testing.T) {
 	}
 	if got := err.Error(); !contains(got, "bob:****@") || contains(got, "secret") {
 		t.Fatalf("error %q should name the DSN with the password masked", got)
+	}
+	for dsn, want := range map[string]string{
+		"mysql://root@tcp(127.0.0.1:3306)/sb":  "mysql://root@tcp(127.0.0.1:3306)/sb",
+		"mysql://u:p@ss:w@tcp(db:3306)/sb?x=1": "mysql://u:****@tcp(db:3306)/sb?x=1",
+		"u:secret@tcp(db:3306)/sb":             "u:****@tcp(db:3306)/sb",
+		"sqlite:/var/lib/sb:x@y.db":            "sqlite:/var/lib/sb:x@y.db",
+		"mysql://u:@tcp(db:3306)/sb":           "mysql://u:****@tcp(db:3306)/sb",
+	} {
+		if got := MaskDSN(dsn); got != want {
+			t.Errorf("MaskDSN(%q) = %q, want %q", dsn, got, want)
+		}
 	}
 	if _, err := Open(context.Background(), "sqlite:"); err == nil {
 		t.Fatal("empty sqlite path accepted")

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
@@ -151,11 +150,30 @@ func ParseMySQLDSN(dsn string) (*mysqldrv.Config, error) {
 	return cfg, nil
 }
 
-var passwordRE = regexp.MustCompile(`^(mysql://)?([^:@/]+):([^@]*)@`)
-
-// MaskDSN hides the password in a DSN for logs and errors.
+// MaskDSN hides the password in a DSN for logs and errors. It splits the
+// way go-sql-driver does (user info ends at the last "@" before the last
+// "/"), so a DSN without a password keeps its user and a password holding
+// "@" or ":" is masked whole.
 func MaskDSN(dsn string) string {
-	return passwordRE.ReplaceAllString(dsn, "$1$2:****@")
+	prefix, rest := "", dsn
+	if strings.HasPrefix(rest, "mysql://") {
+		prefix, rest = "mysql://", rest[len("mysql://"):]
+	} else if strings.HasPrefix(rest, "sqlite:") {
+		return dsn
+	}
+	end := strings.LastIndex(rest, "/")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return dsn
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return dsn
+	}
+	return prefix + user + ":****" + rest[at:]
 }
 
 // DB is the GORM handle, for repositories in other packages.

@@ -2,6 +2,10 @@
 // mariadb-server (installed with apt-get when missing and running as root),
 // a data directory in a temporary folder, a loopback TCP port. Under
 // CI=true a server that cannot be started is a test failure, never a skip.
+//
+// The server is a child of the test binary that dies with it
+// (PR_SET_PDEATHSIG), so a test binary that panics, times out or is killed
+// leaves no mariadbd behind.
 package mariadbtest
 
 import (
@@ -15,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,16 +28,23 @@ import (
 
 // Server is one running (or stopped) private MariaDB.
 type Server struct {
-	Dir  string
+	// Dir holds the data directory, the socket and the server log.
+	Dir string
+	// Port is the loopback TCP port; it stays the same across Restart.
 	Port int
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	bin  string
-	logf string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+	frozen bool
+	bin    string
+	logf   string
 }
 
-var installOnce sync.Once
-var installErr error
+var (
+	installOnce sync.Once
+	installErr  error
+)
 
 // find locates mariadbd, installing mariadb-server when missing and root.
 func find() (bin, installDB string, err error) {
@@ -58,19 +70,21 @@ func find() (bin, installDB string, err error) {
 	}
 	installOnce.Do(func() {
 		if os.Geteuid() != 0 {
-			installErr = errors.New("mariadb-server is not installed and we are not root to apt-get it")
+			installErr = errors.New("mariadb-server is not installed and we are not root to apt-get it (make deps installs it)")
 			return
 		}
 		env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		inst := exec.Command("apt-get", "install", "-y", "--no-install-recommends", "mariadb-server")
-		inst.Env = env
-		if out, err := inst.CombinedOutput(); err != nil {
-			upd := exec.Command("apt-get", "update")
-			upd.Env = env
-			upd.Run()
-			inst = exec.Command("apt-get", "install", "-y", "--no-install-recommends", "mariadb-server")
-			inst.Env = env
-			if out2, err := inst.CombinedOutput(); err != nil {
+		apt := func(args ...string) ([]byte, error) {
+			c := exec.Command("apt-get", args...)
+			c.Env = env
+			return c.CombinedOutput()
+		}
+		out, err := apt("install", "-y", "-q", "--no-install-recommends", "mariadb-server")
+		if err != nil {
+			// Package lists may be missing on a fresh machine.
+			_, _ = apt("update", "-q")
+			out2, err := apt("install", "-y", "-q", "--no-install-recommends", "mariadb-server")
+			if err != nil {
 				installErr = fmt.Errorf("apt-get install mariadb-server: %v\n%s\n%s", err, tail(out), tail(out2))
 			}
 		}
@@ -121,6 +135,7 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	}
 	db, err := sql.Open("mysql", s.rootDSN(""))
 	if err != nil {
+		s.Stop()
 		return nil, err
 	}
 	defer db.Close()
@@ -145,63 +160,110 @@ func (s *Server) Restart(ctx context.Context) error {
 	}
 	args := []string{"--no-defaults", "--datadir=" + filepath.Join(s.Dir, "data"), "--bind-address=127.0.0.1",
 		fmt.Sprintf("--port=%d", s.Port), "--socket=" + filepath.Join(s.Dir, "mysqld.sock"),
-		"--pid-file=" + filepath.Join(s.Dir, "mysqld.pid"), "--skip-grant-tables=0", "--innodb-buffer-pool-size=64M",
-		"--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", "--max-connections=200"}
+		"--pid-file=" + filepath.Join(s.Dir, "mysqld.pid"), "--innodb-buffer-pool-size=256M",
+		"--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin",
+		"--max-connections=200", "--skip-name-resolve"}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// The server dies with the test binary, however that ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start mariadbd: %w", err)
 	}
-	s.cmd = cmd
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logf.Close() }()
-	deadline := time.Now().Add(30 * time.Second)
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); logf.Close(); close(exited) }()
+	s.cmd, s.exited, s.frozen = cmd, exited, false
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		db, _ := sql.Open("mysql", s.rootDSN(""))
-		err := db.PingContext(ctx)
-		db.Close()
+		err := ping(ctx, s.rootDSN(""))
 		if err == nil {
-			go func() { <-exited }()
 			return nil
 		}
 		select {
-		case e := <-exited:
+		case <-exited:
 			s.cmd = nil
 			log, _ := os.ReadFile(s.logf)
-			return fmt.Errorf("mariadbd exited at start (%v):\n%s", e, tail(log))
+			return fmt.Errorf("mariadbd exited at start (%v):\n%s", waitErr, tail(log))
 		default:
 		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			_ = cmd.Process.Kill()
+			<-exited
 			s.cmd = nil
-			return fmt.Errorf("mariadbd did not accept connections in 30 s: %w", err)
+			return fmt.Errorf("mariadbd did not accept connections in 60 s: %w", err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// Stop kills the server (the data directory stays for Restart).
+func ping(ctx context.Context, dsn string) error {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return db.PingContext(pctx)
+}
+
+// Stop kills the server as a crash would (SIGKILL: no clean shutdown) and
+// waits until the process is gone, so Restart finds its files and port
+// free. The data directory stays for Restart.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		return
 	}
-	s.cmd.Process.Kill()
-	// Wait until the port is free so Restart can bind it again.
-	for i := 0; i < 100; i++ {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), 100*time.Millisecond)
-		if err != nil {
-			break
-		}
-		c.Close()
-		time.Sleep(50 * time.Millisecond)
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd, s.frozen = nil, false
+}
+
+// Freeze stops the server process (SIGSTOP) without closing its sockets:
+// a database that hangs rather than refuses. Thaw resumes it.
+func (s *Server) Freeze() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("mariadbtest: freeze: server not running")
 	}
-	s.cmd = nil
+	s.frozen = true
+	return s.cmd.Process.Signal(syscall.SIGSTOP)
+}
+
+// Thaw resumes a frozen server.
+func (s *Server) Thaw() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("mariadbtest: thaw: server not running")
+	}
+	s.frozen = false
+	return s.cmd.Process.Signal(syscall.SIGCONT)
+}
+
+// Running reports whether the server process is alive (frozen counts).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
+}
+
+// PID is the server's process id, 0 when stopped.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 func (s *Server) rootDSN(db string) string {
@@ -215,13 +277,13 @@ func (s *Server) rootDSN(db string) string {
 	return c.FormatDSN()
 }
 
-// DSN is a switchboard DSN for the test database.
+// DSN is a switchboard DSN for the default test database "switchboard".
 func (s *Server) DSN() string { return "mysql://" + s.rootDSN("switchboard") }
 
 // NewDatabase creates a fresh empty database and returns its DSN, so tests
 // sharing one server do not see each other's rows.
 func (s *Server) NewDatabase(ctx context.Context, name string) (string, error) {
-	name = strings.NewReplacer("/", "_", "-", "_", " ", "_").Replace(name)
+	name = strings.NewReplacer("/", "_", "-", "_", " ", "_", "=", "_", ".", "_").Replace(name)
 	if len(name) > 60 {
 		name = name[len(name)-60:]
 	}
@@ -231,10 +293,10 @@ func (s *Server) NewDatabase(ctx context.Context, name string) (string, error) {
 	}
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
-		return "", err
+		return "", fmt.Errorf("drop database %s: %w", name, err)
 	}
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4"); err != nil {
-		return "", err
+		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return "mysql://" + s.rootDSN(name), nil
 }
@@ -248,34 +310,84 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// ForTest starts a server for a test binary's whole run. It fails the test
-// under CI=true when MariaDB cannot be had, and skips otherwise.
-func ForTest(t testing.TB, s **Server, startErr *error, once *sync.Once) *Server {
-	t.Helper()
-	once.Do(func() {
-		dir, err := os.MkdirTemp("", "switchboard-mariadb-")
-		if err != nil {
-			*startErr = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		*s, *startErr = Start(ctx, dir)
-	})
-	if *startErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("MariaDB is required under CI=true and could not be started: %v", *startErr)
-		}
-		t.Skipf("MariaDB not available (set CI=true to make this a failure): %v", *startErr)
-	}
-	return *s
-}
-
 // Cleanup stops the server and removes its directory.
 func (s *Server) Cleanup() {
 	if s == nil {
 		return
 	}
+	s.mu.Lock()
+	if s.cmd != nil && s.frozen {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	}
+	s.mu.Unlock()
 	s.Stop()
 	os.RemoveAll(s.Dir)
+}
+
+// Shared is one server for a whole test binary, started by the first test
+// that asks for it. Call Cleanup from TestMain after m.Run.
+type Shared struct {
+	once sync.Once
+	srv  *Server
+	err  error
+}
+
+// Get returns the shared server, starting it on first use. Under CI=true a
+// server that cannot be started fails the test; otherwise the test skips.
+func (sh *Shared) Get(tb testing.TB) *Server {
+	tb.Helper()
+	sh.once.Do(func() {
+		dir, err := os.MkdirTemp("", "switchboard-mariadb-")
+		if err != nil {
+			sh.err = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		sh.srv, sh.err = Start(ctx, dir)
+		if sh.err != nil {
+			os.RemoveAll(dir)
+		}
+	})
+	if sh.err != nil {
+		Unavailable(tb, sh.err)
+	}
+	return sh.srv
+}
+
+// Cleanup stops the shared server if one was started.
+func (sh *Shared) Cleanup() {
+	if sh.srv != nil {
+		sh.srv.Cleanup()
+	}
+}
+
+// ForTest starts a private server for one test (stopped at its end): for
+// tests that stop, freeze or restart the server and must not disturb
+// others sharing one.
+func ForTest(tb testing.TB) *Server {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "switchboard-mariadb-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	srv, err := Start(ctx, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		Unavailable(tb, err)
+	}
+	tb.Cleanup(srv.Cleanup)
+	return srv
+}
+
+// Unavailable fails (CI=true) or skips the test for a MariaDB that could
+// not be had.
+func Unavailable(tb testing.TB, err error) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("MariaDB is required under CI=true and could not be started: %v", err)
+	}
+	tb.Skipf("MariaDB not available (set CI=true to make this a failure): %v", err)
 }
