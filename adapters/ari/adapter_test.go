@@ -825,3 +825,66 @@ func TestEmptyBridgesAreDeleted(t *testing.T) {
 	expect[*adapters.Reconciled](h, nil)
 	waitNoBridges("after reconciliation")
 }
+
+// A replaced instance must never redial: that would take the app back
+// from the switchboard that took it over, and the two would flap. The
+// worker is held up (a log call blocks) so that standby cannot wait for
+// it: the reader itself must stop the redial loop.
+func TestStandbyNeverRedials(t *testing.T) {
+	srv := startFake(t)
+	cfg := testConfig(srv.URL())
+	cfg.ReconnectDelay = time.Millisecond
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+	blocked := make(chan struct{}, 1)
+	log := slog.New(blockingHandler{match: "second half of a Local pair", release: release, blocked: blocked})
+	a, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, srv: srv, a: a, ev: a.Events(), run: make(chan error, 1)}
+	go func() { h.run <- a.Run(ctx) }()
+	defer func() { cancel(); unblock(); <-h.run }()
+	expect[*adapters.Reconciled](h, nil)
+	if _, _, err := srv.InjectLocalPair("switchboard", aritest.Caller{Number: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-blocked: // the worker is stuck on the pair's second half
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker never reached the blocking log call")
+	}
+	srv.ReplaceApp("switchboard")
+	// Give a wrong redial loop many times its delay to dial again.
+	time.Sleep(200 * time.Millisecond)
+	if n := srv.Connections("switchboard"); n != 1 || srv.Connected("switchboard") {
+		t.Fatalf("after replacement: %d websockets from this instance, connected %v; want only the replaced one, no redial", n, srv.Connected("switchboard"))
+	}
+	unblock()
+	expect[*adapters.NodeState](h, func(e *adapters.NodeState) bool { return e.Standby })
+}
+
+// blockingHandler blocks the goroutine logging a message containing match
+// until release is closed.
+type blockingHandler struct {
+	match   string
+	release chan struct{}
+	blocked chan struct{}
+}
+
+func (b blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (b blockingHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, b.match) {
+		select {
+		case b.blocked <- struct{}{}:
+		default:
+		}
+		<-b.release
+	}
+	return nil
+}
+func (b blockingHandler) WithAttrs([]slog.Attr) slog.Handler { return b }
+func (b blockingHandler) WithGroup(string) slog.Handler      { return b }

@@ -290,6 +290,12 @@ func (n *node) run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				}
+				n.mu.Lock()
+				standby := n.standby
+				n.mu.Unlock()
+				if standby {
+					continue
+				}
 			}
 			cctx, cancel := context.WithTimeout(ctx, n.a.cfg.ConnectTimeout)
 			var err error
@@ -359,6 +365,12 @@ func (n *node) read(ctx context.Context, ws *websocket.Conn) error {
 		}
 		n.events.Add(1)
 		if _, ok := e.(*ari.ApplicationReplaced); ok {
+			// Standby at once, here and not in the worker: the redial loop
+			// must see it before its next attempt, or it would take the
+			// app back from the switchboard that just took it over.
+			n.mu.Lock()
+			n.standby = true
+			n.mu.Unlock()
 			n.raw.push(rawItem{ev: e})
 			// Asterisk leaves the socket open and silent: stop reading.
 			return errReplaced
