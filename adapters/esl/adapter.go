@@ -300,9 +300,16 @@ func (a *Adapter) redial(ctx context.Context) bool {
 			}
 			a.teardown(err)
 		}
+		d = backoff(d, a.cfg.ReconnectMax)
 		a.log.Warn("freeswitch redial failed", "addr", a.cfg.Addr, "err", err, "retry_in", d)
-		d = min(d*2, a.cfg.ReconnectMax)
 	}
+}
+
+// backoff is the wait before the next redial after waiting d: doubled, up
+// to max, so a FreeSWITCH that is down is not hammered and one that comes
+// back is found within max.
+func backoff(d, max time.Duration) time.Duration {
+	return min(d*2, max)
 }
 
 // dialSession dials the events connection and the command connections.

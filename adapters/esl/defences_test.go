@@ -66,7 +66,8 @@ func TestDefenceSerializedCommands(t *testing.T) {
 }
 
 // Without dropping the connection after a timed-out command, the late
-// reply is read as the reply to the next command on that connection.
+// reply is read as the reply to the next command on that connection: the
+// next uuid_getvar of "color" returns the slow variable's value.
 func TestDefenceDropOnTimeout(t *testing.T) {
 	h := startHarness(t, func(c *Config) { c.CommandTimeout = 100 * time.Millisecond }, nil)
 	ctx := ctxT(t)
@@ -76,15 +77,20 @@ func TestDefenceDropOnTimeout(t *testing.T) {
 	if _, err := h.a.cmds[0].api(ctx, "uuid_getvar", id+" slowvar"); !errors.Is(err, adapters.ErrUnreachable) {
 		t.Fatalf("slow command: %v", err)
 	}
-	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
 	h.fs.SetFaults(esltest.Faults{})
-	h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
-	// Give the late reply time to arrive where the old connection was.
-	time.Sleep(400 * time.Millisecond)
-	got, err := h.a.cmds[0].api(ctx, "uuid_getvar", id+" color")
+	// The next command that gets a reply at all (the link may be redialing)
+	// must get its own.
+	var got string
+	var err error
+	waitUntil(t, "a command answered after the timeout", func() bool {
+		got, err = h.a.cmds[0].api(ctx, "uuid_getvar", id+" color")
+		return !errors.Is(err, adapters.ErrUnreachable)
+	})
 	if err != nil || got != "red" {
 		t.Fatalf("next command got %q, %v (want red)", got, err)
 	}
+	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
+	h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
 }
 
 // Without the reply check, a reply that is not the command's own (here a
@@ -260,14 +266,23 @@ func TestDefencePlainFormat(t *testing.T) {
 
 // Without the health probe, an unknown Content-Type kills eslgo's reader
 // silently: no more events, no disconnect callback, calls stop arriving.
+// With it, the probe times out, the link is redialed, and the call that
+// came meanwhile is reported (adopted by reconciliation or seen live).
 func TestDefenceHealthProbe(t *testing.T) {
 	h := startHarness(t, func(c *Config) {
 		c.HealthInterval = 30 * time.Millisecond
 		c.HealthTimeout = 200 * time.Millisecond
 	}, nil)
-	h.fs.InjectFrame("log/data", "2026-11-22 12:00:00 [DEBUG] switch_core.c:1 hello\n")
-	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
-	h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
+	for i, frame := range []struct{ ctype, body string }{
+		{"log/data", "2026-11-22 12:00:00.000000 [DEBUG] switch_core_session.c:1 hello\n"},
+		{"text/rude-rejection", "Access Denied, go away.\n"},
+	} {
+		h.fs.InjectFrame(frame.ctype, frame.body)
+		id := h.fs.InboundCall(esltest.Call{CallerNumber: fmt.Sprint(i), Dialed: "800", Vars: map[string]string{"switchboard": "true"}})
+		h.rec.waitFor(t, "the call after a "+frame.ctype+" frame", isType[adapters.CallArrived](id))
+		h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
+		h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
+	}
 	h.arrive(t, "5551234", "800")
 }
 
@@ -354,6 +369,20 @@ func TestDefenceReconnectReconcile(t *testing.T) {
 	}
 	if n := metricValue(t, h.a, "switchboard_freeswitch_node_up"); n != 1 {
 		t.Fatalf("node_up %v", n)
+	}
+}
+
+// Redials back off: the wait doubles from reconnect_min up to
+// reconnect_max (without it a FreeSWITCH that is down is dialed as fast as
+// it refuses).
+func TestRedialBackoff(t *testing.T) {
+	d, got := 10*time.Millisecond, []time.Duration{}
+	for range 6 {
+		d = backoff(d, 100*time.Millisecond)
+		got = append(got, d)
+	}
+	if fmt.Sprint(got) != "[20ms 40ms 80ms 100ms 100ms 100ms]" {
+		t.Fatalf("backoff %v", got)
 	}
 }
 
