@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -273,11 +274,21 @@ func TestDefenceHealthProbe(t *testing.T) {
 		c.HealthInterval = 30 * time.Millisecond
 		c.HealthTimeout = 200 * time.Millisecond
 	}, nil)
-	for i, frame := range []struct{ ctype, body string }{
-		{"log/data", "2026-11-22 12:00:00.000000 [DEBUG] switch_core_session.c:1 hello\n"},
-		{"text/rude-rejection", "Access Denied, go away.\n"},
+	// A log/data frame exactly as FreeSWITCH 1.10.12 sent it (after `log 7`
+	// on any connection of the same client), and the rejection an ACL
+	// gives.
+	logData, err := os.ReadFile("testdata/frames/log-data.frame")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, frame := range []struct {
+		ctype string
+		raw   []byte
+	}{
+		{"log/data", logData},
+		{"text/rude-rejection", []byte("Content-Type: text/rude-rejection\nContent-Length: 24\n\nAccess Denied, go away.\n")},
 	} {
-		h.fs.InjectFrame(frame.ctype, frame.body)
+		h.fs.InjectRaw(frame.raw)
 		id := h.fs.InboundCall(esltest.Call{CallerNumber: fmt.Sprint(i), Dialed: "800", Vars: map[string]string{"switchboard": "true"}})
 		h.rec.waitFor(t, "the call after a "+frame.ctype+" frame", isType[adapters.CallArrived](id))
 		h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })

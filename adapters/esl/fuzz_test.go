@@ -134,6 +134,9 @@ func FuzzReadRawFrame(f *testing.F) {
 	for _, b := range seeds(f, "events") {
 		f.Add([]byte("Content-Length: " + itoa(len(b)) + "\nContent-Type: text/event-plain\n\n" + string(b)))
 	}
+	for _, b := range seeds(f, "frames") {
+		f.Add(b)
+	}
 	f.Add([]byte("Content-Type: auth/request\n\n"))
 	f.Add([]byte("Content-Type: api/response\nContent-Length: 5\n\nfalse"))
 	f.Add([]byte("Content-Length: -1\n\n"))

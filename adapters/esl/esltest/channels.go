@@ -309,7 +309,9 @@ func (s *Server) hangupLocked(ch *channel, cause string) {
 	ch.state, ch.callState = "CS_HANGUP", "HANGUP"
 	ch.vars["hangup_cause"] = cause
 	ch.vars["hangup_cause_q850"] = strconv.Itoa(causeCodes[cause])
-	s.emitLocked(ch, "CHANNEL_HANGUP", "switch_channel.c", []Header{{"Hangup-Cause", cause}}, nil)
+	// The channel block carries Hangup-Cause once (ch.hungup); only
+	// HANGUP_COMPLETE repeats it after Event-Sequence.
+	s.emitLocked(ch, "CHANNEL_HANGUP", "switch_channel.c", nil, nil)
 	ch.state = "CS_REPORTING"
 	s.emitLocked(ch, "CHANNEL_HANGUP_COMPLETE", "switch_core_state_machine.c", []Header{{"Hangup-Cause", cause}}, nil)
 	ch.state = "CS_DESTROY"

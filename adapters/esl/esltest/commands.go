@@ -122,7 +122,7 @@ func (c *conn) handle(cmd command) bool {
 		}
 		c.write(replyFrame("+OK bye"))
 		if c.outboundUUID != "" {
-			c.write(outboundNotice(c.outboundUUID, "disconnect", "", true))
+			c.write(outboundNotice(c.outboundUUID, "disconnect", "", "", true))
 		} else {
 			c.write(disconnectFrame())
 		}
@@ -237,6 +237,7 @@ func (c *conn) handle(cmd command) bool {
 		}
 		c.s.mu.Lock()
 		c.linger = verb == "linger"
+		c.lingerSecs, _ = strconv.Atoi(args)
 		c.s.mu.Unlock()
 		if verb == "nolinger" {
 			c.reply(cmd.line, replyFrame("+OK will not linger"))

@@ -90,17 +90,34 @@ func (s *Server) channelData(uuid string) []byte {
 func (c *conn) outboundLifecycleLocked(event string) {
 	switch {
 	case event == "CHANNEL_HANGUP" && !c.linger:
-		c.enqueueQ(queued{frame: outboundNotice(c.outboundUUID, "disconnect", "", true), closeAfter: true})
+		c.enqueueQ(queued{frame: outboundNotice(c.outboundUUID, "disconnect", "", "", true), closeAfter: true})
 		c.dead = true
 	case event == "CHANNEL_HANGUP_COMPLETE" && c.linger:
-		c.enqueue(outboundNotice(c.outboundUUID, "linger", "-1", false))
+		secs := "-1"
+		if c.lingerSecs > 0 {
+			secs = strconv.Itoa(c.lingerSecs)
+			// FreeSWITCH says goodbye by itself when the linger time is up.
+			uuid := c.outboundUUID
+			time.AfterFunc(time.Duration(c.lingerSecs)*time.Second, func() {
+				c.s.mu.Lock()
+				c.enqueueQ(queued{frame: outboundNotice(uuid, "disconnect", "", "", true), closeAfter: true})
+				c.s.mu.Unlock()
+			})
+		}
+		name := ""
+		if ch := c.s.channels[c.outboundUUID]; ch != nil {
+			name = ch.name
+		}
+		c.enqueue(outboundNotice(c.outboundUUID, "linger", name, secs, false))
 	}
 }
 
-func outboundNotice(uuid, disposition, linger string, body bool) []byte {
+// outboundNotice renders a disconnect notice in FreeSWITCH's header order;
+// the linger notice names the channel and the linger time.
+func outboundNotice(uuid, disposition, channelName, linger string, body bool) []byte {
 	hs := []Header{{"Content-Type", "text/disconnect-notice"}, {"Controlled-Session-UUID", uuid}, {"Content-Disposition", disposition}}
 	if linger != "" {
-		hs = append(hs, Header{"Linger-Time", linger})
+		hs = append(hs, Header{"Channel-Name", channelName}, Header{"Linger-Time", linger})
 	}
 	if body {
 		hs = append(hs, Header{"Content-Length", strconv.Itoa(len(disconnectBody))})

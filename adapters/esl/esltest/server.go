@@ -151,6 +151,22 @@ func (s *Server) InjectFrame(contentType, body string) {
 	}
 }
 
+// InjectRaw writes exact bytes (a whole frame, e.g. one captured from a
+// real FreeSWITCH) to every authenticated connection.
+func (s *Server) InjectRaw(frame []byte) {
+	s.mu.Lock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		if c.authed {
+			cs = append(cs, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.write(frame)
+	}
+}
+
 // Connections returns how many client connections are open.
 func (s *Server) Connections() int {
 	s.mu.Lock()
@@ -224,6 +240,7 @@ type conn struct {
 	outboundUUID string
 	myevents     bool
 	linger       bool
+	lingerSecs   int // linger N: FreeSWITCH closes by itself N seconds after the hangup
 	queue        []queued
 	wake         chan struct{}
 	closeCh      chan struct{}
