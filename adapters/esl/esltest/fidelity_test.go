@@ -263,7 +263,7 @@ func TestEavesdropMatchesCapture(t *testing.T) {
 		f := c.next()
 		if f.ContentType() == "api/response" {
 			replies++
-			if !strings.HasPrefix(string(f.Body), "+OK e") {
+			if replies <= 2 && !strings.HasPrefix(string(f.Body), "+OK e") {
 				t.Fatalf("originate: %q", f.Body)
 			}
 			if replies == 2 {
