@@ -23,22 +23,25 @@ const (
 
 // Call is one customer interaction from arrival to final hangup. The row is
 // written at arrival (outcome live) and rewritten at each milestone.
+//
+// The schema is the migrations' (storage/migrations); index tags here only
+// name the indexes they create.
 type Call struct {
 	ID           string     `gorm:"column:id;primaryKey;size:64" json:"id"`
 	Node         string     `gorm:"column:node;size:64" json:"node"`
 	CallerLegID  string     `gorm:"column:caller_leg_id;size:128;index:idx_calls_caller_leg" json:"caller_leg_id"`
-	CallerNumber string     `gorm:"column:caller_number;size:64;index:idx_calls_caller" json:"caller_number"`
+	CallerNumber string     `gorm:"column:caller_number;size:64;index:idx_calls_caller_arrived,priority:1" json:"caller_number"`
 	CallerName   string     `gorm:"column:caller_name;size:128" json:"caller_name"`
 	DialedNumber string     `gorm:"column:dialed_number;size:64" json:"dialed_number"`
 	Queue        string     `gorm:"column:queue;size:64;index:idx_calls_queue_arrived,priority:1" json:"queue"`
 	Priority     int        `gorm:"column:priority" json:"priority"`
 	AgentID      string     `gorm:"column:agent_id;size:64;index:idx_calls_agent_arrived,priority:1" json:"agent_id"`
-	ArrivedAt    time.Time  `gorm:"column:arrived_at;index:idx_calls_arrived;index:idx_calls_queue_arrived,priority:2;index:idx_calls_agent_arrived,priority:2" json:"arrived_at"`
+	ArrivedAt    time.Time  `gorm:"column:arrived_at;index:idx_calls_arrived;index:idx_calls_queue_arrived,priority:2;index:idx_calls_agent_arrived,priority:2;index:idx_calls_caller_arrived,priority:2;index:idx_calls_outcome_arrived,priority:2" json:"arrived_at"`
 	EnqueuedAt   *time.Time `gorm:"column:enqueued_at" json:"enqueued_at,omitempty"`
 	OfferedAt    *time.Time `gorm:"column:offered_at" json:"offered_at,omitempty"`
 	AnsweredAt   *time.Time `gorm:"column:answered_at" json:"answered_at,omitempty"`
 	EndedAt      *time.Time `gorm:"column:ended_at" json:"ended_at,omitempty"`
-	Outcome      string     `gorm:"column:outcome;size:16;index:idx_calls_outcome" json:"outcome"`
+	Outcome      string     `gorm:"column:outcome;size:16;index:idx_calls_outcome_arrived,priority:1" json:"outcome"`
 	EndReason    string     `gorm:"column:end_reason;size:255" json:"end_reason,omitempty"`
 	WaitSeconds  float64    `gorm:"column:wait_seconds" json:"wait_seconds"`
 	TalkSeconds  float64    `gorm:"column:talk_seconds" json:"talk_seconds"`
@@ -80,7 +83,7 @@ type QueueWait struct {
 	ID          string     `gorm:"column:id;primaryKey;size:96" json:"id"` // call id + "/" + sequence
 	CallID      string     `gorm:"column:call_id;size:64;index:idx_waits_call" json:"call_id"`
 	Queue       string     `gorm:"column:queue;size:64;index:idx_waits_queue_entered,priority:1" json:"queue"`
-	EnteredAt   time.Time  `gorm:"column:entered_at;index:idx_waits_queue_entered,priority:2" json:"entered_at"`
+	EnteredAt   time.Time  `gorm:"column:entered_at;index:idx_waits_queue_entered,priority:2;index:idx_waits_entered" json:"entered_at"`
 	LeftAt      *time.Time `gorm:"column:left_at" json:"left_at,omitempty"`
 	Outcome     string     `gorm:"column:outcome;size:16" json:"outcome"`
 	WaitSeconds float64    `gorm:"column:wait_seconds" json:"wait_seconds"`

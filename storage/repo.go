@@ -17,14 +17,29 @@ type CallFilter struct {
 	AgentID  string
 	Caller   string
 	Outcome  string
+	// BeforeAt and BeforeID page without OFFSET: only calls after
+	// (BeforeAt, BeforeID) in list order (older, or as old with a smaller
+	// id) — the last call of the previous page.
+	BeforeAt time.Time
+	BeforeID string
 	Limit    int // default 100, at most 10,000
 	Offset   int
 }
 
-// Calls lists calls newest first. The filters map onto the indexes
-// (arrived_at; queue+arrived_at; agent_id+arrived_at; caller_number).
+// Calls lists calls newest first, ordered by (arrived_at, id) descending.
+// Each filter has an index ending in that order (arrived_at;
+// queue+arrived_at; agent_id+arrived_at; caller_number+arrived_at;
+// outcome+arrived_at), so a page reads only its rows.
 func (s *Store) Calls(ctx context.Context, f CallFilter) ([]Call, error) {
-	q := s.db.WithContext(ctx).Model(&Call{})
+	var out []Call
+	if err := callsQuery(s.db.WithContext(ctx), f).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list calls: %w", err)
+	}
+	return out, nil
+}
+
+func callsQuery(db *gorm.DB, f CallFilter) *gorm.DB {
+	q := db.Model(&Call{})
 	if !f.From.IsZero() {
 		q = q.Where("arrived_at >= ?", f.From.UTC())
 	}
@@ -43,6 +58,10 @@ func (s *Store) Calls(ctx context.Context, f CallFilter) ([]Call, error) {
 	if f.Outcome != "" {
 		q = q.Where("outcome = ?", f.Outcome)
 	}
+	if !f.BeforeAt.IsZero() {
+		at := f.BeforeAt.UTC()
+		q = q.Where("arrived_at <= ? AND (arrived_at < ? OR id < ?)", at, at, f.BeforeID)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -50,11 +69,7 @@ func (s *Store) Calls(ctx context.Context, f CallFilter) ([]Call, error) {
 	if limit > 10000 {
 		limit = 10000
 	}
-	var out []Call
-	if err := q.Order("arrived_at DESC, id DESC").Limit(limit).Offset(f.Offset).Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list calls: %w", err)
-	}
-	return out, nil
+	return q.Order("arrived_at DESC, id DESC").Limit(limit).Offset(f.Offset)
 }
 
 // Call returns one call; ErrNotFound if unknown.
@@ -94,10 +109,15 @@ func (s *Store) CallWaits(ctx context.Context, callID string) ([]QueueWait, erro
 // controller resumes or closes each of them.
 func (s *Store) LiveCalls(ctx context.Context) ([]Call, error) {
 	var out []Call
-	if err := s.db.WithContext(ctx).Where("outcome = ?", OutcomeLive).Order("arrived_at").Find(&out).Error; err != nil {
+	if err := liveCallsQuery(s.db.WithContext(ctx)).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("live calls: %w", err)
 	}
 	return out, nil
+}
+
+// liveCallsQuery reads the (outcome, arrived_at) index in order.
+func liveCallsQuery(db *gorm.DB) *gorm.DB {
+	return db.Model(&Call{}).Where("outcome = ?", OutcomeLive).Order("arrived_at, id")
 }
 
 // SaveCall upserts a call directly (tests, tools); the call flow uses the journal.

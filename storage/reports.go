@@ -243,6 +243,17 @@ type queueRow struct {
 // queueFigures aggregates queue_waits (joined to calls for the call-level
 // wait and talk) per queue, and per bucket when width > 0.
 func (s *Store) queueFigures(ctx context.Context, from, to time.Time, o ReportOptions, width time.Duration) ([]IntervalFigures, error) {
+	sel, args := s.queueReportSQL(from, to, o, width)
+	var rows []queueRow
+	if err := s.db.WithContext(ctx).Raw(sel, args...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("queue report %s..%s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	return queueResults(rows, from, width, o), nil
+}
+
+// queueReportSQL is the query behind queueFigures (apart, so a test can
+// EXPLAIN it).
+func (s *Store) queueReportSQL(from, to time.Time, o ReportOptions, width time.Duration) (string, []any) {
 	var args []any
 	// The threshold of each row's queue: the caller's map, else the
 	// queues table, else the default.
@@ -310,10 +321,10 @@ func (s *Store) queueFigures(ctx context.Context, from, to time.Time, o ReportOp
 		sel += ", bucket"
 	}
 	sel += " ORDER BY queue"
-	var rows []queueRow
-	if err := s.db.WithContext(ctx).Raw(sel, args...).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("queue report %s..%s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-	}
+	return sel, args
+}
+
+func queueResults(rows []queueRow, from time.Time, width time.Duration, o ReportOptions) []IntervalFigures {
 	out := make([]IntervalFigures, 0, len(rows))
 	for _, r := range rows {
 		f := QueueFigures{Queue: r.Queue, Offered: r.Offered, Answered: r.Answered, AnsweredInSL: r.AnsweredInSL,
@@ -342,7 +353,7 @@ func (s *Store) queueFigures(ctx context.Context, from, to time.Time, o ReportOp
 		}
 		out = append(out, IntervalFigures{Start: from.Add(time.Duration(r.Bucket) * width), QueueFigures: f})
 	}
-	return out, nil
+	return out
 }
 
 type agentCallRow struct {
@@ -413,14 +424,7 @@ func (s *Store) agentFigures(ctx context.Context, from, to time.Time, o ReportOp
 		}
 		return a
 	}
-	q := "SELECT agent_id, COUNT(*) AS calls, SUM(CASE WHEN ended_at IS NOT NULL THEN talk_seconds ELSE 0 END) AS talk" +
-		" FROM calls WHERE agent_id <> '' AND answered_at IS NOT NULL AND arrived_at >= ? AND arrived_at < ?"
-	args := []any{from, to}
-	if o.Queue != "" {
-		q += " AND queue = ?"
-		args = append(args, o.Queue)
-	}
-	q += " GROUP BY agent_id"
+	q, args := agentCallsSQL(from, to, o)
 	var calls []agentCallRow
 	if err := s.db.WithContext(ctx).Raw(q, args...).Scan(&calls).Error; err != nil {
 		return nil, fmt.Errorf("agent report %s..%s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
@@ -430,29 +434,16 @@ func (s *Store) agentFigures(ctx context.Context, from, to time.Time, o ReportOp
 		a.Calls, a.TalkSeconds = c.Calls, c.Talk
 	}
 	if o.Queue == "" {
-		// Spans overlapping the period: changes in it, and the last one
-		// before it (the state the period opened in), looked for up to
-		// stateLookback back on the at index.
-		spansQ := "SELECT agent_id, to_state, reason, at, next_at FROM (" +
-			"SELECT s.agent_id, s.to_state, s.reason, s.at, LEAD(s.at) OVER (PARTITION BY s.agent_id ORDER BY s.at, s.id) AS next_at" +
-			" FROM agent_state_changes s WHERE s.at >= ? AND s.at < ?" +
-			") x WHERE to_state IN ('wrap_up', 'not_ready') AND (next_at IS NULL OR next_at > ?)"
-		rows, err := s.db.WithContext(ctx).Raw(spansQ, from.Add(-stateLookback), to, from).Rows()
-		if err != nil {
-			return nil, fmt.Errorf("agent states %s..%s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
-		}
+		// Spans overlapping the period: those of the changes in it, and
+		// the one each agent was in when it opened.
 		var spans []stateSpan
-		for rows.Next() {
-			var sp stateSpan
-			if err := rows.Scan(&sp.AgentID, &sp.ToState, &sp.Reason, &sp.At, &sp.NextAt); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("agent states: %w", err)
+		for _, q := range []func(time.Time, time.Time) (string, []any){agentSpansSQL, s.agentOpeningSQL} {
+			sql, args := q(from, to)
+			got, err := s.scanSpans(ctx, sql, args)
+			if err != nil {
+				return nil, fmt.Errorf("agent states %s..%s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 			}
-			spans = append(spans, sp)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("agent states: %w", err)
+			spans = append(spans, got...)
 		}
 		now := time.Now().UTC()
 		for _, sp := range spans {
@@ -489,6 +480,73 @@ func (s *Store) agentFigures(ctx context.Context, from, to time.Time, o ReportOp
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AgentID < out[j].AgentID })
 	return out, nil
+}
+
+// agentCallsSQL sums each agent's answered calls that arrived in the
+// period (the arrived_at index; per queue, the (queue, arrived_at) one).
+func agentCallsSQL(from, to time.Time, o ReportOptions) (string, []any) {
+	q := "SELECT agent_id, COUNT(*) AS calls, SUM(CASE WHEN ended_at IS NOT NULL THEN talk_seconds ELSE 0 END) AS talk" +
+		" FROM calls WHERE agent_id <> '' AND answered_at IS NOT NULL AND arrived_at >= ? AND arrived_at < ?"
+	args := []any{from, to}
+	if o.Queue != "" {
+		q += " AND queue = ?"
+		args = append(args, o.Queue)
+	}
+	return q + " GROUP BY agent_id", args
+}
+
+func (s *Store) scanSpans(ctx context.Context, q string, args []any) ([]stateSpan, error) {
+	rows, err := s.db.WithContext(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var spans []stateSpan
+	for rows.Next() {
+		var sp stateSpan
+		if err := rows.Scan(&sp.AgentID, &sp.ToState, &sp.Reason, &sp.At, &sp.NextAt); err != nil {
+			return nil, err
+		}
+		spans = append(spans, sp)
+	}
+	return spans, rows.Err()
+}
+
+// agentSpansSQL lists the wrap-up and not-ready spans that start in the
+// period (the at index), each running to the agent's next change in it.
+func agentSpansSQL(from, to time.Time) (string, []any) {
+	q := "SELECT agent_id, to_state, reason, at, next_at FROM (" +
+		"SELECT s.agent_id, s.to_state, s.reason, s.at, LEAD(s.at) OVER (PARTITION BY s.agent_id ORDER BY s.at, s.id) AS next_at" +
+		" FROM agent_state_changes s WHERE s.at >= ? AND s.at < ?" +
+		") x WHERE to_state IN ('wrap_up', 'not_ready')"
+	return q, []any{from, to}
+}
+
+// agentOpeningSQL lists, per agent in wrap-up or not ready when the period
+// opened, that state (its last change before the period, at most
+// stateLookback earlier) and the agent's first change in the period, where
+// the span ends. Both are seeks on the (agent_id, at) index per agent, not
+// a scan of the lookback: on MySQL a loose index scan (GROUP BY agent_id
+// with MAX(at)); on SQLite, which has none, a recursive skip over the
+// distinct agent ids of the same index. Changes at the same instant are
+// ordered by id, as in agentSpansSQL.
+func (s *Store) agentOpeningSQL(from, to time.Time) (string, []any) {
+	firstIn := "(SELECT MIN(y.at) FROM agent_state_changes y WHERE y.agent_id = s.agent_id AND y.at >= ? AND y.at < ?)"
+	if s.dialect == DialectMySQL {
+		q := "SELECT s.agent_id, s.to_state, s.reason, s.at, " + firstIn + " AS next_at" +
+			" FROM (SELECT agent_id, MAX(at) AS at FROM agent_state_changes WHERE at >= ? AND at < ? GROUP BY agent_id) m" +
+			" JOIN agent_state_changes s ON s.id = (SELECT MAX(z.id) FROM agent_state_changes z WHERE z.agent_id = m.agent_id AND z.at = m.at)" +
+			" WHERE s.to_state IN ('wrap_up', 'not_ready')"
+		return q, []any{from, to, from.Add(-stateLookback), from}
+	}
+	q := "WITH RECURSIVE ag(id) AS (" +
+		"SELECT MIN(agent_id) FROM agent_state_changes" +
+		" UNION ALL SELECT (SELECT MIN(x.agent_id) FROM agent_state_changes x WHERE x.agent_id > ag.id) FROM ag WHERE ag.id IS NOT NULL)" +
+		" SELECT s.agent_id, s.to_state, s.reason, s.at, " + firstIn + " AS next_at" +
+		" FROM ag JOIN agent_state_changes s ON s.rowid = (SELECT x.rowid FROM agent_state_changes x" +
+		" WHERE x.agent_id = ag.id AND x.at >= ? AND x.at < ? ORDER BY x.at DESC, x.id DESC LIMIT 1)" +
+		" WHERE s.to_state IN ('wrap_up', 'not_ready')"
+	return q, []any{from, to, from.Add(-stateLookback), from}
 }
 
 // SaveQueue upserts a queue's service-level settings, so reports keep the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runChild(child))
 	}
 	code := m.Run()
+	cleanupBenchData()
 	maria.Cleanup()
 	os.Exit(code)
 }
@@ -75,11 +77,32 @@ func TestMigrateIdempotentAndStatus(t *testing.T) {
 		if len(st) == 0 || !st[0].Applied {
 			t.Fatalf("status %+v", st)
 		}
-		if _, err := s.MigrateDown(ctx); err != nil {
+		// Every migration rolls back, down to an empty schema, and the
+		// whole set applies again.
+		for i := len(st) - 1; i >= 0; i-- {
+			m, err := s.MigrateDown(ctx)
+			if err != nil {
+				t.Fatalf("down from %d: %v", st[i].Version, err)
+			}
+			if m == nil || m.Version != st[i].Version {
+				t.Fatalf("down rolled back %+v, want %d", m, st[i].Version)
+			}
+		}
+		if m, err := s.MigrateDown(ctx); err == nil && m != nil {
+			t.Fatalf("rolled back %+v below the first migration", m)
+		}
+		tables, err := s.DB().Migrator().GetTables()
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Migrate(ctx); err != nil {
-			t.Fatal(err)
+		for _, tb := range tables {
+			if !strings.HasPrefix(tb, "goose_") && tb != "sqlite_sequence" { // SQLite's own
+				t.Errorf("table %s left after every migration was rolled back", tb)
+			}
+		}
+		res, err := s.Migrate(ctx)
+		if err != nil || len(res) != len(st) {
+			t.Fatalf("up again: %d of %d, %v", len(res), len(st), err)
 		}
 	})
 }
