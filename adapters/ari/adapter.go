@@ -129,6 +129,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 			n.closeWS()
 		}
 		<-pumpDone
+		for _, n := range a.nodes {
+			n.tr.CloseIdleConnections()
+		}
 		return fmt.Errorf("ari: %w: %w", adapters.ErrUnreachable, errors.Join(errs...))
 	}
 	var wg sync.WaitGroup
@@ -145,6 +148,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	<-pumpDone
+	for _, n := range a.nodes {
+		n.tr.CloseIdleConnections()
+	}
 	return nil
 }
 

@@ -888,3 +888,85 @@ func (b blockingHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (b blockingHandler) WithAttrs([]slog.Attr) slog.Handler { return b }
 func (b blockingHandler) WithGroup(string) slog.Handler      { return b }
+
+// Concurrent requests reuse keep-alive connections: ari/v6's default
+// client (http.DefaultTransport, 2 idle connections per host) dials and
+// closes a TCP connection for nearly every request under load, which runs
+// the ephemeral ports out within seconds at the target call rate.
+func TestRequestsReuseConnections(t *testing.T) {
+	srv := startFake(t)
+	h := start(t, testConfig(srv.URL()), srv)
+	inject(t, srv, "A")
+	leg := expect[*adapters.CallArrived](h, nil).Leg()
+	before := srv.Conns()
+	const workers, each = 16, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				// 204 replies, and bridge creation, whose JSON reply
+				// ari/v6 does not read at all.
+				var err error
+				if i%2 == 0 {
+					err = h.a.SetVar(context.Background(), leg, "N", fmt.Sprint(i))
+				} else {
+					_, err = h.a.Bridge(context.Background(), leg)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// The adapter's own background requests (deleting the bridges left
+	// empty) add to the workers', so the bound is the pool: at most one
+	// connection per request that may be in flight.
+	if dialled, most := srv.Conns()-before, h.a.cfg.MaxInflight+2; dialled > most {
+		t.Fatalf("%d requests, %d at a time, dialled %d new connections; want at most %d (keep-alive reuse)", workers*each, workers, dialled, most)
+	}
+}
+
+// A request that times out is also aborted on the wire (a little after
+// the caller stopped waiting), so a hung Asterisk does not keep the
+// in-flight slots for ever: after max_inflight timeouts, new requests get
+// a slot again (and time out in their turn) instead of "too many requests
+// in flight" for good.
+func TestTimedOutRequestsFreeTheirSlot(t *testing.T) {
+	srv := startFake(t)
+	cfg := testConfig(srv.URL())
+	cfg.RequestTimeout = 200 * time.Millisecond
+	cfg.Heartbeat = time.Hour
+	cfg.MaxInflight = 2
+	h := start(t, cfg, srv)
+	inject(t, srv, "A")
+	leg := expect[*adapters.CallArrived](h, nil).Leg()
+	srv.Stall()
+	defer srv.Unstall()
+	for i := 0; i < cfg.MaxInflight; i++ {
+		if err := h.a.SetVar(context.Background(), leg, "X", "1"); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("request %d on a stalled Asterisk: %v, want ErrTimeout", i, err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := h.a.SetVar(context.Background(), leg, "X", "1")
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("on a stalled Asterisk: %v, want ErrTimeout", err)
+		}
+		if !strings.Contains(err.Error(), "too many requests in flight") {
+			return // a slot was free: the stalled requests were aborted
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: timed-out requests still hold their slots", err)
+		}
+	}
+}

@@ -41,6 +41,7 @@ func Doctor(ctx context.Context, cfg Config) []Check {
 	for _, nc := range cfg.Nodes {
 		n := newNode(a, nc)
 		out = append(out, n.doctor(ctx)...)
+		n.tr.CloseIdleConnections()
 	}
 	return out
 }

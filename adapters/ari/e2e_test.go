@@ -875,6 +875,7 @@ func BenchmarkE2ECalls(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/call")
 	b.ReportMetric(float64(srv.Requests())/float64(b.N), "requests/call")
+	b.ReportMetric(float64(srv.Conns())/float64(b.N), "dials/call")
 }
 
 func processCPU() time.Duration {

@@ -2,6 +2,7 @@ package ari
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -67,5 +68,14 @@ func TestLibraryBusNeverDeliversApplicationReplaced(t *testing.T) {
 	case e := <-sub.Events():
 		t.Fatalf("ari/v6's bus delivered %s; ApplicationReplaced has keys now", e.GetType())
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// ari/v6 has no option for its HTTP client; setHTTPClient sets the
+// unexported field. If a new ari/v6 renames or retypes it, this fails.
+func TestLibraryHTTPClientField(t *testing.T) {
+	c := native.New(&native.Options{Application: "x"})
+	if err := setHTTPClient(c, &http.Client{Timeout: time.Second}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/CyCoreSystems/ari/v6"
 	"github.com/CyCoreSystems/ari/v6/client/native"
@@ -56,7 +58,8 @@ type node struct {
 	cli *native.Client
 	log *slog.Logger
 	sem chan struct{}
-	hb  *http.Client
+	hb  *http.Client // every REST request's client (ari/v6's and the heartbeat's)
+	tr  *http.Transport
 
 	raw *fifo[rawItem] // decoded events, in socket order, drained at once
 
@@ -95,7 +98,6 @@ func newNode(a *Adapter, nc NodeConfig) *node {
 		cfg:       nc,
 		log:       a.log.With("node", nc.Name),
 		sem:       make(chan struct{}, a.cfg.MaxInflight),
-		hb:        &http.Client{Timeout: a.cfg.RequestTimeout},
 		raw:       newFifo[rawItem](),
 		legs:      map[string]*leg{},
 		locals:    map[string]string{},
@@ -104,6 +106,20 @@ func newNode(a *Adapter, nc NodeConfig) *node {
 		bridges:   map[string]map[string]bool{},
 		memberOf:  map[string]string{},
 	}
+	// Keep-alive connections for as many requests as may be in flight, so
+	// that a busy node reuses them instead of dialling for every request.
+	n.tr = &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: a.cfg.ConnectTimeout, KeepAlive: 15 * time.Second}).DialContext,
+		MaxIdleConns:        a.cfg.MaxInflight + 2,
+		MaxIdleConnsPerHost: a.cfg.MaxInflight + 2,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: a.cfg.ConnectTimeout,
+	}
+	// The caller stops waiting at RequestTimeout (see rest); the client's
+	// own timeout, a little later, aborts the request on the wire so a
+	// hung Asterisk does not hold its goroutine and in-flight slot.
+	n.hb = &http.Client{Transport: drainingTransport{n.tr}, Timeout: a.cfg.RequestTimeout + time.Second}
 	// Only the REST half of native.Client is used: it is never Connect()ed
 	// (and so never Close()d), which keeps its racy reconnect loop out.
 	n.cli = native.New(&native.Options{
@@ -114,7 +130,53 @@ func newNode(a *Adapter, nc NodeConfig) *node {
 		Password:     nc.Password,
 		Logger:       newXSlog(n.log.With("component", "ari/v6")),
 	})
+	if err := setHTTPClient(n.cli, n.hb); err != nil {
+		n.log.Warn("ari/v6 changed: REST requests use its default HTTP client (no timeout at the transport, 2 idle connections)", "err", err)
+	}
 	return n
+}
+
+// drainingTransport reads what is left of a response body before closing
+// it. ari/v6 decodes a JSON reply with a json.Decoder and closes the body
+// without reaching EOF, and net/http drops a connection whose body was
+// closed early: every originate, bridge or playback reply would cost a
+// new TCP connection.
+type drainingTransport struct{ rt http.RoundTripper }
+
+func (d drainingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := d.rt.RoundTrip(r)
+	if err == nil && resp.Body != nil {
+		resp.Body = drainOnClose{resp.Body}
+	}
+	return resp, err
+}
+
+type drainOnClose struct{ io.ReadCloser }
+
+// Close drains at most 64 KiB (Asterisk's replies are small; a larger
+// rest is not worth a connection), bounded by the client's timeout.
+func (d drainOnClose) Close() error {
+	io.Copy(io.Discard, io.LimitReader(d.ReadCloser, 64<<10)) //nolint:errcheck // best effort
+	return d.ReadCloser.Close()
+}
+
+// setHTTPClient gives one native client our HTTP client. ari/v6 has no
+// option for it: native.Client holds an unexported http.Client whose zero
+// value means no timeout (a hung Asterisk holds every request's goroutine
+// for ever) and http.DefaultTransport, which keeps 2 idle connections per
+// host, so under load nearly every request dials a new TCP connection and
+// closes it after (about 2,000 a second at 300 calls/s: the ephemeral
+// ports run out within seconds, in TIME_WAIT, and Asterisk starts a thread
+// per connection). The field of this one instance is set once, before its
+// first use; no global state changes. TestLibraryHTTPClientField fails if
+// a new ari/v6 renames or retypes the field.
+func setHTTPClient(c *native.Client, hc *http.Client) error {
+	f := reflect.ValueOf(c).Elem().FieldByName("httpClient")
+	if !f.IsValid() || f.Type() != reflect.TypeOf(http.Client{}) {
+		return errors.New("native.Client has no httpClient field of type http.Client")
+	}
+	reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Set(reflect.ValueOf(*hc)) //nolint:gosec // see above
+	return nil
 }
 
 func wsURL(httpURL string) string {
@@ -168,6 +230,10 @@ func (n *node) rest(ctx context.Context, what string, f func(*native.Client) err
 	select {
 	case err := <-done:
 		if err != nil {
+			if isTimeout(err) {
+				n.timeouts.Add(1)
+				return fmt.Errorf("ari %s on %s: %w: %v", what, n.cfg.Name, ErrTimeout, err)
+			}
 			return n.wrapErr(what, err)
 		}
 		return nil
@@ -188,6 +254,23 @@ func (n *node) wrapErr(what string, err error) error {
 		return fmt.Errorf("ari %s on %s: Asterisk rejected the ARI credentials of user %q (401): %w", what, n.cfg.Name, n.cfg.Username, err)
 	}
 	return fmt.Errorf("ari %s on %s: %w", what, n.cfg.Name, err)
+}
+
+// isTimeout reports whether a request failed on the HTTP client's timeout,
+// through ari/v6's eris wrappers.
+func isTimeout(err error) bool {
+	for err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return true
+		}
+		if c, ok := err.(interface{ Cause() error }); ok && errors.Unwrap(err) == nil {
+			err = c.Cause()
+			continue
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
 }
 
 // rootErr unwraps eris wrappers down to the native request error.

@@ -108,6 +108,7 @@ type Server struct {
 	stall     chan struct{} // non-nil: REST requests block until closed
 	pending   map[*http.Request]*wsConn
 	requests  int
+	conns     int // TCP connections accepted
 	closed    bool
 	down      bool // SetDown: cut every request off
 	timers    map[*time.Timer]struct{}
@@ -155,7 +156,13 @@ func New(opts Options) (*Server, error) {
 		timers:    map[*time.Timer]struct{}{},
 		pending:   map[*http.Request]*wsConn{},
 	}
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+		}
+	}}
 	go s.http.Serve(ln) //nolint:errcheck // returns on Close
 	return s, nil
 }
@@ -418,9 +425,15 @@ func (s *Server) SetDown(down bool) {
 	s.down = down
 	var conns []*wsConn
 	if down {
-		for _, a := range s.apps {
+		for name, a := range s.apps {
 			if a.active != nil && a.active.live {
+				// Detach now, not when the handler notices the drop, so
+				// that nothing is sent or injected meanwhile.
 				conns = append(conns, a.active)
+				a.active = nil
+				if len(a.channels) == 0 {
+					delete(s.apps, name)
+				}
 			}
 		}
 	}
@@ -509,6 +522,14 @@ func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
+}
+
+// Conns counts the TCP connections accepted (REST and websocket), to see
+// whether a client reuses keep-alive connections.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 // ChannelInfo is a test's view of one channel.
