@@ -103,14 +103,14 @@ func TestJournalUpsertsLastVersionInOrder(t *testing.T) {
 func TestJournalMemoryBounded(t *testing.T) {
 	s := openMigrated(t, "sqlite:"+filepath.Join(t.TempDir(), "sb.db"))
 	dir := t.TempDir()
-	const limit = 4 << 10
+	const limit = 2 << 10
 	j, err := NewJournal(s, JournalOptions{Dir: dir, MemoryLimit: limit}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	peak := 0
-	const n = 5000
+	const n = 2000
 	for i := 0; i < n; i++ {
 		j.Append(Call{ID: fmt.Sprintf("m%05d", i), ArrivedAt: now, Outcome: OutcomeAnswered, UpdatedAt: now, CallerName: strings.Repeat("x", 40)})
 		j.mu.Lock()
