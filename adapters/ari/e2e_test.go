@@ -762,6 +762,83 @@ func TestE2EAsteriskUnreachableAtStart(t *testing.T) {
 	}
 }
 
+// Several nodes: each call is handled on the Asterisk it came in on (its
+// agent leg is originated there, its bridge made there); a node that goes
+// down makes the controller not ready, naming it, while calls on the other
+// node go on being answered.
+func TestE2ESeveralNodes(t *testing.T) {
+	s1, s2 := newFake(t), newFake(t)
+	e := startE2E(t, s1, e2eOptions{
+		agents: []routing.Agent{e2eAgent("a1", "PJSIP/1001"), e2eAgent("a2", "PJSIP/1002")},
+		cfg: func(c *Config) {
+			c.Nodes = append(c.Nodes, NodeConfig{Name: "ast2", URL: s2.URL(), Password: "switchboard"})
+		},
+	})
+	call2 := func(number string) (string, string) {
+		t.Helper()
+		id, err := s2.InjectCall("switchboard", aritest.Caller{Number: number, Exten: "s", Args: []string{"800"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, "ast2-" + id
+	}
+	answerOn2 := func(chanID, callID string) {
+		t.Helper()
+		waitUntil(t, "call on ast2 bridged there", func() bool {
+			c, ok := s2.Channel(chanID)
+			return ok && c.Bridge != "" && len(s2.Bridges()) == 1
+		})
+		if len(s1.Channels()) != 0 || len(s1.Bridges()) != 0 {
+			t.Fatalf("a call on ast2 used ast1: %+v %+v", s1.Channels(), s1.Bridges())
+		}
+		if err := s2.HangupFar(chanID, 16); err != nil {
+			t.Fatal(err)
+		}
+		if c := e.outcome(callID, storage.OutcomeAnswered); c.Node != "ast2" {
+			t.Fatalf("call record %+v", c)
+		}
+		e.closedOnce(callID, storage.OutcomeAnswered)
+		waitUntil(t, "ast2 clean", func() bool { return len(s2.Channels()) == 0 && len(s2.Bridges()) == 0 })
+	}
+	answerOn2(call2("5550030"))
+
+	s1.SetDown(true)
+	waitUntil(t, "the controller not ready, naming ast1", func() bool {
+		ok, why := e.ctl.Ready()
+		return !ok && strings.Contains(why, "ast1")
+	})
+	answerOn2(call2("5550031"))
+	s1.SetDown(false)
+	waitUntil(t, "the controller ready again", func() bool { ok, _ := e.ctl.Ready(); return ok })
+	e.waitQueue("2 answered", func(q controller.QueueStatus) bool { return q.Answered == 2 && q.Abandoned == 0 })
+}
+
+// Many calls at once for a few agents who end each call themselves:
+// every call is answered, stored once, and nothing is left on Asterisk.
+func TestE2EConcurrentCalls(t *testing.T) {
+	srv := newFake(t)
+	var agents []routing.Agent
+	for i := range 8 {
+		agents = append(agents, e2eAgent(fmt.Sprintf("a%d", i), fmt.Sprintf("PJSIP/10%02d", i)))
+	}
+	srv.Behave("PJSIP/*", aritest.Behavior{AnswerAfter: 5 * time.Millisecond, HangupAfter: 20 * time.Millisecond})
+	e := startE2E(t, srv, e2eOptions{agents: agents})
+	const calls = 40
+	ids := make([]string, calls)
+	for i := range ids {
+		_, ids[i] = e.call(fmt.Sprintf("7%03d", i))
+	}
+	for _, id := range ids {
+		c := e.outcome(id, storage.OutcomeAnswered)
+		if c.AgentID == "" || c.AnsweredAt == nil {
+			t.Fatalf("%+v", c)
+		}
+		e.closedOnce(id, storage.OutcomeAnswered)
+	}
+	e.waitQueue("all answered", func(q controller.QueueStatus) bool { return q.Answered == calls && q.Abandoned == 0 && q.Offered == calls })
+	e.waitClean()
+}
+
 // endCounter counts calls the controller finished.
 type endCounter struct {
 	ended, abandoned atomic.Int64
