@@ -835,7 +835,9 @@ func TestE2EConcurrentCalls(t *testing.T) {
 		}
 		e.closedOnce(id, storage.OutcomeAnswered)
 	}
-	e.waitQueue("all answered", func(q controller.QueueStatus) bool { return q.Answered == calls && q.Abandoned == 0 && q.Offered == calls })
+	e.waitQueue("all answered", func(q controller.QueueStatus) bool {
+		return q.Answered == calls && q.Abandoned == 0 && q.Offered == calls
+	})
 	e.waitClean()
 }
 
