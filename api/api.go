@@ -47,6 +47,10 @@ type Options struct {
 	Log *slog.Logger
 	// Ready reports whether the service may take traffic (/readyz).
 	Ready func() (bool, string)
+	// Health returns what /healthz and /readyz show beside their verdict
+	// (the journal backlog and the database state, as "storage"); nil
+	// shows nothing more.
+	Health func() any
 	// Metrics serves /metrics; nil means no metrics endpoint.
 	Metrics http.Handler
 	// Root serves / (the wallboard); nil means 404.
@@ -218,7 +222,11 @@ func (s *Server) authorize(r *http.Request) error {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	return WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	body := map[string]any{"status": "ok"}
+	if s.opts.Health != nil {
+		body["storage"] = s.opts.Health()
+	}
+	return WriteJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
@@ -226,10 +234,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Ready != nil {
 		ok, why = s.opts.Ready()
 	}
-	if !ok {
-		return WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": why})
+	body := map[string]any{"ready": ok, "reason": why}
+	if s.opts.Health != nil {
+		body["storage"] = s.opts.Health()
 	}
-	return WriteJSON(w, http.StatusOK, map[string]any{"ready": true, "reason": why})
+	if !ok {
+		return WriteJSON(w, http.StatusServiceUnavailable, body)
+	}
+	return WriteJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -8,11 +8,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// StoreHealth is what /metrics reports about durability: how many journal
-// records wait for the database, and whether the database answers.
+// StoreHealth is what /metrics, /healthz and /readyz report about
+// durability: the journal's backlog (records not yet in the database, on
+// local disk and not yet fsynced), how old its oldest record is, and
+// whether the database answers.
 type StoreHealth struct {
-	JournalBacklog int
-	DBUp           bool
+	JournalBacklog       int     `json:"journal_backlog_records"`
+	JournalUnsynced      int     `json:"journal_unsynced_records"`
+	JournalSpilledBytes  int64   `json:"journal_spilled_bytes"`
+	OldestPendingSeconds float64 `json:"journal_oldest_pending_seconds"`
+	JournalWritten       int64   `json:"journal_written_records"`
+	DBUp                 bool    `json:"database_up"`
+	DBError              string  `json:"database_error,omitempty"`
 }
 
 // MetricsSources feed /metrics at scrape time.
@@ -57,6 +64,10 @@ var (
 	descNodeUp      = prometheus.NewDesc("switchboard_pbx_connected", "1 when the PBX node is connected (and not in standby).", []string{"node"}, nil)
 	descBacklog     = prometheus.NewDesc("switchboard_journal_backlog_records", "Journal records not yet written to the database.", nil, nil)
 	descDBUp        = prometheus.NewDesc("switchboard_database_up", "1 when the database answers.", nil, nil)
+	descUnsynced    = prometheus.NewDesc("switchboard_journal_unsynced_records", "Journal records not yet fsynced to the local log.", nil, nil)
+	descSpilled     = prometheus.NewDesc("switchboard_journal_spilled_bytes", "Bytes of local journal log not yet written to the database.", nil, nil)
+	descOldest      = prometheus.NewDesc("switchboard_journal_oldest_pending_seconds", "Age of the oldest journal record not yet in the database.", nil, nil)
+	descWritten     = prometheus.NewDesc("switchboard_journal_written_records_total", "Journal records written to the database since start.", nil, nil)
 )
 
 // agentStates are always exported, zero included, so dashboards see a
@@ -67,7 +78,8 @@ type floorCollector struct{ src MetricsSources }
 
 func (c *floorCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descWaiting, descLongest, descAvgWait, descOffered, descAnswered, descAbandoned,
-		descSL, descSLGoal, descSLThreshold, descAbandonRate, descQueueAgents, descAgents, descNodeUp, descBacklog, descDBUp} {
+		descSL, descSLGoal, descSLThreshold, descAbandonRate, descQueueAgents, descAgents, descNodeUp, descBacklog, descDBUp,
+		descUnsynced, descSpilled, descOldest, descWritten} {
 		ch <- d
 	}
 }
@@ -115,5 +127,9 @@ func (c *floorCollector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		gauge(descDBUp, up)
+		gauge(descUnsynced, float64(h.JournalUnsynced))
+		gauge(descSpilled, float64(h.JournalSpilledBytes))
+		gauge(descOldest, h.OldestPendingSeconds)
+		counter(descWritten, float64(h.JournalWritten))
 	}
 }

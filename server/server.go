@@ -145,10 +145,11 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	plug.Attach(s.desk, s.ctl)
 
 	s.http, err = api.New(api.Options{
-		Token: cfg.Server.Token,
-		Log:   log,
-		Root:  wallboard.Handler(),
-		Ready: s.ready,
+		Token:  cfg.Server.Token,
+		Log:    log,
+		Root:   wallboard.Handler(),
+		Ready:  s.ready,
+		Health: func() any { return s.storeHealth() },
 		Metrics: api.NewMetrics(api.MetricsSources{
 			Floor: s.floorView,
 			Store: s.storeHealth,
@@ -180,6 +181,7 @@ func (s *Server) routes() [][]api.Route {
 		api.FloorRoutes(s.floor()),
 		api.RulesRoutes(s.rulesAPI()),
 		api.CallbackRoutes(s.desk.API()),
+		api.ReportRoutes(s.reportsAPI()),
 	}
 }
 
@@ -222,22 +224,28 @@ func loadRules(file string) (*routing.Config, error) {
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// ready is /readyz: the controller runs, the PBX is connected and active,
-// and the database takes writes.
+// ready is /readyz: the controller runs and the PBX is connected and
+// active. A database that does not answer leaves switchboard ready but
+// degraded: routing goes on and records wait in the journal, so taking the
+// instance out of service would only stop the floor's API for nothing.
 func (s *Server) ready() (bool, string) {
 	if ok, why := s.ctl.Ready(); !ok {
 		return false, why
 	}
 	st := s.journal.Stats()
 	if !st.DBUp && st.LastError != "" {
-		return false, "database: " + st.LastError
+		return true, fmt.Sprintf("ready, degraded: database unreachable (%s); %d records wait in the journal", st.LastError, st.Pending)
 	}
 	return true, "ready"
 }
 
+// storeHealth is the journal and database state for /metrics, /healthz
+// and /readyz.
 func (s *Server) storeHealth() api.StoreHealth {
 	st := s.journal.Stats()
-	return api.StoreHealth{JournalBacklog: int(st.Pending), DBUp: st.DBUp || st.LastError == ""}
+	return api.StoreHealth{JournalBacklog: int(st.Pending), JournalUnsynced: int(st.Unsynced), JournalSpilledBytes: st.Spilled,
+		OldestPendingSeconds: st.OldestPendingSeconds, JournalWritten: st.Written,
+		DBUp: st.DBUp || st.LastError == "", DBError: st.LastError}
 }
 
 // Run runs everything until ctx ends, then shuts down: HTTP first (no new
