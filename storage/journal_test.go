@@ -75,7 +75,7 @@ func TestJournalUpsertsLastVersionInOrder(t *testing.T) {
 		j, _ := runJournal(t, s, t.TempDir(), JournalOptions{BatchSize: 7})
 		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 		for i := 0; i < 50; i++ {
-			c := Call{ID: fmt.Sprintf("c%d", i%10), ArrivedAt: now, Outcome: OutcomeLive, UpdatedAt: now, Offers: i}
+			c := Call{ID: fmt.Sprintf("c%d", i%10), ArrivedAt: now, Outcome: OutcomeLive, UpdatedAt: now.Add(time.Duration(i) * time.Second), Offers: i}
 			j.Append(c)
 			j.Append(QueueWait{ID: fmt.Sprintf("c%d/%d", i, 1), CallID: c.ID, Queue: "q", EnteredAt: now})
 		}
@@ -87,8 +87,9 @@ func TestJournalUpsertsLastVersionInOrder(t *testing.T) {
 			t.Fatalf("queue_waits rows = %d, want 50", n)
 		}
 		c, _ := s.Call(context.Background(), "c3")
-		if c.Offers != 43 {
-			t.Fatalf("c3 offers = %d, want the last version (43)", c.Offers)
+		// The record's own times, not the time of the database write.
+		if c.Offers != 43 || !c.UpdatedAt.Equal(now.Add(43*time.Second)) {
+			t.Fatalf("c3 offers = %d, updated %s, want the last version (43, %s)", c.Offers, c.UpdatedAt, now.Add(43*time.Second))
 		}
 		if st := j.Stats(); st.Pending != 0 || !st.DBUp || st.Written != 100 || st.Spilled != 0 || st.Unsynced != 0 || st.OldestPendingSeconds != 0 {
 			t.Fatalf("stats %+v", st)

@@ -25,7 +25,10 @@ const (
 // written at arrival (outcome live) and rewritten at each milestone.
 //
 // The schema is the migrations' (storage/migrations); index tags here only
-// name the indexes they create.
+// name the indexes they create. Times are the caller's: GORM's automatic
+// created/updated times are off, or an upsert would stamp the database
+// write's wall-clock time over the record's own (a replay hours later, a
+// simulated clock).
 type Call struct {
 	ID           string     `gorm:"column:id;primaryKey;size:64" json:"id"`
 	Node         string     `gorm:"column:node;size:64" json:"node"`
@@ -47,7 +50,7 @@ type Call struct {
 	TalkSeconds  float64    `gorm:"column:talk_seconds" json:"talk_seconds"`
 	Offers       int        `gorm:"column:offers" json:"offers"`
 	Trace        string     `gorm:"column:trace;type:text" json:"trace,omitempty"`
-	UpdatedAt    time.Time  `gorm:"column:updated_at" json:"updated_at"`
+	UpdatedAt    time.Time  `gorm:"column:updated_at;autoUpdateTime:false" json:"updated_at"`
 }
 
 // TableName pins the table name.
@@ -65,7 +68,7 @@ type Leg struct {
 	Role       string     `gorm:"column:role;size:16" json:"role"`
 	AgentID    string     `gorm:"column:agent_id;size:64" json:"agent_id,omitempty"`
 	Endpoint   string     `gorm:"column:endpoint;size:255" json:"endpoint,omitempty"`
-	CreatedAt  time.Time  `gorm:"column:created_at" json:"created_at"`
+	CreatedAt  time.Time  `gorm:"column:created_at;autoCreateTime:false" json:"created_at"`
 	AnsweredAt *time.Time `gorm:"column:answered_at" json:"answered_at,omitempty"`
 	EndedAt    *time.Time `gorm:"column:ended_at" json:"ended_at,omitempty"`
 	Cause      int        `gorm:"column:cause" json:"cause"`
@@ -124,7 +127,7 @@ type Agent struct {
 	State       string    `gorm:"column:state;size:16" json:"state"`
 	StateReason string    `gorm:"column:state_reason;size:64" json:"state_reason"`
 	StateSince  time.Time `gorm:"column:state_since" json:"state_since"`
-	UpdatedAt   time.Time `gorm:"column:updated_at" json:"updated_at"`
+	UpdatedAt   time.Time `gorm:"column:updated_at;autoUpdateTime:false" json:"updated_at"`
 }
 
 // TableName pins the table name.
@@ -139,7 +142,7 @@ type Queue struct {
 	Name                string    `gorm:"column:name;primaryKey;size:64" json:"name"`
 	ServiceLevelSeconds float64   `gorm:"column:service_level_seconds" json:"service_level_seconds"`
 	ServiceLevelGoal    float64   `gorm:"column:service_level_goal" json:"service_level_goal"`
-	UpdatedAt           time.Time `gorm:"column:updated_at" json:"updated_at"`
+	UpdatedAt           time.Time `gorm:"column:updated_at;autoUpdateTime:false" json:"updated_at"`
 }
 
 // TableName pins the table name.
