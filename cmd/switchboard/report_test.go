@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/storage"
+	"github.com/switchboard-cc/switchboard/storage/mariadbtest"
 )
 
 // migrate up/status/down and report daily/interval against a SQLite file
@@ -74,5 +75,38 @@ func TestMigrateAndReportCommands(t *testing.T) {
 	}
 	if code, out, _ = cli(t, nil, "migrate", "status", "--database", db); code != 0 || !strings.Contains(out, ": 1 pending") {
 		t.Fatalf("status after down: %d %q", code, out)
+	}
+}
+
+// The same commands on MariaDB, the production dialect, through a
+// mysql:// DSN from the environment (SWITCHBOARD_DATABASE), as an operator
+// points them at the real database; the password never reaches the output.
+func TestMigrateAndReportOnMariaDB(t *testing.T) {
+	srv := mariadbtest.ForTest(t)
+	dsn, err := srv.NewDatabase(context.Background(), "cli_migrate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SWITCHBOARD_DATABASE": dsn}
+	code, out, errOut := cli(t, env, "migrate", "status")
+	if code != 0 || !strings.Contains(out, "pending") {
+		t.Fatalf("status before up: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut = cli(t, env, "migrate", "up", "-o", "json"); code != 0 || !strings.Contains(out, "00001_core.sql") {
+		t.Fatalf("up: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ = cli(t, env, "migrate", "status"); code != 0 || !strings.Contains(out, ": 0 pending") {
+		t.Fatalf("status after up: %d %q", code, out)
+	}
+	if code, out, errOut = cli(t, env, "report", "daily", "--date", "2026-11-20", "--zone", "Europe/Paris"); code != 0 || !strings.Contains(out, "Europe/Paris") {
+		t.Fatalf("daily on an empty day: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ = cli(t, env, "migrate", "down"); code != 0 || !strings.Contains(out, "rolled back") {
+		t.Fatalf("down: %d %q", code, out)
+	}
+	// A database that is not there: exit 1 naming it, password masked.
+	bad := map[string]string{"SWITCHBOARD_DATABASE": "mysql://sb:hunter2@tcp(127.0.0.1:1)/sb"}
+	if code, _, errOut = cli(t, bad, "migrate", "status"); code != 1 || !strings.Contains(errOut, "127.0.0.1:1") || strings.Contains(errOut, "hunter2") {
+		t.Fatalf("unreachable database: %d %q", code, errOut)
 	}
 }
