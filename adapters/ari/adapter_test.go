@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -237,24 +238,23 @@ func TestOriginateNoAnswerAndFailure(t *testing.T) {
 	}
 }
 
-// A burst of 1,000 StasisStart while nobody reads the port: none is lost.
-// ari/v6's own bus would keep 100 of them (see TestLibraryBusDropsEvents).
+// A burst of StasisStart while nobody reads the port (the controller is
+// busy): none is lost and the order is kept. ari/v6's own bus would keep
+// 100 of them (see TestLibraryBusDropsEvents). The burst is larger than
+// every buffer on the way, so only an unbounded queue holds it.
 func TestBurstOfStasisStartLosesNone(t *testing.T) {
 	srv := startFake(t)
 	h := start(t, testConfig(srv.URL()), srv)
-	const n = 1000
+	const n = 3000 // ≥ 1,000, and past the port's 1,024-event channel
 	for i := 0; i < n; i++ {
 		inject(t, srv, fmt.Sprint(i))
 	}
-	seen := map[string]bool{}
-	for len(seen) < n {
+	for i := 0; i < n; i++ {
 		e := expect[*adapters.CallArrived](h, nil)
-		if seen[e.CallerNumber] {
-			t.Fatalf("call %s arrived twice", e.CallerNumber)
+		if e.CallerNumber != fmt.Sprint(i) {
+			t.Fatalf("call %d arrived as %s: lost or out of order", i, e.CallerNumber)
 		}
-		seen[e.CallerNumber] = true
 	}
-	// Order is kept: the adapter's queue is FIFO.
 }
 
 // Every ARI request is bounded: a stalled Asterisk gives ErrTimeout, not a hang.
@@ -400,6 +400,79 @@ func TestReconnectReconciles(t *testing.T) {
 	if h.a.Status()[0].Reconnects < 1 {
 		t.Fatal("reconnect not counted")
 	}
+}
+
+// Bridges a previous switchboard left on Asterisk: an empty one of ours is
+// deleted at the first reconciliation, one holding a caller is kept and
+// reported with it, and other applications' bridges are left alone.
+func TestReconcileAfterRestartCleansBridges(t *testing.T) {
+	srv := startFake(t)
+	cfg := testConfig(srv.URL())
+	first := start(t, cfg, srv)
+	ctx := context.Background()
+	inject(t, srv, "A")
+	caller := expect[*adapters.CallArrived](first, nil).Leg()
+	kept, err := first.a.Bridge(ctx, caller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inject(t, srv, "B")
+	gone := expect[*adapters.CallArrived](first, nil).Leg()
+	if _, err := first.a.Bridge(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	// The first switchboard stops (its run ends: nobody reads events any
+	// more) and B hangs up while none is connected; another app's bridge
+	// exists too.
+	srv.ReplaceApp("switchboard")
+	expect[*adapters.NodeState](first, func(e *adapters.NodeState) bool { return e.Standby })
+	if err := srv.HangupFar(gone.ID, 16); err != nil {
+		t.Fatal(err)
+	}
+	other := aritestREST(t, srv, "POST", "/bridges?type=mixing&bridgeId=other-app-bridge")
+	if other != 200 {
+		t.Fatalf("other bridge: %d", other)
+	}
+	second := start2(t, cfg, srv)
+	rec := expect[*adapters.Reconciled](second, nil)
+	if len(rec.Legs) != 1 || rec.Legs[0].Ref.ID != caller.ID || rec.Legs[0].BridgeID != kept.ID {
+		t.Fatalf("Reconciled %+v, want %s in bridge %s", rec.Legs, caller.ID, kept.ID)
+	}
+	var ids []string
+	for _, b := range srv.Bridges() {
+		ids = append(ids, b.ID)
+	}
+	if len(ids) != 2 || !strings.Contains(strings.Join(ids, " "), kept.ID) || !strings.Contains(strings.Join(ids, " "), "other-app-bridge") {
+		t.Fatalf("bridges after reconciliation %v, want %s and other-app-bridge only", ids, kept.ID)
+	}
+	// The kept bridge is tracked again: its last member leaving deletes it.
+	if err := srv.HangupFar(caller.ID, 16); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(srv.Bridges()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("adopted bridge not deleted after its caller left: %+v", srv.Bridges())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// aritestREST makes one REST request to the fake, as another ARI
+// application would, and returns the status.
+func aritestREST(t *testing.T, srv *aritest.Server, method, path string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL()+"/ari"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("switchboard", "switchboard")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // After a switchboard restart, channels already in Stasis are adopted.

@@ -2,7 +2,9 @@ package ari
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +80,26 @@ func TestLibraryHTTPClientField(t *testing.T) {
 	if err := setHTTPClient(c, &http.Client{Timeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ari/v6 logs through golang.org/x/exp/slog; newXSlog carries its records
+// into log/slog. Shown with the library's own websocket loop, which logs
+// when the socket is lost.
+func TestLibraryLogsReachLogSlog(t *testing.T) {
+	srv := startFake(t)
+	var buf syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := native.New(&native.Options{Application: "switchboard", URL: srv.URL() + "/ari",
+		WebsocketURL: wsURL(srv.URL()) + "/ari/events", Username: "switchboard", Password: "switchboard",
+		Logger: newXSlog(slog.New(slog.NewTextHandler(&buf, nil)).With("node", "ast1"))})
+	if err := c.ConnectWithContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "library connected", func() bool { return srv.Connected("switchboard") })
+	srv.DropWebsocket("switchboard")
+	waitUntil(t, "the library's log line in log/slog", func() bool {
+		out := buf.String()
+		return strings.Contains(out, "level=ERROR") && strings.Contains(out, "websocket") && strings.Contains(out, "node=ast1")
+	})
 }
