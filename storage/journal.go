@@ -80,8 +80,9 @@ type Journal struct {
 	segSize int64
 
 	// applier-owned
-	cursorSeg int   // segment the DB cursor reads
-	cursorOff int64 // offset in it of the first uncommitted record
+	cursorSeg int           // segment the DB cursor reads
+	cursorOff int64         // offset in it of the first uncommitted record
+	rd        *bufio.Reader // reused for every batch (reset on each file)
 
 	done chan struct{}
 }
@@ -515,7 +516,10 @@ func (j *Journal) applyBatch(ctx context.Context) int {
 		if seg == j.cursorSeg {
 			off = j.cursorOff
 		}
-		got, next, bad, err := readLines(j.segPath(seg), off, j.opts.BatchSize-len(lines), j.log)
+		if j.rd == nil {
+			j.rd = bufio.NewReaderSize(nil, 256<<10)
+		}
+		got, next, bad, err := readLines(j.rd, j.segPath(seg), off, j.opts.BatchSize-len(lines), j.log)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			j.log.Error("journal: reading the log", "segment", seg, "err", err)
 			return -1
@@ -693,7 +697,7 @@ func (j *Journal) writeCheckpoint() {
 // crash mid-write, or a write in progress) is left for later and never
 // applied half. It returns the lines, the offset after the last complete
 // line, and how many corrupt lines it passed over.
-func readLines(path string, off int64, max int, log *slog.Logger) ([]logLine, int64, int64, error) {
+func readLines(r *bufio.Reader, path string, off int64, max int, log *slog.Logger) ([]logLine, int64, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, off, 0, err
@@ -702,7 +706,8 @@ func readLines(path string, off int64, max int, log *slog.Logger) ([]logLine, in
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return nil, off, 0, err
 	}
-	r := bufio.NewReaderSize(f, 256<<10)
+	r.Reset(f)
+	defer r.Reset(nil)
 	var (
 		out []logLine
 		bad int64
