@@ -480,17 +480,30 @@ func TestRestartAdoptsSurvivors(t *testing.T) {
 	srv := startFake(t)
 	cfg := testConfig(srv.URL())
 	h1 := start(t, cfg, srv)
-	id := inject(t, srv, "A")
+	id, err := srv.InjectCall("switchboard", aritest.Caller{Number: "A", Exten: "s", Args: []string{"800"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	expect[*adapters.CallArrived](h1, nil)
+	// An agent leg rings through a tag with characters that need escaping.
+	const tag = "sbo/ast1-1.1/a1,x/7"
+	agent, err := h1.a.Originate(context.Background(), adapters.OriginateRequest{Endpoint: "PJSIP/1001", Tag: tag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect[*adapters.LegAnswered](h1, func(e *adapters.LegAnswered) bool { return e.Leg() == agent })
 	h2 := start2(t, cfg, srv) // replaces the app: h1 goes standby
-	_ = h2
 	arr := expect[*adapters.CallArrived](h2, nil)
-	if arr.Leg().ID != id || !arr.Adopted {
-		t.Fatalf("adopted %+v", arr)
+	if arr.Leg().ID != id || !arr.Adopted || arr.DialedNumber != "800" || arr.CallerNumber != "A" {
+		t.Fatalf("adopted %+v, want %s with its DID 800 from the Stasis() arguments", arr, id)
 	}
 	rec := expect[*adapters.Reconciled](h2, nil)
-	if len(rec.Legs) != 1 {
-		t.Fatalf("Reconciled %+v", rec)
+	byID := map[string]adapters.LegInfo{}
+	for _, l := range rec.Legs {
+		byID[l.Ref.ID] = l
+	}
+	if len(rec.Legs) != 2 || byID[id].DialedNumber != "800" || byID[agent.ID].Tag != tag || byID[agent.ID].State != "Up" {
+		t.Fatalf("Reconciled %+v, want the caller and the agent leg with its tag %q", rec.Legs, tag)
 	}
 	st := expect[*adapters.NodeState](h1, func(e *adapters.NodeState) bool { return e.Standby })
 	if st.Node != "ast1" {
