@@ -61,8 +61,8 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 // switchboard on MariaDB with the simulated floor running: MariaDB is
 // killed and started again. /healthz, /readyz and /metrics show the
 // database down and the journal's backlog growing while the floor goes on
-// (still ready: routing does not need the database), then the database up
-// and the backlog written. The reports API answers from the same database.
+// — calls are still answered, and the server stays ready: routing does not
+// need the database — then the database up and the backlog written. The reports API answers from the same database.
 func TestHealthShowsDatabaseOutage(t *testing.T) {
 	srv := mariadbtest.ForTest(t)
 	dsn, err := srv.NewDatabase(context.Background(), "server_health")
@@ -84,12 +84,28 @@ func TestHealthShowsDatabaseOutage(t *testing.T) {
 		t.Fatalf("call records: %d %.300s", code, body)
 	}
 
+	answered := func() float64 {
+		_, body := get(t, url+"/metrics")
+		total := 0.0
+		for _, m := range regexp.MustCompile(`(?m)^switchboard_queue_answered_calls_total\{[^}]*\} (\S+)$`).FindAllStringSubmatch(body, -1) {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			total += v
+		}
+		return total
+	}
 	srv.Stop()
 	var during healthBody
 	waitUntil(t, 30*time.Second, "health to show the database down with a backlog", func() bool {
 		_, during = health(t, url+"/healthz")
 		return !during.Storage.DBUp && during.Storage.DBError != "" && during.Storage.Backlog > 0 && during.Storage.Spilled > 0
 	})
+	// The whole server — controller, callbacks, recordings — goes on
+	// answering calls with the database down.
+	before := answered()
+	waitUntil(t, 30*time.Second, "calls answered while the database is down", func() bool { return answered() > before })
+	if _, h := health(t, url+"/healthz"); h.Storage.DBUp {
+		t.Fatal("the database came back by itself")
+	}
 	code, ready := health(t, url+"/readyz")
 	if code != 200 || !ready.Ready || !strings.Contains(ready.Reason, "database unreachable") || ready.Storage.DBUp {
 		t.Fatalf("readyz during the outage: %d %+v", code, ready)

@@ -102,7 +102,11 @@ func TestJournalUpsertsLastVersionInOrder(t *testing.T) {
 // MemoryLimit, so memory never holds more than the limit and one record;
 // everything is in the log and reaches the database later.
 func TestJournalMemoryBounded(t *testing.T) {
-	s := openMigrated(t, "sqlite:"+filepath.Join(t.TempDir(), "sb.db"))
+	dialects(t, testJournalMemoryBounded)
+}
+
+func testJournalMemoryBounded(t *testing.T, dsn string) {
+	s := openMigrated(t, dsn)
 	dir := t.TempDir()
 	const limit = 2 << 10
 	j, err := NewJournal(s, JournalOptions{Dir: dir, MemoryLimit: limit}, nil)
@@ -369,7 +373,11 @@ func emptyDatabase(t *testing.T, dsn, name string) string {
 // counted and passed over, the torn one is never applied half, and Flush
 // returns rather than wait for records that can never be written.
 func TestJournalCorruptAndTornLines(t *testing.T) {
-	s := openMigrated(t, "sqlite:"+filepath.Join(t.TempDir(), "sb.db"))
+	dialects(t, testJournalCorruptAndTornLines)
+}
+
+func testJournalCorruptAndTornLines(t *testing.T, dsn string) {
+	s := openMigrated(t, dsn)
 	dir := t.TempDir()
 	now := `"2026-11-23T09:00:00Z"`
 	rec := func(id string) string {

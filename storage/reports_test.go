@@ -236,7 +236,11 @@ func TestIntervalReportHandWorked(t *testing.T) {
 }
 
 func TestReportRejectsBadInput(t *testing.T) {
-	s := openMigrated(t, "sqlite::memory:")
+	dialects(t, testReportRejectsBadInput)
+}
+
+func testReportRejectsBadInput(t *testing.T, dsn string) {
+	s := openMigrated(t, dsn)
 	for name, tc := range map[string]struct {
 		date string
 		o    ReportOptions
