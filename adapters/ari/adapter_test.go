@@ -1056,3 +1056,54 @@ func TestTimedOutRequestsFreeTheirSlot(t *testing.T) {
 		}
 	}
 }
+
+// A node unreachable at start does not stop the others: Run goes on with
+// the nodes that answered and keeps dialling the missing one, which is
+// reconciled and used as soon as its Asterisk is there.
+func TestNodeDownAtStartIsRetried(t *testing.T) {
+	s1 := startFake(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := testConfig(s1.URL(), "http://"+addr)
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, a: a, ev: a.Events(), run: make(chan error, 1)}
+	go func() { h.run <- a.Run(ctx) }()
+	defer func() { cancel(); <-h.run }()
+	down := expect[*adapters.NodeState](h, func(e *adapters.NodeState) bool { return e.Node == "ast2" && !e.Up })
+	if !strings.Contains(down.Err, "Asterisk unreachable at http://"+addr) {
+		t.Fatalf("ast2 down: %+v", down)
+	}
+	expect[*adapters.Reconciled](h, func(e *adapters.Reconciled) bool { return e.Node == "ast1" })
+	if ok, why := a.Ready(); !ok || !strings.Contains(why, "ast2") {
+		t.Fatalf("Ready with ast2 missing: %v %q", ok, why)
+	}
+	id1 := inject(t, s1, "one")
+	if e := expect[*adapters.CallArrived](h, nil); e.Leg() != (adapters.LegRef{Node: "ast1", ID: id1}) {
+		t.Fatalf("call on ast1: %+v", e)
+	}
+	s2, err := aritest.New(aritest.Options{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	expect[*adapters.Reconciled](h, func(e *adapters.Reconciled) bool { return e.Node == "ast2" })
+	id2 := inject(t, s2, "two")
+	leg := expect[*adapters.CallArrived](h, nil).Leg()
+	if leg != (adapters.LegRef{Node: "ast2", ID: id2}) {
+		t.Fatalf("call on ast2: %+v", leg)
+	}
+	if err := a.Answer(context.Background(), leg); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s2.Channel(id2); c.State != "Up" {
+		t.Fatal("answer did not reach ast2")
+	}
+}
