@@ -496,26 +496,39 @@ func TestE2ENoAnswerThenSecondAgent(t *testing.T) {
 	e.waitClean()
 }
 
-// Supervisor snoop on a connected call: listen, whisper and barge each
-// get a snoop channel on the agent's leg (spy both ways; whisper none, to
-// the agent, both) bridged with the supervisor's phone, while the
-// controller's call goes on untouched. When the call ends with a
-// supervisor still on, everything is torn down.
+// Supervisor snoop on a connected call, asked of the controller: listen,
+// whisper and barge each get a snoop channel on the agent's leg (spy both
+// ways; whisper none, to the agent, both) bridged with the supervisor's
+// phone, while the call goes on untouched. A waiting call cannot be
+// snooped. When the call ends with a supervisor still on, everything is
+// torn down.
 func TestE2ESupervisorSnoop(t *testing.T) {
 	srv := newFake(t)
 	e := startE2E(t, srv, e2eOptions{agents: []routing.Agent{e2eAgent("a1", "PJSIP/1001")}})
-	caller, id := e.call("5550003")
-	ag, _ := e.waitBridged(caller, "PJSIP/1001")
-	agentLeg := adapters.LegRef{Node: "ast1", ID: ag.ID}
 	ctx := context.Background()
+	if err := e.ctl.AgentLogout(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	caller, id := e.call("5550003")
+	e.waitQueue("1 waiting", func(q controller.QueueStatus) bool { return q.Waiting == 1 })
+	if _, err := e.ctl.SnoopCall(ctx, id, adapters.SnoopListen, "PJSIP/2001"); !errors.Is(err, controller.ErrInvalidState) {
+		t.Fatalf("snoop on a waiting call: %v, want ErrInvalidState", err)
+	}
+	if err := e.ctl.AgentLogin(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	ag, _ := e.waitBridged(caller, "PJSIP/1001")
 	modes := []struct {
 		mode    adapters.SnoopMode
 		whisper string
 	}{{adapters.SnoopListen, "none"}, {adapters.SnoopWhisper, "out"}, {adapters.SnoopBarge, "both"}}
 	for i, m := range modes {
-		sup, err := e.a.Snoop(ctx, adapters.SnoopRequest{Target: agentLeg, Mode: m.mode, Supervisor: "PJSIP/2001", Tag: "sup-" + string(m.mode)})
+		sup, err := e.ctl.SnoopCall(ctx, id, m.mode, "PJSIP/2001")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if sup.Node != "ast1" {
+			t.Fatalf("supervisor leg %+v", sup)
 		}
 		var spy aritest.ChannelInfo
 		waitUntil(t, string(m.mode)+": supervisor bridged with the snoop channel", func() bool {
