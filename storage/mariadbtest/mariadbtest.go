@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -105,6 +106,37 @@ func tail(b []byte) string {
 		s = s[len(s)-2000:]
 	}
 	return s
+}
+
+// dirPrefix names the temporary directories of the servers this package
+// starts; each holds owner.pid, the test binary that made it.
+const dirPrefix = "switchboard-mariadb-"
+
+// newDir makes a server directory owned by this process, first removing
+// those left by test binaries that died without cleaning up (their server
+// died with them; only the files stay).
+func newDir() (string, error) {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, d := range old {
+		b, err := os.ReadFile(filepath.Join(d, "owner.pid"))
+		if err != nil {
+			continue // being created, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+			continue // its owner lives
+		}
+		os.RemoveAll(d)
+	}
+	dir, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
 }
 
 // Start initialises a data directory under dir and starts the server.
@@ -337,7 +369,7 @@ type Shared struct {
 func (sh *Shared) Get(tb testing.TB) *Server {
 	tb.Helper()
 	sh.once.Do(func() {
-		dir, err := os.MkdirTemp("", "switchboard-mariadb-")
+		dir, err := newDir()
 		if err != nil {
 			sh.err = err
 			return
@@ -367,7 +399,7 @@ func (sh *Shared) Cleanup() {
 // others sharing one.
 func ForTest(tb testing.TB) *Server {
 	tb.Helper()
-	dir, err := os.MkdirTemp("", "switchboard-mariadb-")
+	dir, err := newDir()
 	if err != nil {
 		tb.Fatal(err)
 	}
