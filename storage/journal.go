@@ -457,18 +457,25 @@ func (j *Journal) writeStaged() error {
 	j.stagedN = 0
 	j.mu.Unlock()
 	if _, err := j.seg.Write(buf); err != nil {
-		// Keep the records: put them back in front of what came since.
+		// Keep the records (disk full, say): cut off what part of them
+		// got written, so the retry does not leave a torn line in the
+		// middle of the log, and put them back in front of what came since.
+		_ = j.seg.Truncate(j.segSize)
 		j.restage(buf, n)
 		return err
 	}
 	j.segSize += int64(len(buf))
-	if err := j.seg.Sync(); err != nil {
-		return err
-	}
+	syncErr := j.seg.Sync()
+	// Written is readable by the applier whether or not fsync succeeded;
+	// a failed fsync is reported, and durability of these records across
+	// a power cut is then not known.
 	j.mu.Lock()
 	j.logged += n
 	j.loggedBytes += int64(len(buf))
 	j.mu.Unlock()
+	if syncErr != nil {
+		return fmt.Errorf("fsync %s: %w", j.seg.Name(), syncErr)
+	}
 	select {
 	case j.wakeApply <- struct{}{}:
 	default:
