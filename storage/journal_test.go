@@ -217,6 +217,30 @@ func TestJournalSurvivesDatabaseOutage(t *testing.T) {
 		appended.Load(), duringOutage.Load(), during.Pending, during.Spilled, time.Duration(maxAppend.Load()))
 }
 
+// With nothing to write, the journal still notices the database go and
+// come back (an idle ping), so health and /metrics are right on a quiet
+// floor too.
+func TestJournalHealthWithoutTraffic(t *testing.T) {
+	srv := mariadbtest.ForTest(t)
+	ctx := context.Background()
+	dsn, err := srv.NewDatabase(ctx, "t_idle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openMigrated(t, dsn)
+	j, _ := runJournal(t, s, t.TempDir(), JournalOptions{HealthInterval: 50 * time.Millisecond})
+	waitFor(t, 10*time.Second, "the database seen up", func() bool { return j.Stats().DBUp })
+	srv.Stop()
+	waitFor(t, 10*time.Second, "the database seen down", func() bool { st := j.Stats(); return !st.DBUp && st.LastError != "" })
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the database seen up again", func() bool { st := j.Stats(); return st.DBUp && st.LastError == "" })
+	if st := j.Stats(); st.Written != 0 || st.Pending != 0 {
+		t.Fatalf("nothing was appended: %+v", st)
+	}
+}
+
 // A database that hangs (SIGSTOP: connections open, no answer) instead of
 // refusing: the applier waits on it, but the logger goes on, so records
 // still reach the local disk within the flush interval and nothing piles
