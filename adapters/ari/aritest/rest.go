@@ -384,6 +384,7 @@ func (s *Server) originate(p params) reply {
 	if appName == "" && p.get("extension") == "" {
 		return errReply(400, "Application or extension must be specified")
 	}
+	s.dials[ep]++
 	tech, res, ok := strings.Cut(ep, "/")
 	if !ok || res == "" {
 		return errReply(400, "Invalid endpoint specified")

@@ -108,7 +108,8 @@ type Server struct {
 	stall     chan struct{} // non-nil: REST requests block until closed
 	pending   map[*http.Request]*wsConn
 	requests  int
-	conns     int // TCP connections accepted
+	dials     map[string]int // endpoint → originates asked for, ever
+	conns     int            // TCP connections accepted
 	closed    bool
 	down      bool // SetDown: cut every request off
 	timers    map[*time.Timer]struct{}
@@ -155,6 +156,7 @@ func New(opts Options) (*Server, error) {
 		behaviors: map[string]Behavior{},
 		timers:    map[*time.Timer]struct{}{},
 		pending:   map[*http.Request]*wsConn{},
+		dials:     map[string]int{},
 	}
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -522,6 +524,23 @@ func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
+}
+
+// Originated counts the originates (POST /ari/channels) ever asked for
+// to endpoint, whatever became of them, so a test counts dials at the PBX
+// rather than in the code under test. A pattern ending in "*" matches by
+// prefix.
+func (s *Server) Originated(endpoint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pre, prefix := strings.CutSuffix(endpoint, "*")
+	n := 0
+	for ep, c := range s.dials {
+		if ep == endpoint || prefix && strings.HasPrefix(ep, pre) {
+			n += c
+		}
+	}
+	return n
 }
 
 // Conns counts the TCP connections accepted (REST and websocket), to see
