@@ -621,7 +621,9 @@ func BenchmarkE2ECalls(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer fs.Close()
-	a, err := New(Config{Addr: fs.Addr(), HealthInterval: time.Minute, RecordingDir: "/rec", ReorderWindow: 5 * time.Millisecond},
+	// The adapter's defaults (reorder window, command connections, health
+	// probe) — what a deployment runs.
+	a, err := New(Config{Addr: fs.Addr(), RecordingDir: "/rec"},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -149,8 +148,10 @@ func (s *session) pump(dst, src net.Conn, fromFS bool) {
 	}
 	r := bufio.NewReaderSize(src, 64<<10)
 	w := bufio.NewWriterSize(dst, 64<<10)
+	var scratch []byte // reused: each frame is written out before the next is read
 	for {
-		frame, ctype, err := readRawFrame(r)
+		frame, ctype, err := readRawFrameInto(r, scratch[:0])
+		scratch = frame
 		if err != nil {
 			_ = w.Flush()
 			s.fail(fmt.Errorf("freeswitch closed the event socket: %w", err))
@@ -182,7 +183,18 @@ func (s *session) fail(err error) {
 
 // readRawFrame reads one ESL frame and returns its bytes and Content-Type.
 func readRawFrame(r *bufio.Reader) ([]byte, string, error) {
-	var b []byte
+	return readRawFrameInto(r, nil)
+}
+
+// Content-Types the splice needs to tell apart; matched on the header
+// bytes so that no string is made per line.
+var (
+	prefixType   = []byte("Content-Type: ")
+	prefixLength = []byte("Content-Length: ")
+)
+
+// readRawFrameInto is readRawFrame appending to b (which it may reuse).
+func readRawFrameInto(r *bufio.Reader, b []byte) ([]byte, string, error) {
 	ctype := ""
 	length := 0
 	for {
@@ -191,35 +203,37 @@ func readRawFrame(r *bufio.Reader) ([]byte, string, error) {
 			return nil, "", err
 		}
 		b = append(b, line...)
-		t := strings.TrimRight(string(line), "\r\n")
-		if t == "" {
+		t := bytes.TrimRight(line, "\r\n")
+		if len(t) == 0 {
 			if ctype == "" && length == 0 && len(b) <= 2 {
 				b = b[:0]
 				continue // stray blank line
 			}
 			break
 		}
-		if v, ok := strings.CutPrefix(t, "Content-Type: "); ok {
-			ctype = v
-		} else if v, ok := strings.CutPrefix(t, "Content-Length: "); ok {
-			n, err := strconv.Atoi(v)
+		if v, ok := bytes.CutPrefix(t, prefixType); ok {
+			ctype = string(v)
+		} else if v, ok := bytes.CutPrefix(t, prefixLength); ok {
+			n, err := strconv.Atoi(string(v))
 			if err != nil || n < 0 || n > 64<<20 {
 				return nil, "", fmt.Errorf("%w: Content-Length %q", ErrBadFrame, v)
 			}
 			length = n
 		}
 	}
-	if length > 0 {
-		// Grow with the data actually read, not with what the header claims.
-		buf := bytes.NewBuffer(b)
-		n, err := buf.ReadFrom(io.LimitReader(r, int64(length)))
-		if err != nil {
+	// Grow with the data actually read, not with what the header claims:
+	// at most one bufio buffer's worth at a time.
+	for length > 0 {
+		chunk := min(length, r.Size())
+		start := len(b)
+		b = append(b, make([]byte, chunk)...)
+		if _, err := io.ReadFull(r, b[start:]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return nil, "", err
 		}
-		if n < int64(length) {
-			return nil, "", io.ErrUnexpectedEOF
-		}
-		b = buf.Bytes()
+		length -= chunk
 	}
 	return b, ctype, nil
 }

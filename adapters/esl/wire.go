@@ -108,9 +108,14 @@ func decodeEvent(h textproto.MIMEHeader, body []byte, arrivalVar string) (fsEven
 	ev.Role = get("variable_" + varPrefix + "role")
 	ev.Tag = get("variable_" + varPrefix + "tag")
 	ev.Arrival = get("variable_" + arrivalVar)
+	const vp = "variable_" + varPrefix
 	for k := range h {
-		lk := strings.ToLower(k)
-		if name, ok := strings.CutPrefix(lk, "variable_"+varPrefix); ok && name != "role" && name != "tag" {
+		// Compared without lower-casing every header name: an event has a
+		// hundred, and only a few are ours.
+		if len(k) <= len(vp) || !strings.EqualFold(k[:len(vp)], vp) {
+			continue
+		}
+		if name := strings.ToLower(k[len(vp):]); name != "role" && name != "tag" {
 			if ev.Vars == nil {
 				ev.Vars = map[string]string{}
 			}

@@ -71,7 +71,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	defer fs.Close()
-	a, err := esl.New(esl.Config{Addr: fs.Addr(), HealthInterval: time.Minute, RecordingDir: "/rec", ReorderWindow: 5 * time.Millisecond}, opts.Log)
+	a, err := esl.New(esl.Config{Addr: fs.Addr(), RecordingDir: "/rec"}, opts.Log)
 	if err != nil {
 		return Result{}, err
 	}

@@ -34,3 +34,34 @@ func BenchmarkCalls(b *testing.B) {
 	b.ReportMetric(r.CallsPerSec, "calls/s")
 	b.ReportMetric(float64(r.CPUPerCall.Microseconds()), "cpu-µs/call")
 }
+
+// TestRunController drives calls through controller, adapter, eslgo and
+// the fake; every one must end answered.
+func TestRunController(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := RunController(ctx, ControllerOptions{Calls: 60, Agents: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Failed != 0 || r.Calls != 60 || r.CallsPerSec <= 0 || r.CPUPerCall <= 0 {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := RunController(ctx, ControllerOptions{}); err == nil {
+		t.Fatal("zero calls accepted")
+	}
+}
+
+// BenchmarkControllerCalls reports complete calls per second and CPU per
+// call through the whole FreeSWITCH path (controller + adapter + eslgo +
+// fake FreeSWITCH in one process, adapter defaults). One op is one call.
+//
+//	go test -run '^$' -bench ControllerCalls -benchtime 3000x ./adapters/esl/eslload/
+func BenchmarkControllerCalls(b *testing.B) {
+	r, err := RunController(context.Background(), ControllerOptions{Calls: b.N})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(r.CallsPerSec, "calls/s")
+	b.ReportMetric(float64(r.CPUPerCall.Microseconds()), "cpu-µs/call")
+}

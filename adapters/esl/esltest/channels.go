@@ -326,8 +326,15 @@ func (s *Server) hangupLocked(ch *channel, cause string) {
 			s.hangupLocked(peer, cause)
 		}
 	}
-	for _, other := range s.sortedLocked() {
+	var spies []*channel
+	for _, other := range s.channels {
 		if other.eavesdropOn == ch.uuid {
+			spies = append(spies, other)
+		}
+	}
+	sort.Slice(spies, func(i, j int) bool { return spies[i].uuid < spies[j].uuid })
+	for _, other := range spies {
+		{
 			other.eavesdropOn = ""
 			s.emitLocked(other, "CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", appHeaders("eavesdrop", ch.uuid, ""), nil)
 			other.app = ""
@@ -361,10 +368,24 @@ func bridgeHeaders(a, b string) []Header {
 	return []Header{{"Bridge-A-Unique-ID", a}, {"Bridge-B-Unique-ID", b}}
 }
 
+// stateNumbers are FreeSWITCH's channel state numbers.
+var stateNumbers = map[string]string{"CS_NEW": "0", "CS_INIT": "1", "CS_ROUTING": "2", "CS_SOFT_EXECUTE": "3", "CS_EXECUTE": "4",
+	"CS_EXCHANGE_MEDIA": "5", "CS_PARK": "6", "CS_CONSUME_MEDIA": "7", "CS_HIBERNATE": "8", "CS_RESET": "9",
+	"CS_HANGUP": "10", "CS_REPORTING": "11", "CS_DESTROY": "12"}
+
 // emitLocked builds one event in FreeSWITCH's header order, stamps the next
 // Event-Sequence and queues it on every subscribed connection. s.mu held.
+// The sequence number is taken whether or not anyone listens (FreeSWITCH's
+// counter is global), but an event nobody subscribed to is not rendered.
 func (s *Server) emitLocked(ch *channel, name, file string, extra []Header, inner []byte) {
 	s.seq++
+	uuid := ""
+	if ch != nil {
+		uuid = ch.uuid
+	}
+	if !s.wantedLocked(name, uuid) {
+		return
+	}
 	now := time.Now()
 	hs := []Header{
 		{"Event-Name", name},
@@ -393,11 +414,19 @@ func (s *Server) emitLocked(ch *channel, name, file string, extra []Header, inne
 		hs = append(hs, ch.headers(name)...)
 	}
 	hs = append(hs, tail...)
-	uuid := ""
-	if ch != nil {
-		uuid = ch.uuid
-	}
 	s.deliverLocked(name, uuid, hs, inner)
+}
+
+// wantedLocked reports whether any connection takes this event (the same
+// test as deliverLocked's, without rendering anything).
+func (s *Server) wantedLocked(name, uuid string) bool {
+	for c := range s.conns {
+		mine := c.outboundUUID != "" && c.outboundUUID == uuid
+		if c.authed && (c.all || c.events[name] || (c.myevents && mine)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (ch *channel) headers(event string) []Header {
@@ -410,10 +439,9 @@ func (ch *channel) headers(event string) []Header {
 	case ch.callState == "DOWN":
 		answer = "early"
 	}
-	stateNum := map[string]string{"CS_NEW": "0", "CS_INIT": "1", "CS_ROUTING": "2", "CS_SOFT_EXECUTE": "3", "CS_EXECUTE": "4",
-		"CS_EXCHANGE_MEDIA": "5", "CS_PARK": "6", "CS_CONSUME_MEDIA": "7", "CS_HIBERNATE": "8", "CS_RESET": "9",
-		"CS_HANGUP": "10", "CS_REPORTING": "11", "CS_DESTROY": "12"}[ch.state]
-	hs := []Header{
+	stateNum := stateNumbers[ch.state]
+	hs := make([]Header, 0, 32+len(ch.vars))
+	hs = append(hs, []Header{
 		{"Channel-State", ch.state},
 		{"Channel-Call-State", ch.callState},
 		{"Channel-State-Number", stateNum},
@@ -424,7 +452,7 @@ func (ch *channel) headers(event string) []Header {
 		{"Channel-HIT-Dialplan", "true"},
 		{"Channel-Call-UUID", ch.uuid},
 		{"Answer-State", answer},
-	}
+	}...)
 	if ch.hungup {
 		hs = append(hs, Header{"Hangup-Cause", ch.vars["hangup_cause"]})
 	}

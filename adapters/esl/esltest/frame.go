@@ -18,6 +18,7 @@ package esltest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -150,7 +151,18 @@ const urlUnsafe = "\r\n \"#%&+:;<=>?@[\\]^`{|}"
 
 // encodeValue URL-encodes an event header value the way FreeSWITCH does.
 func encodeValue(v string) string {
+	clean := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 32 || c > 126 || strings.IndexByte(urlUnsafe, c) >= 0 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return v
+	}
 	var b strings.Builder
+	b.Grow(len(v) + 16)
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c < 32 || c > 126 || strings.IndexByte(urlUnsafe, c) >= 0 {
@@ -165,7 +177,11 @@ func encodeValue(v string) string {
 // eventBody renders URL-encoded event headers (and an optional inner body)
 // as the body of a text/event-plain frame.
 func eventBody(hs []Header, inner []byte) []byte {
-	var b strings.Builder
+	n := len(inner) + 32
+	for _, h := range hs {
+		n += len(h.Name) + len(h.Value) + 8
+	}
+	b := bytes.NewBuffer(make([]byte, 0, n))
 	for _, h := range hs {
 		b.WriteString(h.Name)
 		b.WriteString(": ")
@@ -173,17 +189,21 @@ func eventBody(hs []Header, inner []byte) []byte {
 		b.WriteByte('\n')
 	}
 	if inner != nil {
-		fmt.Fprintf(&b, "Content-Length: %d\n\n", len(inner))
+		fmt.Fprintf(b, "Content-Length: %d\n\n", len(inner))
 		b.Write(inner)
 	} else {
 		b.WriteByte('\n')
 	}
-	return []byte(b.String())
+	return b.Bytes()
 }
 
 // render writes a frame in wire form.
 func render(hs []Header, body []byte) []byte {
-	var b strings.Builder
+	n := len(body) + 1
+	for _, h := range hs {
+		n += len(h.Name) + len(h.Value) + 3
+	}
+	b := bytes.NewBuffer(make([]byte, 0, n))
 	for _, h := range hs {
 		b.WriteString(h.Name)
 		b.WriteString(": ")
@@ -192,7 +212,7 @@ func render(hs []Header, body []byte) []byte {
 	}
 	b.WriteByte('\n')
 	b.Write(body)
-	return []byte(b.String())
+	return b.Bytes()
 }
 
 func replyFrame(text string) []byte {

@@ -242,6 +242,7 @@ type conn struct {
 	linger       bool
 	lingerSecs   int // linger N: FreeSWITCH closes by itself N seconds after the hangup
 	queue        []queued
+	wbuf         []byte // writeLoop's batch buffer
 	wake         chan struct{}
 	closeCh      chan struct{}
 	once         sync.Once
@@ -328,16 +329,25 @@ func (c *conn) writeLoop() {
 					batch[i], batch[j] = batch[j], batch[i]
 				}
 			}
-			c.apiMu.Lock()
+			// One write per batch (not per frame): the bytes on the wire are
+			// the same, the syscalls far fewer.
+			out := c.wbuf[:0]
+			closeAfter := false
 			for _, q := range batch {
-				c.write(q.frame)
+				out = append(out, q.frame...)
 				if q.closeAfter {
-					c.apiMu.Unlock()
-					c.close()
-					return
+					closeAfter = true
+					break
 				}
 			}
+			c.wbuf = out
+			c.apiMu.Lock()
+			c.write(out)
 			c.apiMu.Unlock()
+			if closeAfter {
+				c.close()
+				return
+			}
 		}
 	}
 }
