@@ -238,3 +238,18 @@ func TestContinue(t *testing.T) {
 		t.Fatal("a context with a space was accepted")
 	}
 }
+
+// The defaults a stock FreeSWITCH needs: its event socket on
+// 127.0.0.1:8021 with password ClueCon (SWITCHBOARD_ESL_ADDR and
+// SWITCHBOARD_ESL_PASSWORD override them through the config package).
+func TestConfigDefaults(t *testing.T) {
+	d := Config{}.withDefaults()
+	if d.Addr != "127.0.0.1:8021" || d.Password != "ClueCon" || d.Node != "freeswitch" || d.CommandConns != 4 {
+		t.Fatalf("%+v", d)
+	}
+	for _, bad := range []Config{{CommandConns: 33}, {ReorderWindow: -1}, {Node: "a b"}, {Password: "x\nexit"}, {RecordingDir: "/a b"}} {
+		if err := bad.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v accepted: %v", bad, err)
+		}
+	}
+}
