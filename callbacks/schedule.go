@@ -182,6 +182,9 @@ func (p Plan) AfterAttempt(o Outcome, end time.Time) (next Plan, done bool) {
 	next = p
 	switch o {
 	case OutcomeConnected, OutcomeDeclined:
+		// The try was made and reached the customer: it counts, so a
+		// completed callback shows the tries it took (1/3, not 0/3).
+		next.Attempts++
 		return next, true
 	}
 	if !o.CountsAgainstCustomer() {

@@ -218,7 +218,7 @@ func TestRetriesAndSpacing(t *testing.T) {
 func TestAfterAttemptOutcomes(t *testing.T) {
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	p := Plan{Retry: Retry{MaxAttempts: 2, Interval: time.Minute}}
-	if _, done := p.AfterAttempt(OutcomeConnected, now); !done {
+	if n, done := p.AfterAttempt(OutcomeConnected, now); !done || n.Attempts != 1 {
 		t.Fatal("connected is done")
 	}
 	if _, done := p.AfterAttempt(OutcomeDeclined, now); !done {
