@@ -64,6 +64,9 @@ type callState struct {
 	// keeps the call waiting; it is not offered twice).
 	maxWaitDone bool
 	tokens      callTokens
+	// owner, when set, is the only agent who may take the call (an
+	// agent-owned callback) until its deadline.
+	owner owner
 }
 
 type callTokens struct{ step, maxWait, announce uint64 }
@@ -339,7 +342,7 @@ func (e *Engine) Arrive(c Call, now time.Time) ([]Decision, error) {
 	if r.Queue == "" {
 		return nil, fmt.Errorf("%w: no queue for call %q and no default queue", ErrUnknownQueue, c.ID)
 	}
-	return e.enqueue(c, r.Queue, r.Priority, r.Require, r.Agent, r.Name, now, now)
+	return e.enqueue(c, r.Queue, r.Priority, r.Require, r.Agent, r.Name, now, now, owner{})
 }
 
 // Enqueue puts a call into a named queue keeping an earlier enqueue time:
@@ -355,13 +358,62 @@ func (e *Engine) Enqueue(c Call, queue string, priority int, since time.Time, no
 	if since.IsZero() || since.After(now) {
 		since = now
 	}
-	return e.enqueue(c, queue, priority, nil, nil, "resumed", since, now)
+	return e.enqueue(c, queue, priority, nil, nil, "resumed", since, now, owner{})
 }
 
-func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, filter AgentFilter, rule string, since, now time.Time) ([]Decision, error) {
+// Resume says how a call re-enters a queue with EnqueueResumed.
+type Resume struct {
+	// Priority and Since are the call's original priority and enqueue
+	// time: its place in line.
+	Priority int
+	Since    time.Time
+	// Require is the skill requirement the call had when it first queued
+	// (a virtual-hold callback keeps it); escalation steps widen it as
+	// for any call.
+	Require map[string]int
+	// Agent, when set, is the only agent who may take the call until
+	// AgentUntil (an agent-owned callback); the queue's own steps still
+	// apply to that agent. From AgentUntil on (or at once when it is zero
+	// or past) any eligible agent of the queue may take it, and the call
+	// keeps its place. Other calls are never held up behind it.
+	Agent      string
+	AgentUntil time.Time
+}
+
+// EnqueueResumed is Enqueue for a call that carries a skill requirement
+// and possibly an owner (see Resume): a callback entry keeping the
+// caller's place.
+func (e *Engine) EnqueueResumed(c Call, queue string, r Resume, now time.Time) ([]Decision, error) {
+	if _, ok := e.queues[queue]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownQueue, queue)
+	}
+	if _, dup := e.calls[c.ID]; dup {
+		return nil, fmt.Errorf("call %q already routed: %w", c.ID, ErrInvalidState)
+	}
+	since := r.Since
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	var o owner
+	if r.Agent != "" && (r.AgentUntil.IsZero() || r.AgentUntil.After(now)) {
+		o = owner{agent: r.Agent, until: r.AgentUntil}
+	}
+	return e.enqueue(c, queue, r.Priority, cloneMap(r.Require), nil, "resumed", since, now, o)
+}
+
+// owner reserves a waiting call for one agent until a time (zero: for good).
+type owner struct {
+	agent string
+	until time.Time
+}
+
+func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, filter AgentFilter, rule string, since, now time.Time, own owner) ([]Decision, error) {
 	q := e.queues[queue]
 	e.seq++
-	cs := &callState{call: c, queue: queue, priority: prio, since: since, seq: e.seq, require: req, filter: filter, rule: rule, stepIdx: -1}
+	cs := &callState{call: c, queue: queue, priority: prio, since: since, seq: e.seq, require: req, filter: filter, rule: rule, stepIdx: -1, owner: own}
+	if own.agent != "" && !own.until.IsZero() {
+		e.pushTimer(own.until, timerOwner, c.ID, own.agent, 0, 0)
+	}
 	cs.vtime = vtime(since, prio, q.cfg.PriorityStep)
 	out := make([]Decision, 0, 4)
 	e.calls[c.ID] = cs
@@ -727,11 +779,17 @@ func (e *Engine) removeWaiting(cs *callState) {
 // the call now: the last escalation step reached, else the entry rule's.
 func (e *Engine) requirement(cs *callState) (map[string]int, AgentFilter) {
 	q := e.queues[cs.queue]
+	req, filter := cs.require, cs.filter
 	if cs.stepIdx >= 0 && cs.stepIdx < len(q.cfg.Steps) {
 		s := &q.cfg.Steps[cs.stepIdx]
-		return s.Require, s.Agent
+		req, filter = s.Require, s.Agent
 	}
-	return cs.require, cs.filter
+	if id := cs.owner.agent; id != "" {
+		// Only owned calls (rare) pay for the wrapping closure.
+		inner := filter
+		filter = func(a *Agent, c *Call) bool { return a.ID == id && (inner == nil || inner(a, c)) }
+	}
+	return req, filter
 }
 
 // stepLabel names the requirement in force, for traces and views.
@@ -1020,7 +1078,7 @@ func (e *Engine) bestCallFor(ag *agentState, retry bool) *callState {
 			if cs.declined[ag.def.ID] != retry {
 				continue
 			}
-			if i := cs.stepIdx; i >= 0 && i < len(stepOK) && i < len(steps) && steps[i].Agent == nil {
+			if i := cs.stepIdx; i >= 0 && i < len(stepOK) && i < len(steps) && steps[i].Agent == nil && cs.owner.agent == "" {
 				if stepOK[i] == 0 {
 					stepOK[i] = -1
 					if eligible(ag, steps[i].Require, nil, nil) {
@@ -1378,6 +1436,7 @@ const (
 	timerMaxWait
 	timerAnnounce
 	timerReasonLimit
+	timerOwner // an owned call's deadline: any agent may take it from then
 )
 
 type timer struct {
@@ -1466,6 +1525,9 @@ func (e *Engine) timerLive(t timer) bool {
 	case timerAnnounce:
 		cs := e.calls[t.id]
 		return cs != nil && cs.phase == phaseWaiting && cs.tokens.announce == t.token
+	case timerOwner:
+		cs := e.calls[t.id]
+		return cs != nil && cs.owner.agent == t.agent && cs.owner.until.Equal(t.at)
 	}
 	return false
 }
@@ -1509,6 +1571,10 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 		q := e.queues[cs.queue]
 		out = append(out, e.announce(cs, now))
 		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", 0, cs.tokens.announce)
+	case timerOwner:
+		cs := e.calls[t.id]
+		cs.owner = owner{}
+		out = e.matchCall(cs, now, out)
 	}
 	return out
 }
