@@ -401,6 +401,16 @@ func (e *Engine) EnqueueResumed(c Call, queue string, r Resume, now time.Time) (
 	return e.enqueue(c, queue, r.Priority, cloneMap(r.Require), nil, "resumed", since, now, o)
 }
 
+// EntryRequirement is the skill requirement the call's entry rule gave it
+// (a copy; nil when none or when the call is unknown): what a callback
+// entry keeps for the caller who left the line.
+func (e *Engine) EntryRequirement(callID string) map[string]int {
+	if cs := e.calls[callID]; cs != nil {
+		return cloneMap(cs.require)
+	}
+	return nil
+}
+
 // owner reserves a waiting call for one agent until a time (zero: for good).
 type owner struct {
 	agent string

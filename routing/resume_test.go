@@ -114,3 +114,29 @@ func TestOwnedDeadlineOffersQueue(t *testing.T) {
 		t.Fatalf("at the deadline: %v", got)
 	}
 }
+
+// TestEntryRequirement: the entry rule's skills are what a callback
+// entry keeps for the caller.
+func TestEntryRequirement(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	cfg, err := ParseRules("r.yaml", []byte(`
+queues: [{name: q}]
+entry:
+  - {when: 'dialed == "1"', queue: q, require: {fr: 6}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(cfg)
+	if _, err := e.Arrive(Call{ID: "c", DialedNumber: "1"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	req := e.EntryRequirement("c")
+	if req["fr"] != 6 || len(req) != 1 {
+		t.Fatalf("requirement %v", req)
+	}
+	req["fr"] = 1 // a copy: the engine's own is untouched
+	if e.EntryRequirement("c")["fr"] != 6 || e.EntryRequirement("nobody") != nil {
+		t.Fatal("not a copy, or an unknown call has one")
+	}
+}
