@@ -15,6 +15,7 @@ import (
 type CallFlow interface {
 	EnqueueCallback(ctx context.Context, e controller.CallbackEntry) error
 	AcceptCallback(ctx context.Context, callID string) error
+	RemoveCallback(ctx context.Context, id string) error
 }
 
 // Plug joins a Desk to the controller: it is the controller's
@@ -57,7 +58,7 @@ func (p *Plug) OfferCallback(ctx context.Context, o controller.CallbackOffer) er
 	if o.Caller.IsZero() {
 		return fmt.Errorf("callback offer for %s: no caller leg", o.CallID)
 	}
-	p.desk.Offer(ctx, OfferCall{CallID: o.CallID, Leg: o.Caller, Queue: o.Queue, CallerNumber: o.CallerNumber, Priority: o.Priority, EnqueuedAt: o.EnqueuedAt},
+	p.desk.Offer(ctx, OfferCall{CallID: o.CallID, Leg: o.Caller, Queue: o.Queue, CallerNumber: o.CallerNumber, Priority: o.Priority, EnqueuedAt: o.EnqueuedAt, Skills: o.Skills},
 		func(ok bool, cb *storage.Callback) error {
 			if !ok {
 				return nil
@@ -89,25 +90,27 @@ func (p *Plug) Connect(ctx context.Context, e controller.CallbackEntry, offer ro
 	return out, nil
 }
 
-// EnqueueCallback implements Floor on the controller. An agent-owned entry
-// is held back until its deadline: the controller's queue cannot yet
-// reserve an entry for one agent (see docs/callbacks.md).
+// EnqueueCallback implements Floor on the controller: the entry joins its
+// queue with its place, priority and skills; an agent-owned one is offered
+// only to its owner until its deadline, then to the queue (routing's timer).
 func (p *Plug) EnqueueCallback(ctx context.Context, e Entry) error {
 	if p.flow == nil {
 		return errors.New("callback desk not attached to a controller")
 	}
-	if e.Agent != "" {
-		return fmt.Errorf("callback %s is reserved for agent %s until %s: %w", e.CallbackID, e.Agent, e.Deadline.Format("15:04"), ErrOwnedHeld)
-	}
 	return p.flow.EnqueueCallback(ctx, controller.CallbackEntry{ID: e.CallID, Queue: e.Queue, Priority: e.Priority, EnqueuedAt: e.Since,
-		CallerNumber: e.Number, Vars: map[string]string{"SWITCHBOARD_CALLBACK": e.CallbackID}})
+		CallerNumber: e.Number, Vars: map[string]string{"SWITCHBOARD_CALLBACK": e.CallbackID}, Skills: e.Skills,
+		Agent: e.Agent, AgentUntil: e.Deadline})
 }
 
-// RemoveCallback implements Floor. The controller has no call to take an
-// entry out of its queue; a cancelled entry leaves it at its turn, when
-// Connect finds it cancelled (its claim fails) and returns Remove.
-func (p *Plug) RemoveCallback(ctx context.Context, callID string) error { return nil }
-
-// ErrOwnedHeld: an agent-owned callback waits for its deadline before it
-// enters the queue.
-var ErrOwnedHeld = errors.New("agent-owned callback held until its deadline")
+// RemoveCallback implements Floor: a cancelled or rescheduled entry leaves
+// the controller's queue at once. An entry the controller no longer holds
+// (already connected, or never handed) is not an error.
+func (p *Plug) RemoveCallback(ctx context.Context, callID string) error {
+	if p.flow == nil {
+		return nil
+	}
+	if err := p.flow.RemoveCallback(ctx, callID); err != nil && !errors.Is(err, controller.ErrUnknownCall) {
+		return err
+	}
+	return nil
+}

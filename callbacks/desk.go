@@ -432,6 +432,13 @@ func (d *Desk) drop(ctx context.Context, id string) {
 	}
 }
 
+// handedCount is how many entries this desk has on the floor.
+func (d *Desk) handedCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.handed)
+}
+
 // EntryCallID is the routing call id of a callback entry.
 func EntryCallID(callbackID string) string { return "cb-" + callbackID }
 
@@ -484,9 +491,6 @@ func (d *Desk) Dispatch(ctx context.Context) int {
 			e.Agent, e.Deadline = agent, p.AgentDeadline
 		}
 		if err := d.floor.EnqueueCallback(ctx, e); err != nil {
-			if errors.Is(err, ErrOwnedHeld) {
-				continue
-			}
 			d.log.Warn("could not enqueue callback", "callback_id", cb.ID, "queue", cb.Queue, "err", err)
 			continue
 		}

@@ -35,9 +35,9 @@ queues:
     offer_timeout: 10s
     wrap_up: 0s
     steps:
-      - {after: 1s, offer_callback: true}
+      - {after: 1s, offer_callback: true, require: {support: 3}}
 entry:
-  - {when: 'dialed == "1000"', queue: support}
+  - {when: 'dialed == "1000"', queue: support, require: {support: 3}}
 default_queue: support
 `
 
@@ -205,6 +205,12 @@ func (r *flowRig) waitFor(what string, cond func() bool) {
 // (logged out), and the desk dialling customers on custEP, on the real clock.
 func startFlow(t *testing.T, ad adapters.PBX, fake fakePBX, agentEP, custEP string) *flowRig {
 	t.Helper()
+	return startFlowWith(t, ad, fake, clock.Real{}, wireRules, []routing.Agent{{ID: "1001", Endpoint: agentEP, Skills: map[string]int{"support": 5}, Queues: map[string]int{"support": 1}}}, custEP)
+}
+
+// startFlowWith is startFlow with a clock, a routing file and agents of one's own.
+func startFlowWith(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock, rules string, agents []routing.Agent, custEP string) *flowRig {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := storage.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "wire.db"), storage.WithLogger(quiet()))
 	if err != nil {
@@ -213,7 +219,7 @@ func startFlow(t *testing.T, ad adapters.PBX, fake fakePBX, agentEP, custEP stri
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := routing.ParseRules("rules.yaml", []byte(wireRules))
+	rc, err := routing.ParseRules("rules.yaml", []byte(rules))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,17 +227,19 @@ func startFlow(t *testing.T, ad adapters.PBX, fake fakePBX, agentEP, custEP stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.UpsertAgent(routing.Agent{ID: "1001", Endpoint: agentEP, Queues: map[string]int{"support": 1}}, time.Now())
+	for _, a := range agents {
+		eng.UpsertAgent(a, clk.Now())
+	}
 	pl := &playLog{PBX: ad, plays: map[string][]string{}}
 	plug := NewPlug()
 	desk, err := New(Config{Instance: "wire", CustomerEndpoint: custEP, CallerID: "+3310000000", RingTimeout: 5 * time.Second,
 		AgentRingTimeout: 5 * time.Second, Poll: 50 * time.Millisecond, KeyTimeout: 5 * time.Second,
-		Queues: map[string]QueueConfig{"support": {}}}, st, pl, plug, clock.Real{}, quiet())
+		Queues: map[string]QueueConfig{"support": {}}}, st, pl, plug, clk, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ans := &answers{}
-	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: pl, Engine: eng, Clock: clock.Real{}, Log: quiet(),
+	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: pl, Engine: eng, Clock: clk, Log: quiet(),
 		Callbacks: plug, Observers: []controller.Observer{plug, ans}})
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +287,8 @@ func virtualHoldFlow(t *testing.T, r *flowRig, custPrefix string) {
 		t.Fatalf("callbacks %+v %v", cbs, err)
 	}
 	cb := cbs[0]
-	if cb.Number != numbers[2] || cb.Kind != string(KindVirtualHold) || cb.State != storage.CallbackPending {
+	// The entry keeps the caller's place and the skills their entry rule required.
+	if cb.Number != numbers[2] || cb.Kind != string(KindVirtualHold) || cb.State != storage.CallbackPending || cb.Skills != `{"support":3}` {
 		t.Fatalf("stored callback %+v", cb)
 	}
 	// Declined callers still wait; c3 left the line but not as an abandon.
@@ -352,4 +361,158 @@ func TestWireVirtualHoldFreeSWITCH(t *testing.T) {
 	}
 	r := startFlow(t, ad, eslFake{fs}, "user/1001", "sofia/gateway/carrier/{number}")
 	virtualHoldFlow(t, r, "sofia/gateway/carrier/+331")
+}
+
+// ownedRules: line 1000 with no callback offer; two agents in support.
+const ownedRules = `
+queues:
+  - name: support
+    strategy: longest-idle
+    offer_timeout: 10s
+    wrap_up: 0s
+entry:
+  - {when: 'dialed == "1000"', queue: support}
+default_queue: support
+`
+
+// TestWireAgentOwned: a callback owned by agent 1001 with a 30-minute
+// deadline, through the controller, routing and the Asterisk adapter on a
+// manual clock. Agent 1002 is free but is not offered it — and a caller
+// who arrives meanwhile is not held up behind it; 1002 serves them. Then
+// either the owner logs in before the deadline and takes it, or the
+// deadline passes and 1002 takes it. Each way the customer is dialled once
+// (counted at the fake), by the agent the policy names.
+func TestWireAgentOwned(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		ownerLogin bool // the owner logs in before the deadline
+		want       string
+	}{
+		{"owner takes it before the deadline", true, "1001"},
+		{"the queue takes it after the deadline", false, "1002"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := aritest.New(aritest.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(srv.Close)
+			ad, err := ari.New(ari.Config{RequestTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second, ReconnectDelay: 300 * time.Millisecond,
+				Heartbeat: time.Hour, Nodes: []ari.NodeConfig{{Name: "ast1", URL: srv.URL(), Password: "switchboard"}}}, quiet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk := clock.NewManual(simT0)
+			agents := []routing.Agent{
+				{ID: "1001", Endpoint: "PJSIP/1001", Queues: map[string]int{"support": 1}},
+				{ID: "1002", Endpoint: "PJSIP/1002", Queues: map[string]int{"support": 1}},
+			}
+			r := startFlowWith(t, ad, ariFake{srv}, clk, ownedRules, agents, "PJSIP/{number}@carrier")
+			r.waitFor("adapter connected", func() bool { return srv.Connected("switchboard") })
+			ctx := context.Background()
+			if err := r.ctl.AgentLogin(ctx, "1002"); err != nil {
+				t.Fatal(err)
+			}
+			cb, err := r.desk.Schedule(ctx, Request{Number: "+4930555", Queue: "support", Agent: "1001", AgentDeadline: "30m", Note: "follow-up"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.waitFor("entry handed to routing", func() bool { return r.desk.Dispatch(ctx) == 0 && r.desk.handedCount() == 1 })
+			// 1002 is free, the entry is first in line, but it is not 1002's.
+			clk.Advance(time.Minute)
+			r.desk.Dispatch(ctx)
+			if n := srv.Originated("PJSIP/+4930555*"); n != 0 {
+				t.Fatalf("customer dialled %d times before the owner or the deadline", n)
+			}
+			// A caller arriving now is served by 1002 at once.
+			caller := ariFake{srv}.call(t, "+4930111")
+			r.waitFor("caller served by 1002", func() bool {
+				evs := r.ans.list()
+				return len(evs) == 1 && evs[0].AgentID == "1002" && evs[0].CallerNumber == "+4930111"
+			})
+			ariFake{srv}.hangup(t, caller)
+			r.waitFor("1002 free again", func() bool {
+				for _, a := range r.ctl.Snapshot().Agents {
+					if a.ID == "1002" {
+						return a.State == routing.StateAvailable
+					}
+				}
+				return false
+			})
+			if n := srv.Originated("PJSIP/+4930555*"); n != 0 {
+				t.Fatalf("customer dialled %d times before the owner or the deadline", n)
+			}
+			if tc.ownerLogin {
+				clk.Advance(10 * time.Minute)
+				if err := r.ctl.AgentLogin(ctx, "1001"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				clk.Advance(30 * time.Minute)
+			}
+			r.waitFor("callback answered", func() bool { return len(r.ans.list()) == 2 })
+			ev := r.ans.list()[1]
+			if ev.AgentID != tc.want || ev.CallID != EntryCallID(cb.ID) {
+				t.Fatalf("callback taken by %s (%s), want %s", ev.AgentID, ev.CallID, tc.want)
+			}
+			r.waitFor("bridged at the PBX", func() bool { return ariFake{srv}.bridgedTo(ev.Caller.ID) == ev.AgentLeg.ID })
+			got, atts, err := r.desk.Get(ctx, cb.ID)
+			if err != nil || got.State != storage.CallbackCompleted || len(atts) != 1 || atts[0].AgentID != tc.want {
+				t.Fatalf("after: %+v %+v %v", got, atts, err)
+			}
+			if n := srv.Originated("PJSIP/+4930555*"); n != 1 {
+				t.Fatalf("customer dialled %d times, want 1", n)
+			}
+		})
+	}
+}
+
+// TestWireCancelLeavesQueue: a callback cancelled while its entry waits
+// in the controller's queue leaves the queue at once (the wallboard's
+// figure drops), and nobody is dialled when an agent comes.
+func TestWireCancelLeavesQueue(t *testing.T) {
+	srv, err := aritest.New(aritest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	ad, err := ari.New(ari.Config{RequestTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second, ReconnectDelay: 300 * time.Millisecond,
+		Heartbeat: time.Hour, Nodes: []ari.NodeConfig{{Name: "ast1", URL: srv.URL(), Password: "switchboard"}}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewManual(simT0)
+	r := startFlowWith(t, ad, ariFake{srv}, clk, ownedRules, []routing.Agent{{ID: "1001", Endpoint: "PJSIP/1001", Queues: map[string]int{"support": 1}}}, "PJSIP/{number}@carrier")
+	r.waitFor("adapter connected", func() bool { return srv.Connected("switchboard") })
+	ctx := context.Background()
+	cb, err := r.desk.Schedule(ctx, Request{Number: "+4930777", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := func() int {
+		for _, q := range r.ctl.Snapshot().Queues {
+			if q.Name == "support" {
+				return q.CallbacksWaiting
+			}
+		}
+		return -1
+	}
+	r.desk.Dispatch(ctx)
+	r.waitFor("one callback waiting on the floor", func() bool { return waiting() == 1 })
+	if err := r.desk.Cancel(ctx, cb.ID, "test", "customer called in"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("entry gone from the queue", func() bool { return waiting() == 0 })
+	if err := r.ctl.AgentLogin(ctx, "1001"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	r.desk.Dispatch(ctx)
+	if n := srv.Originated("*"); n != 0 {
+		t.Fatalf("%d dials after the cancel", n)
+	}
+	got, _, _ := r.desk.Get(ctx, cb.ID)
+	if got.State != storage.CallbackCancelled {
+		t.Fatalf("state %s", got.State)
+	}
 }

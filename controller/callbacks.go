@@ -38,6 +38,9 @@ type CallbackOffer struct {
 	DialedNumber string
 	Caller       adapters.LegRef
 	Reason       string // "routing step", "max_wait" …
+	// Skills is the skill requirement the caller's entry rule gave it,
+	// which a callback entry keeps.
+	Skills map[string]int
 }
 
 // CallbackEntry is a callback waiting for an agent, with no live leg. It
@@ -50,6 +53,12 @@ type CallbackEntry struct {
 	CallerNumber string
 	DialedNumber string
 	Vars         map[string]string
+	// Skills is the skill requirement kept from the caller's entry.
+	Skills map[string]int
+	// Agent, when set, is the only agent routing offers the entry to until
+	// AgentUntil (an agent-owned callback); then any agent of the queue.
+	Agent      string
+	AgentUntil time.Time
 }
 
 // CallbackResult is what became of a Connect.
@@ -70,8 +79,9 @@ type CallbackResult struct {
 }
 
 // EnqueueCallback puts a callback entry in its queue, keeping its original
-// enqueue time and priority. When routing offers it to an agent the desk's
-// Connect is called instead of ringing the agent here.
+// enqueue time, priority and skill requirement, reserved for its owner
+// agent until its deadline when it has one. When routing offers it to an
+// agent the desk's Connect is called instead of ringing the agent here.
 func (c *Controller) EnqueueCallback(ctx context.Context, e CallbackEntry) error {
 	if e.ID == "" || e.Queue == "" {
 		return fmt.Errorf("callback entry: id and queue are required (id %q, queue %q)", e.ID, e.Queue)
@@ -88,8 +98,8 @@ func (c *Controller) EnqueueCallback(ctx context.Context, e CallbackEntry) error
 		cl := &call{id: e.ID, callerNum: e.CallerNumber, dialed: e.DialedNumber, vars: e.Vars, phase: phaseArriving,
 			arrivedAt: now, callback: &entry}
 		c.calls[cl.id] = cl
-		ds, err := c.engine.Enqueue(routing.Call{ID: e.ID, CallerNumber: e.CallerNumber, DialedNumber: e.DialedNumber, Vars: e.Vars},
-			e.Queue, e.Priority, e.EnqueuedAt, now)
+		ds, err := c.engine.EnqueueResumed(routing.Call{ID: e.ID, CallerNumber: e.CallerNumber, DialedNumber: e.DialedNumber, Vars: e.Vars},
+			e.Queue, routing.Resume{Priority: e.Priority, Since: e.EnqueuedAt, Require: e.Skills, Agent: e.Agent, AgentUntil: e.AgentUntil}, now)
 		if err != nil {
 			delete(c.calls, cl.id)
 			return fmt.Errorf("callback entry %q: %w", e.ID, err)
@@ -163,7 +173,7 @@ func (c *Controller) onOfferCallback(callID, queue, reason string, now time.Time
 		return
 	}
 	o := CallbackOffer{CallID: cl.id, Queue: queue, Priority: cl.priority, EnqueuedAt: cl.enqueuedAt, CallerNumber: cl.callerNum,
-		DialedNumber: cl.dialed, Caller: cl.caller, Reason: reason}
+		DialedNumber: cl.dialed, Caller: cl.caller, Reason: reason, Skills: c.engine.EntryRequirement(cl.id)}
 	c.wg.Add(1)
 	c.inflight.Add(1)
 	go func() {
