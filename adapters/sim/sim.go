@@ -55,6 +55,13 @@ type Stream struct {
 	Patience string `yaml:"patience" json:"patience"`
 	// VIPShare is the fraction of callers who carry VIP=1.
 	VIPShare float64 `yaml:"vip_share" json:"vip_share"`
+	// CallbackShare is the fraction of callers who accept a callback when
+	// one is offered: hearing the callbacks desk's offer prompt
+	// ("callback-offer") they press 1, and at "callback-confirm-or-other"
+	// they press 1 to confirm the number they called from; from the
+	// offer on they no longer give up by themselves. The others let the
+	// offer time out and keep waiting.
+	CallbackShare float64 `yaml:"callback_share" json:"callback_share"`
 }
 
 // AgentGroup generates Count agents with the same profile.
@@ -100,6 +107,9 @@ func (c Config) Validate() error {
 		}
 		if s.VIPShare < 0 || s.VIPShare > 1 {
 			return fmt.Errorf("sim.streams[%d].vip_share: %v is not between 0 and 1", i, s.VIPShare)
+		}
+		if s.CallbackShare < 0 || s.CallbackShare > 1 {
+			return fmt.Errorf("sim.streams[%d].callback_share: %v is not between 0 and 1", i, s.CallbackShare)
 		}
 		if s.PatienceMean < 0 {
 			return fmt.Errorf("sim.streams[%d].patience_mean: negative", i)
@@ -178,6 +188,9 @@ type callerInfo struct {
 	stream   int
 	arrived  time.Time
 	answered bool // bridged to an agent
+	// wantsCallback: this caller accepts a callback offer (CallbackShare);
+	// inCallback: they pressed 1 and wait for the dialogue to end.
+	wantsCallback, inCallback bool
 }
 
 // Log counts what the simulated world did, by its own bookkeeping (not the
@@ -190,6 +203,8 @@ type Log struct {
 	AbandonWaits  []time.Duration // arrival → hang up, for each abandoning caller
 	AgentNoAnswer int
 	Originates    int
+	// CallbacksAccepted counts callers who pressed 1 at a callback offer.
+	CallbacksAccepted int
 	// Vanished counts legs dropped by LoseLink (gone while the link was down).
 	Vanished int
 }
@@ -516,6 +531,11 @@ func (p *PBX) arrive(stream int, now time.Time) {
 	}
 	caller := fmt.Sprintf("%s%06d", s.CallerPrefix, p.rng.IntN(1000000))
 	l.callerNum, l.dialed, l.vars = caller, s.DialedNumber, vars
+	// Drawn only when the stream has a share, so seeded runs without
+	// callbacks are unchanged.
+	if s.CallbackShare > 0 {
+		l.caller.wantsCallback = p.rng.Float64() < s.CallbackShare
+	}
 	p.emit(adapters.CallArrived{Base: adapters.Base{Ref: p.ref(id), At: now}, CallerNumber: caller, DialedNumber: s.DialedNumber, Vars: vars})
 	if s.PatienceMean > 0 {
 		patience := p.patience(s)
@@ -572,7 +592,7 @@ func (p *PBX) countAbandon(l *leg, now time.Time) {
 
 func (p *PBX) callerGivesUp(id string, now time.Time) {
 	l := p.legs[id]
-	if l == nil || l.state == legGone || l.caller.answered {
+	if l == nil || l.state == legGone || l.caller.answered || l.caller.inCallback {
 		return
 	}
 	p.countAbandon(l, now)
@@ -684,12 +704,44 @@ func (p *PBX) Play(ctx context.Context, ref adapters.LegRef, media ...adapters.M
 	}
 	id := p.newID("playback")
 	now := p.clk.Now()
-	p.schedule(now.Add(time.Duration(len(media))*time.Second), func(at time.Time) {
+	end := now.Add(time.Duration(len(media)) * time.Second)
+	p.schedule(end, func(at time.Time) {
 		if _, ok := p.legs[ref.ID]; ok {
 			p.emit(adapters.PlaybackFinished{Base: adapters.Base{Ref: ref, At: at}, PlaybackID: id})
 		}
 	})
+	if l := p.legs[ref.ID]; l != nil && l.caller != nil && l.caller.wantsCallback {
+		p.answerCallbackPrompt(l, media, end)
+	}
 	return id, nil
+}
+
+// Prompt names the callbacks desk plays (callbacks.PromptOffer and
+// callbacks.PromptConfirm); the sim cannot import that package.
+const (
+	promptCallbackOffer   = "callback-offer"
+	promptCallbackConfirm = "callback-confirm-or-other"
+)
+
+// answerCallbackPrompt makes a caller who wants a callback press 1 when
+// the offer (and then the number read back) has been heard.
+func (p *PBX) answerCallbackPrompt(l *leg, media []adapters.Media, end time.Time) {
+	for _, m := range media {
+		if m.Value != promptCallbackOffer && m.Value != promptCallbackConfirm {
+			continue
+		}
+		if m.Value == promptCallbackOffer && !l.caller.inCallback {
+			l.caller.inCallback = true
+			p.stats.CallbacksAccepted++
+		}
+		id := l.id
+		p.schedule(end, func(at time.Time) {
+			if cur := p.legs[id]; cur == l && l.state != legGone && !l.caller.answered {
+				p.emit(adapters.DTMFReceived{Base: adapters.Base{Ref: p.ref(id), At: at}, Digit: "1", Duration: 100 * time.Millisecond})
+			}
+		})
+		return
+	}
 }
 
 // StopPlayback implements adapters.PBX.

@@ -315,6 +315,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{Config{Streams: []Stream{{RatePerMinute: 1}}}, "sim.streams[0].dialed_number"},
 		{Config{Streams: []Stream{{DialedNumber: "1", Patience: "gamma"}}}, "sim.streams[0].patience"},
 		{Config{Streams: []Stream{{DialedNumber: "1", VIPShare: 2}}}, "sim.streams[0].vip_share"},
+		{Config{Streams: []Stream{{DialedNumber: "1", CallbackShare: -0.1}}}, "sim.streams[0].callback_share"},
 		{Config{AgentGroups: []AgentGroup{{Count: 1}}}, "sim.agent_groups[0].prefix"},
 		{Config{AgentGroups: []AgentGroup{{Prefix: "a"}, {Prefix: "a"}}}, "sim.agent_groups[1].prefix"},
 		{Config{AgentGroups: []AgentGroup{{Prefix: "a", AnswerProbability: 1.5}}}, "answer_probability"},
@@ -348,5 +349,58 @@ func TestNothingKeptAfterCallsEnd(t *testing.T) {
 	s := w.p.Stats()
 	if s.Arrivals < 500 || legs > 30 || timers > 40 || recs != 0 || s.Waits != nil || s.AbandonWaits != nil {
 		t.Fatalf("after %d arrivals: %d legs, %d timers, %d recordings, waits kept %d", s.Arrivals, legs, timers, recs, len(s.AbandonWaits))
+	}
+}
+
+// TestCallbackShare: with CallbackShare 1 every caller presses 1 once the
+// callback offer has been heard, and 1 again once the number is read
+// back, and no longer gives up by themselves; with 0 nobody presses
+// anything. Other prompts get no key.
+func TestCallbackShare(t *testing.T) {
+	for _, share := range []float64{0, 1} {
+		w := newWorld(t, Config{Seed: 3, Streams: []Stream{{DialedNumber: "1000", RatePerMinute: 60, PatienceMean: 20 * time.Second, Patience: "fixed", CallbackShare: share}}})
+		var caller adapters.LegRef
+		for i := 0; i < 10 && caller.IsZero(); i++ {
+			w.run(time.Second)
+			for _, ev := range w.events() {
+				if a, ok := ev.(adapters.CallArrived); ok {
+					caller = a.Ref
+					break
+				}
+			}
+		}
+		ctx := context.Background()
+		if _, err := w.p.Play(ctx, caller, adapters.Media{Kind: "sound", Value: "welcome"}); err != nil {
+			t.Fatal(err)
+		}
+		w.run(2 * time.Second)
+		if _, err := w.p.Play(ctx, caller, adapters.Media{Kind: "sound", Value: "callback-offer"}); err != nil {
+			t.Fatal(err)
+		}
+		w.run(2 * time.Second)
+		if _, err := w.p.Play(ctx, caller, adapters.Media{Kind: "sound", Value: "callback-your-number"}, adapters.Media{Kind: "digits", Value: "123"},
+			adapters.Media{Kind: "sound", Value: "callback-confirm-or-other"}); err != nil {
+			t.Fatal(err)
+		}
+		w.run(30 * time.Second)
+		var keys []string
+		var hungUp bool
+		for _, ev := range w.events() {
+			switch e := ev.(type) {
+			case adapters.DTMFReceived:
+				if e.Ref == caller {
+					keys = append(keys, e.Digit)
+				}
+			case adapters.LegHungUp:
+				hungUp = hungUp || e.Ref == caller
+			}
+		}
+		want, gaveUp, accepted := "", true, 0
+		if share == 1 {
+			want, gaveUp, accepted = "11", false, 1
+		}
+		if strings.Join(keys, "") != want || hungUp != gaveUp || (w.p.Stats().CallbacksAccepted > 0) != (accepted > 0) {
+			t.Fatalf("share %v: keys %q (want %q), gave up %v, stats %+v\n%s", share, keys, want, hungUp, w.p.Stats(), w.trace())
+		}
 	}
 }
