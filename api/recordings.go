@@ -34,16 +34,19 @@ type RecordingTags struct {
 	Remove []string `json:"remove,omitempty"`
 }
 
-// RecordingHold is the body of POST /api/v1/recordings/{id}/hold.
+// RecordingHold is the body of POST /api/v1/recordings/{id}/hold. By
+// (default: the X-Switchboard-Actor header) goes into the audit log.
 type RecordingHold struct {
 	Hold   bool   `json:"hold"`
 	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
 }
 
 // RecordingExemplary is the body of POST /api/v1/recordings/{id}/exemplary.
 type RecordingExemplary struct {
 	Exemplary bool   `json:"exemplary"`
 	Note      string `json:"note,omitempty"`
+	By        string `json:"by,omitempty"`
 }
 
 // RecordingPurge is the body of POST /api/v1/recordings/purge.
@@ -51,13 +54,26 @@ type RecordingPurge struct {
 	// OlderThan is "90d", "12h", "2160h" … ("" = retention dates only).
 	OlderThan string `json:"older_than,omitempty"`
 	DryRun    bool   `json:"dry_run"`
+	// By is who purges (the audit log's actor; default: the
+	// X-Switchboard-Actor header).
+	By string `json:"by,omitempty"`
 }
 
 // ScorecardFile is the body of POST /api/v1/scorecards.
 type ScorecardFile struct {
 	Filename string `json:"filename"`
 	Content  string `json:"content"`
+	By       string `json:"by,omitempty"`
 }
+
+// Export trailers: a CSV or JSON export streams page by page, so an error
+// after the first byte cannot change the status any more. The server
+// declares these trailers; a client that does not find ExportRowsTrailer
+// (or finds ExportErrorTrailer) after the body holds a truncated file.
+const (
+	ExportRowsTrailer  = "X-Switchboard-Export-Rows"
+	ExportErrorTrailer = "X-Switchboard-Export-Error"
+)
 
 // EvaluationMark is one criterion's mark.
 type EvaluationMark struct {
@@ -101,6 +117,15 @@ type Recordings struct {
 	Purge           func(ctx context.Context, olderThan time.Duration, dryRun bool, actor string) (any, error)
 	Scorecards      func(ctx context.Context) (any, error)
 	ApplyScorecards func(ctx context.Context, filename string, data []byte, actor string) (any, error)
+	// Scorecard is one stored version of a card (version 0 = latest);
+	// ScorecardHistory lists every version of a card, oldest first.
+	Scorecard        func(ctx context.Context, name string, version int) (any, error)
+	ScorecardHistory func(ctx context.Context, name string) (any, error)
+	// AgentPause and AgentResume act on the running recording of the call
+	// an agent is on: the agent's own action (desktop button, softphone
+	// key) needs no recording id.
+	AgentPause  func(ctx context.Context, agentID, by, reason string) (any, error)
+	AgentResume func(ctx context.Context, agentID, by string) (any, error)
 	Evaluate        func(ctx context.Context, req EvaluationRequest) (any, error)
 	Comment         func(ctx context.Context, evaluationID, author, at, text string) (any, error)
 	Averages        func(ctx context.Context, by string, from, to time.Time) (any, error)
@@ -130,6 +155,11 @@ func RecordingRoutes(c Recordings) []Route {
 		{Method: http.MethodPost, Path: "/api/v1/recordings/{id}/exemplary", Handle: h.exemplary},
 		{Method: http.MethodGet, Path: "/api/v1/scorecards", Handle: h.scorecards},
 		{Method: http.MethodPost, Path: "/api/v1/scorecards", Handle: h.applyScorecards},
+		{Method: http.MethodGet, Path: "/api/v1/scorecards/{name}", Handle: h.scorecard},
+		{Method: http.MethodGet, Path: "/api/v1/scorecards/{name}/versions", Handle: h.scorecardHistory},
+		{Method: http.MethodGet, Path: "/api/v1/scorecards/{name}/versions/{version}", Handle: h.scorecard},
+		{Method: http.MethodPost, Path: "/api/v1/agents/{id}/recording/pause", Handle: h.agentPause},
+		{Method: http.MethodPost, Path: "/api/v1/agents/{id}/recording/resume", Handle: h.agentResume},
 		{Method: http.MethodPost, Path: "/api/v1/evaluations", Handle: h.evaluate},
 		{Method: http.MethodPost, Path: "/api/v1/evaluations/{id}/comments", Handle: h.comment},
 		{Method: http.MethodGet, Path: "/api/v1/evaluations/averages", Handle: h.averages},
@@ -297,12 +327,31 @@ func (h *recHandlers) export(w http.ResponseWriter, r *http.Request) error {
 	ct := map[string]string{"csv": "text/csv; charset=utf-8", "json": "application/json"}[format]
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="recordings.%s"`, format))
-	// The body streams page by page; an error after the first byte can only
-	// cut the stream, which the client sees as a truncated file.
-	if _, err := h.c.Export(r.Context(), f, format, w); err != nil {
-		return h.mapErr(err)
+	w.Header().Set("Trailer", ExportRowsTrailer+", "+ExportErrorTrailer)
+	// The body streams page by page. An error before the first byte is an
+	// ordinary error response; after it, only the trailer can say so.
+	cw := &countingWriter{w: w}
+	n, err := h.c.Export(r.Context(), f, format, cw)
+	if err != nil {
+		if cw.n == 0 {
+			return h.mapErr(err)
+		}
+		w.Header().Set(ExportErrorTrailer, strings.ReplaceAll(err.Error(), "\n", " "))
+		return nil
 	}
+	w.Header().Set(ExportRowsTrailer, strconv.Itoa(n))
 	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (h *recHandlers) get(w http.ResponseWriter, r *http.Request) error {
@@ -386,7 +435,7 @@ func (h *recHandlers) hold(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &req, false); err != nil {
 		return err
 	}
-	if err := h.c.Hold(r.Context(), r.PathValue("id"), req.Hold, actor(r), req.Reason); err != nil {
+	if err := h.c.Hold(r.Context(), r.PathValue("id"), req.Hold, by(r, req.By), req.Reason); err != nil {
 		return h.mapErr(err)
 	}
 	return h.get(w, r)
@@ -397,7 +446,7 @@ func (h *recHandlers) exemplary(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &req, false); err != nil {
 		return err
 	}
-	if err := h.c.Exemplary(r.Context(), r.PathValue("id"), req.Exemplary, actor(r), req.Note); err != nil {
+	if err := h.c.Exemplary(r.Context(), r.PathValue("id"), req.Exemplary, by(r, req.By), req.Note); err != nil {
 		return h.mapErr(err)
 	}
 	return h.get(w, r)
@@ -412,7 +461,7 @@ func (h *recHandlers) purge(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return BadRequest("older_than", err.Error())
 	}
-	out, err := h.c.Purge(r.Context(), age, req.DryRun, actor(r))
+	out, err := h.c.Purge(r.Context(), age, req.DryRun, by(r, req.By))
 	if err != nil {
 		return h.mapErr(err)
 	}
@@ -435,7 +484,7 @@ func (h *recHandlers) applyScorecards(w http.ResponseWriter, r *http.Request) er
 	if req.Filename == "" {
 		req.Filename = "scorecards.yaml"
 	}
-	out, err := h.c.ApplyScorecards(r.Context(), req.Filename, []byte(req.Content), actor(r))
+	out, err := h.c.ApplyScorecards(r.Context(), req.Filename, []byte(req.Content), by(r, req.By))
 	if err != nil {
 		if e := h.mapErr(err); e != err {
 			return e
@@ -443,6 +492,66 @@ func (h *recHandlers) applyScorecards(w http.ResponseWriter, r *http.Request) er
 		return &Error{Status: http.StatusBadRequest, Field: "content", Message: err.Error(), Err: err}
 	}
 	return WriteJSON(w, http.StatusOK, map[string]any{"applied": out})
+}
+
+func (h *recHandlers) scorecard(w http.ResponseWriter, r *http.Request) error {
+	version := 0
+	if v := r.PathValue("version"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return BadRequest("version", fmt.Sprintf("%q is not a version number (1, 2, …)", v))
+		}
+		version = n
+	}
+	out, err := h.c.Scorecard(r.Context(), r.PathValue("name"), version)
+	if err != nil {
+		return h.mapErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *recHandlers) scorecardHistory(w http.ResponseWriter, r *http.Request) error {
+	out, err := h.c.ScorecardHistory(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return h.mapErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "versions": out})
+}
+
+// agentBy is who acts on an agent's recording: the body's by, else the
+// X-Switchboard-Actor header, else the agent itself (its own action).
+func agentBy(r *http.Request, body string) string {
+	if body != "" {
+		return body
+	}
+	if a := r.Header.Get("X-Switchboard-Actor"); a != "" {
+		return a
+	}
+	return r.PathValue("id")
+}
+
+func (h *recHandlers) agentPause(w http.ResponseWriter, r *http.Request) error {
+	var req RecordingAction
+	if err := Decode(r, &req, true); err != nil {
+		return err
+	}
+	out, err := h.c.AgentPause(r.Context(), r.PathValue("id"), agentBy(r, req.By), req.Reason)
+	if err != nil {
+		return h.mapErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *recHandlers) agentResume(w http.ResponseWriter, r *http.Request) error {
+	var req RecordingAction
+	if err := Decode(r, &req, true); err != nil {
+		return err
+	}
+	out, err := h.c.AgentResume(r.Context(), r.PathValue("id"), agentBy(r, req.By))
+	if err != nil {
+		return h.mapErr(err)
+	}
+	return WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *recHandlers) evaluate(w http.ResponseWriter, r *http.Request) error {

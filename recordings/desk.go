@@ -144,6 +144,52 @@ func (d *Desk) Resume(ctx context.Context, id, by string) (*storage.PauseSpan, e
 	return d.svc.Resume(ctx, id, by)
 }
 
+// AgentPause pauses the running recording of the call an agent is on (the
+// agent's own action: it knows its call, not the recording id).
+func (d *Desk) AgentPause(ctx context.Context, agentID, by, reason string) (*storage.PauseSpan, error) {
+	id, err := d.agentRecording(ctx, agentID)
+	if err != nil {
+		return nil, err
+	}
+	return d.Pause(ctx, id, by, reason)
+}
+
+// AgentResume resumes the paused recording of the call an agent is on.
+func (d *Desk) AgentResume(ctx context.Context, agentID, by string) (*storage.PauseSpan, error) {
+	id, err := d.agentRecording(ctx, agentID)
+	if err != nil {
+		return nil, err
+	}
+	return d.Resume(ctx, id, by)
+}
+
+// agentRecording finds the recording an agent acts on: the service's own
+// view of bridged calls first, then (after a restart, before the call's
+// next event) the database's running recordings of that agent.
+func (d *Desk) agentRecording(ctx context.Context, agentID string) (string, error) {
+	if d.svc == nil {
+		return "", ErrNoPBX
+	}
+	if strings.TrimSpace(agentID) == "" {
+		return "", &FieldError{"agent", "required"}
+	}
+	if id := d.svc.RecordingOfAgent(agentID); id != "" {
+		return id, nil
+	}
+	recs, _, err := d.store.SearchRecordings(ctx, storage.RecordingFilter{AgentID: agentID, Status: storage.RecordingActive, Limit: 2})
+	if err != nil {
+		return "", err
+	}
+	switch len(recs) {
+	case 1:
+		return recs[0].ID, nil
+	case 0:
+		return "", fmt.Errorf("agent %q: %w", agentID, ErrNotRecording)
+	default:
+		return "", fmt.Errorf("agent %q has more than one running recording (%s, %s): name the recording: %w", agentID, recs[0].ID, recs[1].ID, storage.ErrRecordingState)
+	}
+}
+
 // Tag adds and removes tags.
 func (d *Desk) Tag(ctx context.Context, id string, add, remove []string) error {
 	if len(add) == 0 && len(remove) == 0 {
@@ -320,6 +366,66 @@ func (d *Desk) Scorecard(ctx context.Context, name string, version int) (*review
 	}
 	c.Version = v.Version
 	return &c, nil
+}
+
+// StoredScorecard is one stored version of a scorecard with who applied it
+// and when.
+type StoredScorecard struct {
+	review.Scorecard
+	Checksum  string    `json:"checksum"`
+	AppliedBy string    `json:"applied_by"`
+	AppliedAt time.Time `json:"applied_at"`
+}
+
+// ScorecardVersion returns one stored version of a card (0 = latest).
+func (d *Desk) ScorecardVersion(ctx context.Context, name string, version int) (*StoredScorecard, error) {
+	if version < 0 {
+		return nil, &FieldError{"version", fmt.Sprintf("%d is not a version number", version)}
+	}
+	v, err := d.store.ScorecardVersionOf(ctx, name, version)
+	if err != nil {
+		return nil, err
+	}
+	out := &StoredScorecard{Checksum: v.Checksum, AppliedBy: v.AppliedBy, AppliedAt: v.AppliedAt}
+	if err := json.Unmarshal([]byte(v.Body), &out.Scorecard); err != nil {
+		return nil, fmt.Errorf("scorecard %s@%d: stored body unreadable: %w", name, v.Version, err)
+	}
+	out.Version = v.Version
+	return out, nil
+}
+
+// ScorecardVersionInfo is one line of a card's history.
+type ScorecardVersionInfo struct {
+	Version   int       `json:"version"`
+	Checksum  string    `json:"checksum"`
+	AppliedBy string    `json:"applied_by"`
+	AppliedAt time.Time `json:"applied_at"`
+	Criteria  int       `json:"criteria"`
+	PassMark  float64   `json:"pass_mark"`
+}
+
+// ScorecardHistory lists every stored version of a card, oldest first.
+func (d *Desk) ScorecardHistory(ctx context.Context, name string) ([]ScorecardVersionInfo, error) {
+	vs, err := d.store.ScorecardVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ScorecardVersionInfo
+	for _, v := range vs {
+		if v.Name != name {
+			continue
+		}
+		var c review.Scorecard
+		if err := json.Unmarshal([]byte(v.Body), &c); err != nil {
+			return nil, fmt.Errorf("scorecard %s@%d: stored body unreadable: %w", name, v.Version, err)
+		}
+		out = append(out, ScorecardVersionInfo{Version: v.Version, Checksum: v.Checksum, AppliedBy: v.AppliedBy, AppliedAt: v.AppliedAt,
+			Criteria: len(c.Criteria), PassMark: c.PassMark})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("scorecard %q: %w", name, storage.ErrNotFound)
+	}
+	return out, nil
 }
 
 // Scorecards lists the latest version of every stored scorecard.

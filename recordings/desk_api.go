@@ -41,6 +41,14 @@ func (d *Desk) API() api.Recordings {
 		ApplyScorecards: func(ctx context.Context, filename string, data []byte, actor string) (any, error) {
 			return d.ApplyScorecards(ctx, filename, data, actor)
 		},
+		Scorecard: func(ctx context.Context, name string, version int) (any, error) {
+			return d.ScorecardVersion(ctx, name, version)
+		},
+		ScorecardHistory: func(ctx context.Context, name string) (any, error) { return d.ScorecardHistory(ctx, name) },
+		AgentPause: func(ctx context.Context, agentID, by, reason string) (any, error) {
+			return d.AgentPause(ctx, agentID, by, reason)
+		},
+		AgentResume: func(ctx context.Context, agentID, by string) (any, error) { return d.AgentResume(ctx, agentID, by) },
 		Evaluate: func(ctx context.Context, req api.EvaluationRequest) (any, error) {
 			in := EvaluationInput{RecordingID: req.RecordingID, Scorecard: req.Scorecard, Version: req.Version, Reviewer: req.Reviewer,
 				Notes: req.Notes, Exemplary: req.Exemplary}
@@ -74,7 +82,7 @@ func (d *Desk) API() api.Recordings {
 			return out, err
 		},
 		NotFound:    []error{storage.ErrNotFound, ErrNoCall},
-		Conflict:    []error{storage.ErrRecordingState, ErrAlreadyRecording, ErrNotAllowed},
+		Conflict:    []error{storage.ErrRecordingState, ErrAlreadyRecording, ErrNotAllowed, ErrNotRecording},
 		BadInput:    []error{review.ErrInvalid, review.ErrScore, storage.ErrBadFilter},
 		Unavailable: []error{ErrNoPBX, adapters.ErrUnreachable},
 	}

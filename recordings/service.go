@@ -23,6 +23,8 @@ var (
 	ErrNoCall = errors.New("call is not bridged on this switchboard")
 	// ErrAlreadyRecording means the call has a running recording.
 	ErrAlreadyRecording = errors.New("call is already being recorded")
+	// ErrNotRecording means an agent has no running recording to act on.
+	ErrNotRecording = errors.New("no running recording")
 )
 
 // Store is what the service needs from storage (storage.Store satisfies it).
@@ -129,6 +131,19 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("recordings: service needs a PBX and a store")
 	}
 	return s, nil
+}
+
+// RecordingOfAgent returns the running recording of the call an agent is
+// bridged to ("" when there is none this service knows of).
+func (s *Service) RecordingOfAgent(agentID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.calls {
+		if b.ev.AgentID == agentID && b.recordingID != "" {
+			return b.recordingID
+		}
+	}
+	return ""
 }
 
 // Config returns the service's configuration (defaults applied).

@@ -136,6 +136,9 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	}); err != nil {
 		return nil, fmt.Errorf("%w: recordings: %w", config.ErrInvalid, err)
 	}
+	if err = s.applyScorecards(ctx); err != nil {
+		return nil, err
+	}
 	if s.ctl, err = controller.New(cfg.Controller, controller.Deps{
 		PBX: s.pbx, Engine: s.engine, Journal: s.journal, Store: s.store, Clock: s.clk, Log: log,
 		Callbacks: plug, Observers: []controller.Observer{plug, s.recs},
@@ -182,6 +185,7 @@ func (s *Server) routes() [][]api.Route {
 		api.RulesRoutes(s.rulesAPI()),
 		api.CallbackRoutes(s.desk.API()),
 		api.ReportRoutes(s.reportsAPI()),
+		api.RecordingRoutes(s.recordingsAPI()),
 	}
 }
 
