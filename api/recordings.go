@@ -124,12 +124,12 @@ type Recordings struct {
 	// AgentPause and AgentResume act on the running recording of the call
 	// an agent is on: the agent's own action (desktop button, softphone
 	// key) needs no recording id.
-	AgentPause  func(ctx context.Context, agentID, by, reason string) (any, error)
-	AgentResume func(ctx context.Context, agentID, by string) (any, error)
-	Evaluate        func(ctx context.Context, req EvaluationRequest) (any, error)
-	Comment         func(ctx context.Context, evaluationID, author, at, text string) (any, error)
-	Averages        func(ctx context.Context, by string, from, to time.Time) (any, error)
-	ReviewSample    func(ctx context.Context, week time.Time, n int, agent string) (any, error)
+	AgentPause   func(ctx context.Context, agentID, by, reason string) (any, error)
+	AgentResume  func(ctx context.Context, agentID, by string) (any, error)
+	Evaluate     func(ctx context.Context, req EvaluationRequest) (any, error)
+	Comment      func(ctx context.Context, evaluationID, author, at, text string) (any, error)
+	Averages     func(ctx context.Context, by string, from, to time.Time) (any, error)
+	ReviewSample func(ctx context.Context, week time.Time, n int, agent string) (any, error)
 	// Sentinels of the desk: unknown (404), state conflict (409), bad
 	// input without a field (400), no PBX (503).
 	NotFound    []error
