@@ -378,6 +378,10 @@ type Resume struct {
 	// keeps its place. Other calls are never held up behind it.
 	Agent      string
 	AgentUntil time.Time
+	// OfferTimeout, when set, replaces the queue's offer_timeout for this
+	// call: a callback entry's offer lasts while the customer and then the
+	// agent ring, longer than an agent alone rings for a caller.
+	OfferTimeout time.Duration
 }
 
 // EnqueueResumed is Enqueue for a call that carries a skill requirement
@@ -398,6 +402,7 @@ func (e *Engine) EnqueueResumed(c Call, queue string, r Resume, now time.Time) (
 	if r.Agent != "" && (r.AgentUntil.IsZero() || r.AgentUntil.After(now)) {
 		o = owner{agent: r.Agent, until: r.AgentUntil}
 	}
+	o.offerTimeout = r.OfferTimeout
 	return e.enqueue(c, queue, r.Priority, cloneMap(r.Require), nil, "resumed", since, now, o)
 }
 
@@ -415,6 +420,8 @@ func (e *Engine) EntryRequirement(callID string) map[string]int {
 type owner struct {
 	agent string
 	until time.Time
+	// offerTimeout overrides the queue's offer timeout (0 = the queue's).
+	offerTimeout time.Duration
 }
 
 func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, filter AgentFilter, rule string, since, now time.Time, own owner) ([]Decision, error) {
@@ -972,8 +979,12 @@ func (e *Engine) offer(cs *callState, ag *agentState, q *queueState, trace Trace
 		q.rrLast = ag.def.ID
 	}
 	out = e.setState(ag, StateOffered, "", now, out)
-	e.pushTimer(now.Add(q.cfg.OfferTimeout), timerOffer, cs.call.ID, ag.def.ID, 0, e.token)
-	return append(out, Offer{CallID: cs.call.ID, AgentID: ag.def.ID, Endpoint: ag.def.Endpoint, Queue: cs.queue, Timeout: q.cfg.OfferTimeout, Trace: trace})
+	timeout := q.cfg.OfferTimeout
+	if cs.owner.offerTimeout > 0 {
+		timeout = cs.owner.offerTimeout
+	}
+	e.pushTimer(now.Add(timeout), timerOffer, cs.call.ID, ag.def.ID, 0, e.token)
+	return append(out, Offer{CallID: cs.call.ID, AgentID: ag.def.ID, Endpoint: ag.def.Endpoint, Queue: cs.queue, Timeout: timeout, Trace: trace})
 }
 
 // better returns the queue strategy's order: better(a, b) means a should
@@ -1583,7 +1594,7 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", 0, cs.tokens.announce)
 	case timerOwner:
 		cs := e.calls[t.id]
-		cs.owner = owner{}
+		cs.owner.agent, cs.owner.until = "", time.Time{}
 		out = e.matchCall(cs, now, out)
 	}
 	return out

@@ -140,3 +140,40 @@ entry:
 		t.Fatal("not a copy, or an unknown call has one")
 	}
 }
+
+// TestResumedOfferTimeout: a resumed call's own offer timeout replaces the
+// queue's, so a callback's offer is not withdrawn while the customer rings.
+func TestResumedOfferTimeout(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	e := NewEngine(&Config{Queues: []QueueConfig{{Name: "q", OfferTimeout: 15 * time.Second}}})
+	e.UpsertAgent(Agent{ID: "bob", Endpoint: "b", Queues: map[string]int{"q": 1}}, t0)
+	if _, err := e.Login("bob", t0); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.EnqueueResumed(Call{ID: "cb"}, "q", Resume{Since: t0, OfferTimeout: time.Minute}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offer Offer
+	for _, d := range ds {
+		if o, ok := d.(Offer); ok {
+			offer = o
+		}
+	}
+	if offer.CallID != "cb" || offer.Timeout != time.Minute {
+		t.Fatalf("offer %+v", offer)
+	}
+	for _, d := range e.Tick(t0.Add(30 * time.Second)) {
+		if _, ok := d.(Withdraw); ok {
+			t.Fatalf("withdrawn at the queue's timeout: %+v", d)
+		}
+	}
+	var withdrawn bool
+	for _, d := range e.Tick(t0.Add(time.Minute)) {
+		_, ok := d.(Withdraw)
+		withdrawn = withdrawn || ok
+	}
+	if !withdrawn {
+		t.Fatal("not withdrawn at its own timeout")
+	}
+}
