@@ -99,7 +99,7 @@ func (p *Plug) EnqueueCallback(ctx context.Context, e Entry) error {
 	}
 	return p.flow.EnqueueCallback(ctx, controller.CallbackEntry{ID: e.CallID, Queue: e.Queue, Priority: e.Priority, EnqueuedAt: e.Since,
 		CallerNumber: e.Number, Vars: map[string]string{"SWITCHBOARD_CALLBACK": e.CallbackID}, Skills: e.Skills,
-		Agent: e.Agent, AgentUntil: e.Deadline})
+		Agent: e.Agent, AgentUntil: e.Deadline, OfferTimeout: e.OfferTimeout})
 }
 
 // RemoveCallback implements Floor: a cancelled or rescheduled entry leaves

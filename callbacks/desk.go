@@ -133,6 +133,10 @@ type Entry struct {
 	// before its deadline).
 	Agent    string
 	Deadline time.Time
+	// OfferTimeout is how long routing's offer of the entry to an agent
+	// may last: the customer's ring, then the agent's, and a margin. The
+	// queue's offer timeout (one agent ringing) would withdraw it mid-dial.
+	OfferTimeout time.Duration
 }
 
 // Floor is what the desk needs from the call flow (the controller): put
@@ -151,6 +155,7 @@ type Store interface {
 	CallbackAttempts(ctx context.Context, id string) ([]storage.CallbackAttempt, error)
 	ClaimCallback(ctx context.Context, id, owner string, now time.Time, lease time.Duration) error
 	ReleaseCallback(ctx context.Context, id, owner string, now time.Time) error
+	RenewLease(ctx context.Context, id, owner string, now time.Time, lease time.Duration) error
 	BeginAttempt(ctx context.Context, id, owner, agentID, tag string, now time.Time) (*storage.CallbackAttempt, error)
 	AttemptLeg(ctx context.Context, attemptID uint64, node, legID string) error
 	AttemptAnswered(ctx context.Context, attemptID uint64, at time.Time) error
@@ -483,7 +488,8 @@ func (d *Desk) Dispatch(ctx context.Context) int {
 			d.whenClosed(ctx, cb, p, now)
 			continue
 		}
-		e := Entry{CallID: EntryCallID(cb.ID), CallbackID: cb.ID, Queue: cb.Queue, Priority: cb.Priority, Since: cb.EnqueuedAt, Number: cb.Number}
+		e := Entry{CallID: EntryCallID(cb.ID), CallbackID: cb.ID, Queue: cb.Queue, Priority: cb.Priority, Since: cb.EnqueuedAt, Number: cb.Number,
+			OfferTimeout: d.lease() + 15*time.Second}
 		if cb.Skills != "" {
 			json.Unmarshal([]byte(cb.Skills), &e.Skills)
 		}

@@ -210,6 +210,7 @@ func (d *Desk) dialCustomerFirst(ctx context.Context, cb *storage.Callback, att 
 		return Result{Outcome: out, Customer: cust}, cause, errText(err)
 	}
 	d.store.AttemptAnswered(context.WithoutCancel(ctx), att.ID, d.clk.Now())
+	d.renew(ctx, cb.ID)
 	// The customer hears that an agent is being connected while the
 	// agent's phone rings.
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -237,6 +238,7 @@ func (d *Desk) dialAgentFirst(ctx context.Context, cb *storage.Callback, att *st
 		}
 		return Result{Outcome: OutcomeAgentMissed, Agent: ag}, acause, "agent did not answer: " + errText(err)
 	}
+	d.renew(ctx, cb.ID)
 	cust, out, cause, err := d.ring(ctx, d.customerReq(cb, att, ag.Node))
 	d.noteLeg(att, cust)
 	if err != nil || out != OutcomeConnected {
@@ -245,6 +247,15 @@ func (d *Desk) dialAgentFirst(ctx context.Context, cb *storage.Callback, att *st
 	}
 	d.store.AttemptAnswered(context.WithoutCancel(ctx), att.ID, d.clk.Now())
 	return d.bridge(ctx, cust, ag)
+}
+
+// renew extends the claim when the first leg answered, so the second
+// leg's full ring time fits in the lease: a lease that lapsed mid-call
+// would let recovery on another instance settle a live attempt.
+func (d *Desk) renew(ctx context.Context, id string) {
+	if err := d.store.RenewLease(context.WithoutCancel(ctx), id, d.cfg.Instance, d.clk.Now(), d.lease()); err != nil {
+		d.log.Warn("could not renew the callback's claim", "callback_id", id, "err", err)
+	}
 }
 
 func (d *Desk) noteLeg(att *storage.CallbackAttempt, leg adapters.LegRef) {

@@ -80,6 +80,7 @@ func (d *Desk) Offer(ctx context.Context, c OfferCall, done func(accepted bool, 
 	d.ivr[c.Leg] = s
 	d.mu.Unlock()
 	d.count(c.Queue).Offered++
+	d.log.Info("callback offered", "call_id", c.CallID, "queue", c.Queue, "waited_since", c.EnqueuedAt)
 	d.play(c.Leg, adapters.Media{Kind: "sound", Value: PromptOffer})
 	d.arm(s)
 }

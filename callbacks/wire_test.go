@@ -232,8 +232,8 @@ func startFlowWith(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock,
 	}
 	pl := &playLog{PBX: ad, plays: map[string][]string{}}
 	plug := NewPlug()
-	desk, err := New(Config{Instance: "wire", CustomerEndpoint: custEP, CallerID: "+3310000000", RingTimeout: 5 * time.Second,
-		AgentRingTimeout: 5 * time.Second, Poll: 50 * time.Millisecond, KeyTimeout: 5 * time.Second,
+	desk, err := New(Config{Instance: "wire", CustomerEndpoint: custEP, CallerID: "+3310000000", RingTimeout: 30 * time.Second,
+		AgentRingTimeout: 20 * time.Second, Poll: 50 * time.Millisecond, KeyTimeout: 5 * time.Second,
 		Queues: map[string]QueueConfig{"support": {}}}, st, pl, plug, clk, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -514,5 +514,64 @@ func TestWireCancelLeavesQueue(t *testing.T) {
 	got, _, _ := r.desk.Get(ctx, cb.ID)
 	if got.State != storage.CallbackCancelled {
 		t.Fatalf("state %s", got.State)
+	}
+}
+
+// TestWireSlowCustomer: the customer lets the phone ring for longer than
+// the queue's offer_timeout (10 s) before answering. Routing's offer of
+// the entry to the agent must last the whole dial — the customer's ring,
+// then the agent's — or it is withdrawn and the customer is cut off
+// mid-ring. Manual clock; the fake rings until the test answers.
+func TestWireSlowCustomer(t *testing.T) {
+	srv, err := aritest.New(aritest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	srv.Behave("PJSIP/+4930888@carrier", aritest.Behavior{Manual: true})
+	ad, err := ari.New(ari.Config{RequestTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second, ReconnectDelay: 300 * time.Millisecond,
+		Heartbeat: time.Hour, Nodes: []ari.NodeConfig{{Name: "ast1", URL: srv.URL(), Password: "switchboard"}}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewManual(simT0)
+	r := startFlowWith(t, ad, ariFake{srv}, clk, ownedRules, []routing.Agent{{ID: "1001", Endpoint: "PJSIP/1001", Queues: map[string]int{"support": 1}}}, "PJSIP/{number}@carrier")
+	r.waitFor("adapter connected", func() bool { return srv.Connected("switchboard") })
+	ctx := context.Background()
+	if err := r.ctl.AgentLogin(ctx, "1001"); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := r.desk.Schedule(ctx, Request{Number: "+4930888", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.desk.Dispatch(ctx)
+	ringing := func() string {
+		if chs := srv.ChannelsByEndpoint("PJSIP/+4930888@carrier"); len(chs) == 1 {
+			return chs[0].ID
+		}
+		return ""
+	}
+	r.waitFor("customer ringing", func() bool { return ringing() != "" })
+	cust := ringing()
+	// Past the queue's offer timeout (10 s), within the desk's ring
+	// timeout (30 s): the customer's phone must keep ringing. (Bounded
+	// look at an absence; it never passes by luck the other way.)
+	clk.Advance(15 * time.Second)
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if ringing() != cust {
+			t.Fatal("customer cut off while ringing: the offer was withdrawn at the queue's offer timeout")
+		}
+	}
+	if err := srv.Answer(cust); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("callback answered", func() bool { return len(r.ans.list()) == 1 })
+	got, atts, err := r.desk.Get(ctx, cb.ID)
+	if err != nil || got.State != storage.CallbackCompleted || len(atts) != 1 || atts[0].Outcome != string(OutcomeConnected) {
+		t.Fatalf("after: %+v %+v %v", got, atts, err)
+	}
+	if n := srv.Originated("PJSIP/+4930888*"); n != 1 {
+		t.Fatalf("customer dialled %d times", n)
 	}
 }

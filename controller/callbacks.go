@@ -59,6 +59,9 @@ type CallbackEntry struct {
 	// AgentUntil (an agent-owned callback); then any agent of the queue.
 	Agent      string
 	AgentUntil time.Time
+	// OfferTimeout bounds routing's offer of the entry to an agent (the
+	// whole Connect: customer and agent ringing); 0 = the queue's.
+	OfferTimeout time.Duration
 }
 
 // CallbackResult is what became of a Connect.
@@ -99,7 +102,8 @@ func (c *Controller) EnqueueCallback(ctx context.Context, e CallbackEntry) error
 			arrivedAt: now, callback: &entry}
 		c.calls[cl.id] = cl
 		ds, err := c.engine.EnqueueResumed(routing.Call{ID: e.ID, CallerNumber: e.CallerNumber, DialedNumber: e.DialedNumber, Vars: e.Vars},
-			e.Queue, routing.Resume{Priority: e.Priority, Since: e.EnqueuedAt, Require: e.Skills, Agent: e.Agent, AgentUntil: e.AgentUntil}, now)
+			e.Queue, routing.Resume{Priority: e.Priority, Since: e.EnqueuedAt, Require: e.Skills, Agent: e.Agent, AgentUntil: e.AgentUntil,
+				OfferTimeout: e.OfferTimeout}, now)
 		if err != nil {
 			delete(c.calls, cl.id)
 			return fmt.Errorf("callback entry %q: %w", e.ID, err)
