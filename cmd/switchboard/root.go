@@ -72,6 +72,7 @@ through its API (--server, SWITCHBOARD_SERVER).`,
 		newRulesCmd(app),
 		newCallbackCmd(app),
 		newMigrateCmd(app), newReportCmd(app),
+		newRecordingsCmd(app),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
