@@ -26,7 +26,7 @@ func floorAt(n int) api.FloorView {
 		Queues: []api.Queue{
 			{Name: "support", Waiting: 3 + n, LongestWaitSeconds: 75, Offered: 40 + n, Answered: 30 + n, Abandoned: 6,
 				ServiceLevel: 0.5, ServiceLevelGoal: 0.95, ServiceLevelThresholdSeconds: 20, AbandonRate: 0.15,
-				AgentsByState: map[string]int{"on_call": 4}},
+				AgentsByState: map[string]int{"on_call": 4}, CallbacksWaiting: 2},
 			{Name: "billing", Waiting: 0, Offered: 20, Answered: 20, ServiceLevel: 0.97, ServiceLevelGoal: 0.9,
 				ServiceLevelThresholdSeconds: 30, AgentsByState: map[string]int{"available": 2}},
 		},
@@ -109,6 +109,8 @@ func TestWallboardRendersLiveInChromium(t *testing.T) {
 		{sel("support", "abandon_rate"), "15%"},
 		{sel("support", "longest_wait"), "1:15"},
 		{`[data-metric="agents_available"]`, "2"},
+		{sel("support", "callbacks_waiting"), "2 callbacks"},
+		{sel("billing", "callbacks_waiting"), "0 callbacks"},
 	} {
 		got, err := textOf(ctx, c.sel)
 		if err != nil {
