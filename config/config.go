@@ -263,7 +263,7 @@ func DemoSim() sim.Config {
 		Speed: 1,
 		Streams: []sim.Stream{
 			{DialedNumber: "1000", CallerPrefix: "+3314500", RatePerMinute: 10, PatienceMean: 90 * time.Second, Patience: "lognormal", VIPShare: 0.05},
-			// Billing offers callbacks after a minute (configs/routing.yaml);
+			// Billing offers callbacks after 30 s (configs/routing.yaml);
 			// half of the callers offered one accept it.
 			{DialedNumber: "2000", CallerPrefix: "+3314600", RatePerMinute: 6, PatienceMean: 90 * time.Second, Patience: "lognormal", CallbackShare: 0.5},
 			{DialedNumber: "3000", CallerPrefix: "+3314700", RatePerMinute: 6, PatienceMean: 120 * time.Second, Patience: "lognormal"},
