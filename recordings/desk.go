@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,33 @@ func (d *Desk) Show(ctx context.Context, id string) (*Detail, error) {
 	if evs == nil {
 		evs = []storage.Evaluation{}
 	}
+	d.cardOrder(ctx, evs)
 	return &Detail{Recording: *r, LocalPath: d.cfg.LocalPath(r), Evaluations: evs}, nil
+}
+
+// cardOrder puts each evaluation's scores in the order of its scorecard
+// version's criteria (storage returns them by criterion id), so a reader
+// sees them as the reviewer filled the card in. A card that cannot be
+// loaded leaves the order as stored.
+func (d *Desk) cardOrder(ctx context.Context, evs []storage.Evaluation) {
+	cards := map[string]*review.Scorecard{}
+	for i := range evs {
+		e := &evs[i]
+		key := e.Scorecard + "@" + strconv.Itoa(e.ScorecardVersion)
+		c, ok := cards[key]
+		if !ok {
+			c, _ = d.Scorecard(ctx, e.Scorecard, e.ScorecardVersion)
+			cards[key] = c
+		}
+		if c == nil {
+			continue
+		}
+		pos := map[string]int{}
+		for j, cr := range c.Criteria {
+			pos[cr.ID] = j
+		}
+		sort.SliceStable(e.Scores, func(a, b int) bool { return pos[e.Scores[a].Criterion] < pos[e.Scores[b].Criterion] })
+	}
 }
 
 // Start records a bridged call on demand.

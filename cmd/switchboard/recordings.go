@@ -78,6 +78,7 @@ type recFilter struct {
 	from, to, agent, queue, caller, call, node, tag, status string
 	minScore, maxScore, minDur, maxDur, held                string
 	exemplary                                               bool
+	paging                                                  bool
 	limit                                                   int
 	cursor                                                  string
 }
@@ -97,6 +98,7 @@ func (f *recFilter) bind(fl *pflag.FlagSet, paging bool) {
 	fl.StringVar(&f.minDur, "min-duration", "", "at least this long (90s, 5m)")
 	fl.StringVar(&f.maxDur, "max-duration", "", "at most this long")
 	fl.StringVar(&f.held, "held", "", "true: only under legal hold; false: only not held")
+	f.paging = paging
 	if paging {
 		fl.IntVar(&f.limit, "limit", 50, "recordings per page (1–10000)")
 		fl.StringVar(&f.cursor, "cursor", "", "continue after the page that printed this cursor")
@@ -169,7 +171,7 @@ func (f *recFilter) query(now time.Time) (url.Values, error) {
 	if f.exemplary {
 		q.Set("exemplary", "true")
 	}
-	if f.limit != 0 {
+	if f.paging {
 		if f.limit < 1 || f.limit > 10000 {
 			return nil, usagef("--limit %d: want 1–10000", f.limit)
 		}
@@ -218,7 +220,7 @@ func score(p *float64) string {
 	if p == nil {
 		return "-"
 	}
-	return strconv.FormatFloat(*p, 'f', 1, 64)
+	return strconv.FormatFloat(*p, 'f', -1, 64) // stored rounded to 2 decimals
 }
 
 func ms(v int64) string { return secs(float64(v) / 1000) }
@@ -382,7 +384,7 @@ func showTable(t *Table, d recordings.Detail) {
 	}
 	row("tags", strings.Join(r.Tags, ", "))
 	if r.Score != nil {
-		row("score", fmt.Sprintf("%s (%d evaluations)", score(r.Score), r.Evaluations))
+		row("score", fmt.Sprintf("%s (mean of %d evaluations)", score(r.Score), len(d.Evaluations)))
 	}
 	row("note", r.Note)
 	row("error", r.Error)
@@ -1245,7 +1247,7 @@ items already have an evaluation.`,
 				}
 				q.Set("week", t.UTC().Format(time.RFC3339))
 			}
-			if n != 0 {
+			if cmd.Flags().Changed("n") {
 				if n < 1 || n > 1000 {
 					return usagef("--n %d: want 1–1000", n)
 				}
