@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -165,6 +164,8 @@ type Store interface {
 	RescheduleCallback(ctx context.Context, id string, notBefore time.Time, window, tz string, agentDeadline *time.Time, now time.Time) error
 	DeferCallback(ctx context.Context, id string, notBefore time.Time, now time.Time) error
 	CallbackStats(ctx context.Context, from, to time.Time) ([]storage.CallbackCounts, error)
+	RecordCallbackOffer(ctx context.Context, queue, callID string, at time.Time) error
+	CallbackOfferAccepted(ctx context.Context, callID, callbackID string, at time.Time) error
 	AppendAudit(ctx context.Context, e *storage.AuditEntry) error
 }
 
@@ -198,13 +199,6 @@ type Desk struct {
 	ivr     map[adapters.LegRef]*offerSession
 	legs    map[string]map[string]adapters.LegInfo // node → tag → leg, from the latest reconciliation
 	seenRec bool
-	counts  map[string]*QueueCounts
-}
-
-// QueueCounts are a queue's live callback figures since start.
-type QueueCounts struct {
-	Offered  int `json:"offered"`
-	Accepted int `json:"accepted"`
 }
 
 // New builds a desk. floor may be nil in tools that only list and edit
@@ -224,8 +218,7 @@ func New(cfg Config, store Store, pbx adapters.PBX, floor Floor, clk clock.Clock
 	}
 	d := &Desk{cfg: cfg, store: store, pbx: pbx, floor: floor, clk: clk, log: log.With("component", "callbacks"),
 		hours: map[string]Window{}, handed: map[string]bool{}, waiters: map[string]chan adapters.Event{},
-		byLeg: map[adapters.LegRef]string{}, ivr: map[adapters.LegRef]*offerSession{}, legs: map[string]map[string]adapters.LegInfo{},
-		counts: map[string]*QueueCounts{}}
+		byLeg: map[adapters.LegRef]string{}, ivr: map[adapters.LegRef]*offerSession{}, legs: map[string]map[string]adapters.LegInfo{}}
 	for name, q := range cfg.Queues {
 		w, _ := ParseWindow(q.Hours, q.HoursTZ)
 		d.hours[name] = w
@@ -335,34 +328,17 @@ func (d *Desk) acceptHold(ctx context.Context, h Hold, dispatch bool) (*storage.
 	if err := d.store.CreateCallback(ctx, cb); err != nil {
 		return nil, err
 	}
-	d.count(h.Queue).Accepted++
+	if h.CallID != "" {
+		// Statistics only: a failure here must not undo the promise.
+		if err := d.store.CallbackOfferAccepted(ctx, h.CallID, cb.ID, now); err != nil {
+			d.log.Warn("could not count the accepted callback offer", "call_id", h.CallID, "err", err)
+		}
+	}
 	d.log.Info("virtual hold accepted", "callback_id", cb.ID, "call_id", h.CallID, "queue", h.Queue, "since", h.EnqueuedAt)
 	if dispatch {
 		d.Dispatch(ctx)
 	}
 	return cb, nil
-}
-
-func (d *Desk) count(q string) *QueueCounts {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.counts[q]
-	if c == nil {
-		c = &QueueCounts{}
-		d.counts[q] = c
-	}
-	return c
-}
-
-// Counts returns live offered/accepted counts per queue since start.
-func (d *Desk) Counts() map[string]QueueCounts {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make(map[string]QueueCounts, len(d.counts))
-	for q, c := range d.counts {
-		out[q] = *c
-	}
-	return out
 }
 
 // Get returns one callback with its attempts.
@@ -542,37 +518,33 @@ func (d *Desk) Run(ctx context.Context) error {
 	}
 }
 
-// Stats returns per-queue callback figures for [from, to), with live
-// offered/accepted counts.
+// Stats returns per-queue callback figures for [from, to): offers made
+// and accepted, callbacks requested by outcome, and the average time from
+// request to connection — from the database, so they survive restarts and
+// add up across instances. A zero to is now (the desk's clock), a zero
+// from 24 hours before to.
 func (d *Desk) Stats(ctx context.Context, from, to time.Time) ([]QueueStats, error) {
+	if to.IsZero() {
+		to = d.clk.Now().Add(time.Second) // created this second is included
+	}
+	if from.IsZero() {
+		from = to.Add(-24 * time.Hour)
+	}
+	if !from.Before(to) {
+		return nil, FieldErrors{{Field: "from", Msg: fmt.Sprintf("%s is not before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))}}
+	}
 	rows, err := d.store.CallbackStats(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
-	live := d.Counts()
-	by := map[string]*QueueStats{}
-	for _, r := range rows {
-		by[r.Queue] = &QueueStats{CallbackCounts: r}
+	out := make([]QueueStats, len(rows))
+	for i, r := range rows {
+		out[i] = QueueStats{CallbackCounts: r}
 	}
-	for q, c := range live {
-		s := by[q]
-		if s == nil {
-			s = &QueueStats{CallbackCounts: storage.CallbackCounts{Queue: q}}
-			by[q] = s
-		}
-		s.Offered, s.Accepted = c.Offered, c.Accepted
-	}
-	out := make([]QueueStats, 0, len(by))
-	for _, s := range by {
-		out = append(out, *s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Queue < out[j].Queue })
 	return out, nil
 }
 
 // QueueStats are a queue's callback figures.
 type QueueStats struct {
 	storage.CallbackCounts
-	Offered  int `json:"offered"`
-	Accepted int `json:"accepted"`
 }

@@ -79,10 +79,13 @@ func (d *Desk) Offer(ctx context.Context, c OfferCall, done func(accepted bool, 
 	}
 	d.ivr[c.Leg] = s
 	d.mu.Unlock()
-	d.count(c.Queue).Offered++
 	d.log.Info("callback offered", "call_id", c.CallID, "queue", c.Queue, "waited_since", c.EnqueuedAt)
 	d.play(c.Leg, adapters.Media{Kind: "sound", Value: PromptOffer})
 	d.arm(s)
+	// Counted after the prompt started: the caller must not wait on the database.
+	if err := d.store.RecordCallbackOffer(ctx, c.Queue, c.CallID, d.clk.Now()); err != nil {
+		d.log.Warn("could not count the callback offer", "call_id", c.CallID, "err", err)
+	}
 }
 
 // arm (re)starts the key timeout of a session.

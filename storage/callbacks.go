@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"gorm.io/gorm"
@@ -481,9 +482,54 @@ func (s *Store) stateError(ctx context.Context, id, op string) error {
 	return fmt.Errorf("%s callback %s in state %s: %w", op, id, cb.State, ErrCallbackState)
 }
 
+// CallbackOffer is one callback offer played to a waiting caller.
+type CallbackOffer struct {
+	ID         uint64     `gorm:"column:id;primaryKey;autoIncrement" json:"id"`
+	Queue      string     `gorm:"column:queue;size:64" json:"queue"`
+	CallID     string     `gorm:"column:call_id;size:64;index:idx_callback_offers_call" json:"call_id"`
+	OfferedAt  time.Time  `gorm:"column:offered_at;index:idx_callback_offers_at" json:"offered_at"`
+	AcceptedAt *time.Time `gorm:"column:accepted_at" json:"accepted_at,omitempty"`
+	CallbackID string     `gorm:"column:callback_id;size:64" json:"callback_id,omitempty"`
+}
+
+// TableName pins the table name.
+func (CallbackOffer) TableName() string { return "callback_offers" }
+
+// RecordCallbackOffer notes that a waiting caller was offered a callback.
+func (s *Store) RecordCallbackOffer(ctx context.Context, queue, callID string, at time.Time) error {
+	o := &CallbackOffer{Queue: queue, CallID: callID, OfferedAt: at.UTC()}
+	if err := s.db.WithContext(ctx).Create(o).Error; err != nil {
+		return fmt.Errorf("record callback offer to %s: %w", callID, err)
+	}
+	return nil
+}
+
+// CallbackOfferAccepted marks the latest offer to callID accepted, with
+// the callback it became. A call never offered (a callback stored by
+// another path) changes nothing.
+func (s *Store) CallbackOfferAccepted(ctx context.Context, callID, callbackID string, at time.Time) error {
+	var o CallbackOffer
+	err := s.db.WithContext(ctx).Where("call_id = ? AND accepted_at IS NULL", callID).Order("id DESC").Take(&o).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("callback offer to %s: %w", callID, err)
+	}
+	if err := s.db.WithContext(ctx).Model(&CallbackOffer{}).Where("id = ?", o.ID).
+		Updates(map[string]any{"accepted_at": at.UTC(), "callback_id": callbackID}).Error; err != nil {
+		return fmt.Errorf("accept callback offer to %s: %w", callID, err)
+	}
+	return nil
+}
+
 // CallbackCounts is per-queue callback statistics over a period.
 type CallbackCounts struct {
-	Queue               string  `json:"queue"`
+	Queue string `json:"queue"`
+	// Offered and Accepted count virtual-hold offers made in the period
+	// and how many of them the caller accepted.
+	Offered             int64   `json:"offered"`
+	Accepted            int64   `json:"accepted"`
 	Requested           int64   `json:"requested"`
 	Waiting             int64   `json:"waiting"`
 	Completed           int64   `json:"completed"`
@@ -492,26 +538,47 @@ type CallbackCounts struct {
 	AvgToConnectSeconds float64 `json:"avg_to_connect_seconds"`
 }
 
-// CallbackStats counts callbacks created in [from, to) per queue, and the
-// average time from request to connection of those connected.
+// CallbackStats counts, per queue, the callback offers made in [from, to)
+// and those accepted, the callbacks created in [from, to) by state, and
+// the average time from request to connection of those connected. Queues
+// are in name order.
 func (s *Store) CallbackStats(ctx context.Context, from, to time.Time) ([]CallbackCounts, error) {
+	var offers []struct {
+		Queue    string
+		Offered  int64
+		Accepted int64
+	}
+	err := s.db.WithContext(ctx).Model(&CallbackOffer{}).
+		Select("queue, COUNT(*) AS offered, SUM(CASE WHEN accepted_at IS NULL THEN 0 ELSE 1 END) AS accepted").
+		Where("offered_at >= ? AND offered_at < ?", from.UTC(), to.UTC()).Group("queue").Scan(&offers).Error
+	if err != nil {
+		return nil, fmt.Errorf("callback offer stats: %w", err)
+	}
 	var rows []Callback
-	err := s.db.WithContext(ctx).Select("queue", "state", "created_at", "connected_at").
+	err = s.db.WithContext(ctx).Select("queue", "state", "created_at", "connected_at").
 		Where("created_at >= ? AND created_at < ?", from.UTC(), to.UTC()).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("callback stats: %w", err)
 	}
 	by := map[string]*CallbackCounts{}
 	var order []string
+	get := func(q string) *CallbackCounts {
+		c := by[q]
+		if c == nil {
+			c = &CallbackCounts{Queue: q}
+			by[q] = c
+			order = append(order, q)
+		}
+		return c
+	}
+	for _, o := range offers {
+		c := get(o.Queue)
+		c.Offered, c.Accepted = o.Offered, o.Accepted
+	}
 	sums := map[string]float64{}
 	connected := map[string]int{}
 	for _, r := range rows {
-		c := by[r.Queue]
-		if c == nil {
-			c = &CallbackCounts{Queue: r.Queue}
-			by[r.Queue] = c
-			order = append(order, r.Queue)
-		}
+		c := get(r.Queue)
 		c.Requested++
 		switch r.State {
 		case CallbackPending, CallbackClaimed, CallbackDialling:
@@ -528,6 +595,7 @@ func (s *Store) CallbackStats(ctx context.Context, from, to time.Time) ([]Callba
 			connected[r.Queue]++
 		}
 	}
+	sort.Strings(order)
 	out := make([]CallbackCounts, 0, len(order))
 	for _, q := range order {
 		c := by[q]

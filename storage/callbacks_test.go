@@ -330,3 +330,43 @@ func TestCallbackLapsedClaim(t *testing.T) {
 		}
 	})
 }
+
+// TestCallbackOfferStats: offers and acceptances are counted per queue
+// from the database, within the period, and an acceptance marks the
+// latest open offer to that call only.
+func TestCallbackOfferStats(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := openMigrated(t, dsn)
+		for i, o := range []struct {
+			queue, call string
+			at          time.Duration
+		}{
+			{"billing", "c1", 0}, {"billing", "c2", time.Minute}, {"billing", "c2", 2 * time.Minute},
+			{"support", "c3", 3 * time.Minute}, {"support", "old", -2 * time.Hour},
+		} {
+			if err := s.RecordCallbackOffer(ctx, o.queue, o.call, cbT0.Add(o.at)); err != nil {
+				t.Fatalf("offer %d: %v", i, err)
+			}
+		}
+		if err := s.CallbackOfferAccepted(ctx, "c2", "cb-9", cbT0.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CallbackOfferAccepted(ctx, "never-offered", "cb-10", cbT0); err != nil {
+			t.Fatalf("accept without an offer: %v", err)
+		}
+		if err := s.CreateCallback(ctx, &Callback{ID: "cb-9", Queue: "billing", EnqueuedAt: cbT0, NotBefore: cbT0, CreatedAt: cbT0.Add(2 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.CallbackStats(ctx, cbT0.Add(-time.Hour), cbT0.Add(time.Hour))
+		if err != nil || len(st) != 2 {
+			t.Fatalf("stats %+v %v", st, err)
+		}
+		if b := st[0]; b.Queue != "billing" || b.Offered != 3 || b.Accepted != 1 || b.Requested != 1 || b.Waiting != 1 {
+			t.Fatalf("billing %+v", b)
+		}
+		if sp := st[1]; sp.Queue != "support" || sp.Offered != 1 || sp.Accepted != 0 || sp.Requested != 0 {
+			t.Fatalf("support %+v (the offer two hours before is outside the period)", sp)
+		}
+	})
+}
