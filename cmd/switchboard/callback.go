@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -172,5 +173,54 @@ func newCallbackCmd(app *App) *cobra.Command {
 	reschedule.Flags().StringVar(&rs.Window, "window", "", "new calling window (default: keep)")
 	reschedule.Flags().StringVar(&rs.TZ, "tz", "", "new time zone (default: keep)")
 	cmd.AddCommand(reschedule)
+
+	var from, to string
+	stats := &cobra.Command{
+		Use:   "stats",
+		Short: "Per-queue callback figures: offered, accepted, completed, failed, average time from request to connection",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := app.Client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for k, v := range map[string]string{"from": from, "to": to} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			var out struct {
+				Queues []struct {
+					Queue               string  `json:"queue"`
+					Offered             int64   `json:"offered"`
+					Accepted            int64   `json:"accepted"`
+					Requested           int64   `json:"requested"`
+					Waiting             int64   `json:"waiting"`
+					Completed           int64   `json:"completed"`
+					Failed              int64   `json:"failed"`
+					Cancelled           int64   `json:"cancelled"`
+					AvgToConnectSeconds float64 `json:"avg_to_connect_seconds"`
+				} `json:"queues"`
+			}
+			if err := c.Get(cmd.Context(), "/api/v1/callbacks/stats?"+q.Encode(), &out); err != nil {
+				return err
+			}
+			return app.Print(out, func(t *Table) {
+				t.Header = []string{"QUEUE", "OFFERED", "ACCEPTED", "REQUESTED", "WAITING", "COMPLETED", "FAILED", "CANCELLED", "AVG TO CONNECT"}
+				for _, r := range out.Queues {
+					avg := "-"
+					if r.Completed > 0 {
+						avg = time.Duration(r.AvgToConnectSeconds * float64(time.Second)).Round(time.Second).String()
+					}
+					t.Row(r.Queue, fmt.Sprint(r.Offered), fmt.Sprint(r.Accepted), fmt.Sprint(r.Requested), fmt.Sprint(r.Waiting),
+						fmt.Sprint(r.Completed), fmt.Sprint(r.Failed), fmt.Sprint(r.Cancelled), avg)
+				}
+			})
+		},
+	}
+	stats.Flags().StringVar(&from, "from", "", "start of the period, RFC 3339 (default 24 hours before --to)")
+	stats.Flags().StringVar(&to, "to", "", "end of the period, RFC 3339 (default now)")
+	cmd.AddCommand(stats)
 	return cmd
 }
