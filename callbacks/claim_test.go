@@ -42,8 +42,14 @@ func TestTwoDesksShareMariaDB(t *testing.T) {
 	}
 	for _, id := range ids {
 		ca, cb := make(chan out, 1), make(chan out, 1)
-		go func() { r, err := a.desk.Connect(ctx, id, AgentOffer{AgentID: "ag-001", Endpoint: "sim/ag-001"}); ca <- out{r, err} }()
-		go func() { r, err := b.desk.Connect(ctx, id, AgentOffer{AgentID: "ag-002", Endpoint: "sim/ag-002"}); cb <- out{r, err} }()
+		go func() {
+			r, err := a.desk.Connect(ctx, id, AgentOffer{AgentID: "ag-001", Endpoint: "sim/ag-001"})
+			ca <- out{r, err}
+		}()
+		go func() {
+			r, err := b.desk.Connect(ctx, id, AgentOffer{AgentID: "ag-002", Endpoint: "sim/ag-002"})
+			cb <- out{r, err}
+		}()
 		var got []out
 		for i := 0; len(got) < 2; i++ {
 			if i > 20000 {
