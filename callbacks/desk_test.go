@@ -105,6 +105,15 @@ type rig struct {
 	floor *floor
 	mu    sync.Mutex
 	seen  []adapters.Event
+	also  []*Desk // other desks on this PBX (a restarted instance) that see its events
+}
+
+// observeWith makes d see the PBX's events too, as a desk of a restarted
+// or second instance on the same PBX would.
+func (r *rig) observeWith(d *Desk) {
+	r.mu.Lock()
+	r.also = append(r.also, d)
+	r.mu.Unlock()
 }
 
 func quiet() *slog.Logger {
@@ -155,7 +164,11 @@ func newRig(t *testing.T, cfg Config, dsn string) *rig {
 			desk.Observe(ev)
 			r.mu.Lock()
 			r.seen = append(r.seen, ev)
+			also := r.also
 			r.mu.Unlock()
+			for _, d := range also {
+				d.Observe(ev)
+			}
 		}
 	}()
 	r.waitFor("sim started", func() bool { ok, _ := p.Ready(); return ok })
@@ -178,13 +191,19 @@ func (r *rig) waitFor(what string, cond func() bool) {
 // connect runs Desk.Connect while moving the manual clock from one sim
 // event to the next, as the PBX would live through it.
 func (r *rig) connect(cbID string, agent AgentOffer) (Result, error) {
+	return r.connectOn(r.desk, cbID, agent)
+}
+
+// connectOn is connect through another desk on the same PBX (a restarted
+// or second instance).
+func (r *rig) connectOn(d *Desk, cbID string, agent AgentOffer) (Result, error) {
 	type out struct {
 		res Result
 		err error
 	}
 	done := make(chan out, 1)
 	go func() {
-		res, err := r.desk.Connect(context.Background(), cbID, agent)
+		res, err := d.Connect(context.Background(), cbID, agent)
 		done <- out{res, err}
 	}()
 	for i := 0; i < 10000; i++ {
@@ -480,6 +499,22 @@ func TestRestartKeepsPending(t *testing.T) {
 	want := []string{EntryCallID(ids[0]), EntryCallID(ids[1]), EntryCallID(ids[2])}
 	if strings.Join(order, ",") != strings.Join(want, ",") {
 		t.Fatalf("queue after restart %v, want %v", order, want)
+	}
+	// Each is dialled once after the restart: a customer and an agent leg
+	// each at the PBX, and a second offer of the same entry dials nothing.
+	r.observeWith(d2)
+	before := r.sim.Stats().Originates
+	for _, id := range ids {
+		res, err := r.connectOn(d2, id, AgentOffer{AgentID: "ag-001", Endpoint: "sim/ag-001"})
+		if err != nil || res.Outcome != OutcomeConnected || res.Attempt != 1 {
+			t.Fatalf("%s after restart: %+v %v", id, res, err)
+		}
+		if _, err := d2.Connect(context.Background(), id, AgentOffer{AgentID: "ag-002", Endpoint: "sim/ag-002"}); !errors.Is(err, ErrClaimed) {
+			t.Fatalf("%s offered again: %v", id, err)
+		}
+	}
+	if n := r.sim.Stats().Originates - before; n != 2*len(ids) {
+		t.Fatalf("%d legs dialled for %d callbacks", n, len(ids))
 	}
 }
 
