@@ -107,10 +107,12 @@ type PauseSpan struct {
 // TableName pins the table name.
 func (PauseSpan) TableName() string { return "recording_pauses" }
 
-// RecordingTag is one tag on one recording.
+// RecordingTag is one tag on one recording. StartedAt repeats the
+// recording's start so a tag search reads its index in time order.
 type RecordingTag struct {
-	RecordingID string `gorm:"column:recording_id;primaryKey;size:64" json:"recording_id"`
-	Tag         string `gorm:"column:tag;primaryKey;size:64" json:"tag"`
+	RecordingID string    `gorm:"column:recording_id;primaryKey;size:64" json:"recording_id"`
+	Tag         string    `gorm:"column:tag;primaryKey;size:64" json:"tag"`
+	StartedAt   time.Time `gorm:"column:started_at" json:"-"`
 }
 
 // TableName pins the table name.
@@ -237,17 +239,24 @@ func (s *Store) CreateRecording(ctx context.Context, r *Recording) error {
 	return nil
 }
 
-// SaveRecording writes every column of an existing recording.
+// SaveRecording writes every column of an existing recording (and keeps
+// its tags' copy of the start time in step).
 func (s *Store) SaveRecording(ctx context.Context, r *Recording) error {
 	r.UpdatedAt = time.Now().UTC()
 	r.StartedAt = r.StartedAt.UTC()
 	r.Error = recTrunc(r.Error, 255)
-	res := s.db.WithContext(ctx).Select("*").Omit("id", "created_at").Where("id = ?", r.ID).Updates(r)
-	if res.Error != nil {
-		return fmt.Errorf("save recording %s: %w", r.ID, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("save recording %s: %w", r.ID, ErrNotFound)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Select("*").Omit("id", "created_at").Where("id = ?", r.ID).Updates(r)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.Model(&RecordingTag{}).Where("recording_id = ? AND started_at <> ?", r.ID, r.StartedAt).Update("started_at", r.StartedAt).Error
+	})
+	if err != nil {
+		return fmt.Errorf("save recording %s: %w", r.ID, err)
 	}
 	return nil
 }
@@ -428,15 +437,15 @@ func (s *Store) TagRecording(ctx context.Context, id string, add, remove []strin
 		return err
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&Recording{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		var r Recording
+		if err := lockRow(tx, s.dialect).Select("id", "started_at").Where("id = ?", id).Take(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
 			return err
 		}
-		if n == 0 {
-			return ErrNotFound
-		}
 		for _, t := range a {
-			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&RecordingTag{RecordingID: id, Tag: t}).Error; err != nil {
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&RecordingTag{RecordingID: id, Tag: t, StartedAt: r.StartedAt.UTC()}).Error; err != nil {
 				return err
 			}
 		}
@@ -567,48 +576,11 @@ func decodeCursor(c string) (time.Time, string, error) {
 
 // SearchRecordings lists recordings matching f, newest first, with tags,
 // and the cursor of the next page ("" at the end). Each filter combined
-// with the time order is served by an index (docs/recordings.md, "Indexes").
+// with the time order is served by an index (docs/recordings.md, "Search
+// and indexes"; TestSearchPlansUseIndexes checks the plans).
 func (s *Store) SearchRecordings(ctx context.Context, f RecordingFilter) ([]Recording, string, error) {
 	if err := f.Validate(); err != nil {
 		return nil, "", err
-	}
-	q := s.db.WithContext(ctx).Model(&Recording{})
-	if !f.From.IsZero() {
-		q = q.Where("started_at >= ?", f.From.UTC())
-	}
-	if !f.To.IsZero() {
-		q = q.Where("started_at < ?", f.To.UTC())
-	}
-	for col, v := range map[string]string{"agent_id": f.AgentID, "queue": f.Queue, "caller_number": f.Caller,
-		"call_id": f.CallID, "node": f.Node, "status": f.Status} {
-		if v != "" {
-			q = q.Where(col+" = ?", v)
-		}
-	}
-	if f.Tag != "" {
-		q = q.Where("id IN (?)", s.db.Model(&RecordingTag{}).Select("recording_id").Where("tag = ?", strings.ToLower(f.Tag)))
-	}
-	if f.MinScore != nil {
-		q = q.Where("score >= ?", *f.MinScore)
-	}
-	if f.MaxScore != nil {
-		q = q.Where("score <= ?", *f.MaxScore)
-	}
-	if f.MinDuration > 0 {
-		q = q.Where("duration_ms >= ?", f.MinDuration.Milliseconds())
-	}
-	if f.MaxDuration > 0 {
-		q = q.Where("duration_ms <= ?", f.MaxDuration.Milliseconds())
-	}
-	if f.Exemplary {
-		q = q.Where("exemplary = ?", true)
-	}
-	if f.LegalHold != nil {
-		q = q.Where("legal_hold = ?", *f.LegalHold)
-	}
-	if f.Cursor != "" {
-		at, id, _ := decodeCursor(f.Cursor)
-		q = q.Where("(started_at < ? OR (started_at = ? AND id < ?))", at, at, id)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -617,8 +589,12 @@ func (s *Store) SearchRecordings(ctx context.Context, f RecordingFilter) ([]Reco
 	if limit > 10000 {
 		limit = 10000
 	}
+	plan, err := s.searchPlan(ctx, f)
+	if err != nil {
+		return nil, "", fmt.Errorf("search recordings: %w", err)
+	}
 	var out []Recording
-	if err := q.Order("started_at DESC, id DESC").Limit(limit + 1).Find(&out).Error; err != nil {
+	if err := searchQuery(s.db.WithContext(ctx), f, limit+1, plan).Find(&out).Error; err != nil {
 		return nil, "", fmt.Errorf("search recordings: %w", err)
 	}
 	next := ""
@@ -634,6 +610,176 @@ func (s *Store) SearchRecordings(ctx context.Context, f RecordingFilter) ([]Reco
 		return nil, "", err
 	}
 	return out, next, nil
+}
+
+// rangeIndexRows is where a score or duration range stops being "rare": up
+// to this many matching rows are read through the range's own index and
+// sorted; past it the matches are dense enough that reading in time order
+// fills a page quickly.
+const rangeIndexRows = 10000
+
+// rangePlan says how the statement treats the score and duration ranges.
+// Their indexes give no time order, so using one means sorting what the
+// range holds: right for a rare range (calls over an hour, scores of the
+// few evaluated calls), ruinous for a common one (a quarter of the table).
+// SQLite's planner cannot tell them apart without ANALYZE statistics,
+// which switchboard does not keep (a full ANALYZE of a large table would
+// hold the single connection for seconds), so the choice is made here from
+// a bounded count and pinned with an index hint, on both dialects alike.
+type rangePlan struct {
+	dialect string
+	// force is the index to read the range through ("" = none).
+	force string
+	// avoid are range indexes the statement must not use (their ranges
+	// are common).
+	avoid []string
+}
+
+// rangeIndex is one range filter and its index.
+type rangeIndex struct {
+	index, col string
+	min, max   *float64
+}
+
+func (f RecordingFilter) ranges() []rangeIndex {
+	var out []rangeIndex
+	if f.MinScore != nil || f.MaxScore != nil {
+		out = append(out, rangeIndex{"idx_rec_score", "score", f.MinScore, f.MaxScore})
+	}
+	if f.MinDuration > 0 || f.MaxDuration > 0 {
+		r := rangeIndex{index: "idx_rec_duration", col: "duration_ms"}
+		if f.MinDuration > 0 {
+			v := float64(f.MinDuration.Milliseconds())
+			r.min = &v
+		}
+		if f.MaxDuration > 0 {
+			v := float64(f.MaxDuration.Milliseconds())
+			r.max = &v
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// searchPlan counts, for each score or duration range in f, up to
+// rangeIndexRows of its matches through its index (a covering index range
+// read: bounded work), and picks the rarest range under that bound.
+func (s *Store) searchPlan(ctx context.Context, f RecordingFilter) (rangePlan, error) {
+	plan := rangePlan{dialect: s.dialect}
+	best := int64(rangeIndexRows)
+	for _, r := range f.ranges() {
+		var conds []string
+		var args []any
+		if r.min != nil {
+			conds, args = append(conds, r.col+" >= ?"), append(args, *r.min)
+		}
+		if r.max != nil {
+			conds, args = append(conds, r.col+" <= ?"), append(args, *r.max)
+		}
+		var n int64
+		q := "SELECT COUNT(*) FROM (SELECT 1 FROM " + plan.table(r.index) + " WHERE " + strings.Join(conds, " AND ") + " LIMIT ?) x"
+		if err := s.db.WithContext(ctx).Raw(q, append(args, rangeIndexRows)...).Scan(&n).Error; err != nil {
+			return plan, fmt.Errorf("sizing the %s range: %w", r.col, err)
+		}
+		plan.avoid = append(plan.avoid, r.index)
+		if n < best {
+			best, plan.force = n, r.index
+		}
+	}
+	return plan, nil
+}
+
+// table is the recordings table with the plan's index hint (or the one
+// given: the sizing count reads through it).
+func (p rangePlan) table(force string) string {
+	if force == "" {
+		force = p.force
+	}
+	switch {
+	case force != "" && p.dialect == DialectMySQL:
+		return "recordings FORCE INDEX (" + force + ")"
+	case force != "":
+		return "recordings INDEXED BY " + force
+	case len(p.avoid) > 0 && p.dialect == DialectMySQL:
+		return "recordings IGNORE INDEX (" + strings.Join(p.avoid, ", ") + ")"
+	}
+	return "recordings"
+}
+
+// rangeCol is how a range column is written in the statement: SQLite's
+// unary + keeps the planner off that column's index (MySQL has IGNORE
+// INDEX in table for that).
+func (p rangePlan) rangeCol(col string) string {
+	if p.dialect != DialectMySQL && p.force == "" && len(p.avoid) > 0 {
+		return "+recordings." + col
+	}
+	return "recordings." + col
+}
+
+// searchQuery is the one statement a search runs (f already validated).
+// The order is (started_at, id) descending, which every search index ends
+// with, and the cursor is a range on that pair: a deep page costs what the
+// first page costs.
+func searchQuery(db *gorm.DB, f RecordingFilter, limit int, plan rangePlan) *gorm.DB {
+	// A tag search reads the tag's rows in time order and joins the
+	// recordings: the time range, the cursor and the order then go on the
+	// tag row's copy of started_at.
+	q := db.Table(plan.table(""))
+	tcol, idcol := "recordings.started_at", "recordings.id"
+	if f.Tag != "" {
+		q = db.Table("recording_tags AS t").Select("recordings.*").Joins("JOIN "+plan.table("")+" ON recordings.id = t.recording_id").
+			Where("t.tag = ?", strings.ToLower(f.Tag))
+		tcol, idcol = "t.started_at", "t.recording_id"
+	}
+	cols := []string{tcol}
+	if f.Tag != "" {
+		// The same bounds on the recording's own start (equal to the tag
+		// row's) let a plan that starts from another index (agent + tag)
+		// use them too.
+		cols = append(cols, "recordings.started_at")
+	}
+	for _, c := range cols {
+		if !f.From.IsZero() {
+			q = q.Where(c+" >= ?", f.From.UTC())
+		}
+		if !f.To.IsZero() {
+			q = q.Where(c+" < ?", f.To.UTC())
+		}
+	}
+	for _, c := range []struct{ col, v string }{{"agent_id", f.AgentID}, {"queue", f.Queue}, {"caller_number", f.Caller},
+		{"call_id", f.CallID}, {"node", f.Node}, {"status", f.Status}} {
+		if c.v != "" {
+			q = q.Where("recordings."+c.col+" = ?", c.v)
+		}
+	}
+	if f.MinScore != nil {
+		q = q.Where(plan.rangeCol("score")+" >= ?", *f.MinScore)
+	}
+	if f.MaxScore != nil {
+		q = q.Where(plan.rangeCol("score")+" <= ?", *f.MaxScore)
+	}
+	if f.MinDuration > 0 {
+		q = q.Where(plan.rangeCol("duration_ms")+" >= ?", f.MinDuration.Milliseconds())
+	}
+	if f.MaxDuration > 0 {
+		q = q.Where(plan.rangeCol("duration_ms")+" <= ?", f.MaxDuration.Milliseconds())
+	}
+	if f.Exemplary {
+		q = q.Where("recordings.exemplary = ?", true)
+	}
+	if f.LegalHold != nil {
+		q = q.Where("recordings.legal_hold = ?", *f.LegalHold)
+	}
+	if f.Cursor != "" {
+		at, id, _ := decodeCursor(f.Cursor)
+		// "started_at <= at" bounds the index range; the OR only settles
+		// ties on the same instant.
+		q = q.Where(tcol+" <= ? AND ("+tcol+" < ? OR "+idcol+" < ?)", at, at, id)
+		if f.Tag != "" {
+			q = q.Where("recordings.started_at <= ?", at)
+		}
+	}
+	return q.Order(tcol + " DESC, " + idcol + " DESC").Limit(limit)
 }
 
 // ----------------------------------------------------------------- purge

@@ -448,3 +448,79 @@ func TestReviewSample(t *testing.T) {
 		}
 	})
 }
+
+// A tag row carries its recording's start (the tag search reads the tag
+// index in time order): set when the tag is added, moved when the PBX's
+// start event moves the recording's start, and filled by migration 00031
+// for tags that existed before it.
+func TestRecordingTagStartFollowsRecording(t *testing.T) {
+	dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := openMigrated(t, dsn)
+		tagStart := func(id string) time.Time {
+			t.Helper()
+			var tg RecordingTag
+			if err := s.DB().Where("recording_id = ?", id).Take(&tg).Error; err != nil {
+				t.Fatal(err)
+			}
+			return tg.StartedAt
+		}
+		r := mkRec("r1", "1001", "billing", "+4930111", RecordingActive, recT0, 0)
+		if err := s.CreateRecording(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TagRecording(ctx, "r1", []string{"vip"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := tagStart("r1"); !got.Equal(recT0) {
+			t.Fatalf("tag start %v, want %v", got, recT0)
+		}
+		got, _ := s.Recording(ctx, "r1")
+		got.StartedAt = recT0.Add(1500 * time.Millisecond) // the PBX's RecordingStarted
+		if err := s.SaveRecording(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		if got := tagStart("r1"); !got.Equal(recT0.Add(1500 * time.Millisecond)) {
+			t.Fatalf("tag start not moved: %v", got)
+		}
+		found, _, err := s.SearchRecordings(ctx, RecordingFilter{Tag: "vip", From: recT0.Add(time.Second), To: recT0.Add(2 * time.Second)})
+		if err != nil || len(found) != 1 {
+			t.Fatalf("tag + time range: %v %v", found, err)
+		}
+
+		// Back to before 00031, a tag written the old way, and up again.
+		for {
+			st, err := s.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applied := false
+			for _, m := range st {
+				if m.Version == 31 && m.Applied {
+					applied = true
+				}
+			}
+			if !applied {
+				break
+			}
+			if _, err := s.MigrateDown(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.DB().Exec("INSERT INTO recordings (id, started_at, created_at, updated_at) VALUES ('r2', ?, ?, ?)", recT0.Add(time.Hour), recT0, recT0).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().Exec("INSERT INTO recording_tags (recording_id, tag) VALUES ('r2', 'complaint')").Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := tagStart("r2"); !got.Equal(recT0.Add(time.Hour)) {
+			t.Fatalf("migration left the tag start at %v", got)
+		}
+		if got := tagStart("r1"); !got.Equal(recT0.Add(1500 * time.Millisecond)) {
+			t.Fatalf("migration down and up lost r1's tag start: %v", got)
+		}
+	})
+}
