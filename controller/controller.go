@@ -169,6 +169,9 @@ type Controller struct {
 	// snoops are the supervisor legs on live calls, by tag (supervise.go).
 	snoops map[string]*snoop
 	seq    uint64
+	// seedPage is how many calls one storage page holds when today's
+	// figures are seeded at start (0: 10,000; tests page smaller).
+	seedPage int
 
 	// For Idle (tests on a manual clock).
 	busy     atomic.Int32

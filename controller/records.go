@@ -179,22 +179,30 @@ func (c *Controller) recover(ctx context.Context) {
 // seedStats replays today's calls from storage into the statistics, so a
 // restart keeps the day's figures. Calls still live count as offered
 // (they are resumed without being counted again); each call counts in the
-// queue it was last in.
+// queue it was last in. Pages are read by keyset (the last call of a page
+// is the cursor), not by OFFSET, which would read and skip every earlier
+// row again on each page of a busy day.
 func (c *Controller) seedStats(ctx context.Context) {
 	now := c.clk.Now().In(c.loc)
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, c.loc)
+	page := c.seedPage
+	if page <= 0 {
+		page = 10000
+	}
 	var today []storage.Call
-	for offset := 0; ; {
-		page, err := c.store.Calls(ctx, storage.CallFilter{From: day, Limit: 10000, Offset: offset})
+	f := storage.CallFilter{From: day, Limit: page}
+	for {
+		got, err := c.store.Calls(ctx, f)
 		if err != nil {
 			c.log.Warn("could not seed today's statistics; they start from zero", "err", err)
 			return
 		}
-		today = append(today, page...)
-		if len(page) < 10000 {
+		today = append(today, got...)
+		if len(got) < page {
 			break
 		}
-		offset += len(page)
+		last := got[len(got)-1]
+		f.BeforeAt, f.BeforeID = last.ArrivedAt, last.ID
 	}
 	at := c.clk.Now()
 	secs := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
