@@ -320,6 +320,15 @@ func (s *Service) start(ctx context.Context, ev controller.CallEvent, reason, by
 		s.mu.Unlock()
 		return b.recordingID, fmt.Errorf("call %q: %w", ev.CallID, ErrAlreadyRecording)
 	}
+	for _, p := range s.announce {
+		if p.call.CallID == ev.CallID {
+			// The announcement for a start already asked for is playing:
+			// the call is recorded when it ends, once (a second start would
+			// play it again and record the call twice under one name).
+			s.mu.Unlock()
+			return "", nil
+		}
+	}
 	s.mu.Unlock()
 	pol := s.cfg.PolicyFor(ev.Queue)
 	if pol.Announce != "" && !ev.Caller.IsZero() {
@@ -395,6 +404,20 @@ func (s *Service) newRow(ev controller.CallEvent, reason, by string) *storage.Re
 func (s *Service) record(ctx context.Context, ev controller.CallEvent, reason, by string) (string, error) {
 	r := s.newRow(ev, reason, by)
 	log := s.log.With("call_id", ev.CallID, "queue", ev.Queue, "agent_id", ev.AgentID, "node", ev.Node, "recording_id", r.ID)
+	s.mu.Lock()
+	_, taken := s.byName[ev.Node+"/"+r.PBXName]
+	s.mu.Unlock()
+	if !taken {
+		_, err := s.store.RecordingByPBXName(ctx, ev.Node, r.PBXName)
+		taken = err == nil
+	}
+	if taken {
+		// The same call recorded again within the template's resolution
+		// (stopped and restarted on demand in one second): the PBX would
+		// refuse or overwrite a file of that name, and its events would
+		// match the wrong row.
+		r.PBXName += "-" + strings.TrimPrefix(r.ID, "rec-")[:8]
+	}
 	if err := s.store.CreateRecording(ctx, r); err != nil {
 		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
 	}
