@@ -283,6 +283,20 @@ func RecordingFilterFromQuery(q url.Values) (storage.RecordingFilter, error) {
 		}
 		f.Limit = n
 	}
+	// The filter's own check, field by field, so the 400 names the parameter.
+	for _, c := range []struct {
+		field string
+		f     storage.RecordingFilter
+	}{
+		{"status", storage.RecordingFilter{Status: f.Status}},
+		{"to", storage.RecordingFilter{From: f.From, To: f.To}},
+		{"max_duration", storage.RecordingFilter{MinDuration: f.MinDuration, MaxDuration: f.MaxDuration}},
+		{"cursor", storage.RecordingFilter{Cursor: f.Cursor}},
+	} {
+		if err := c.f.Validate(); err != nil {
+			return f, BadRequest(c.field, err.Error())
+		}
+	}
 	if err := f.Validate(); err != nil {
 		return f, BadRequest("", err.Error())
 	}

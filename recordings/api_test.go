@@ -65,8 +65,32 @@ func TestRecordingsAPI(t *testing.T) {
 			t.Errorf("%s: %d %s", q, code, raw)
 		}
 	}
-	if code, _, raw := do("GET", "/api/v1/recordings?status=done", ""); code != 400 || !strings.Contains(raw, "status") {
-		t.Errorf("bad status: %d %s", code, raw)
+	for q, f := range map[string]string{"status=done": "status", "from=2026-11-24&to=2026-11-23": "to", "min_duration=5m&max_duration=1m": "max_duration", "cursor=zzz": "cursor"} {
+		if code, m, raw := do("GET", "/api/v1/recordings?"+q, ""); code != 400 || field(m) != f {
+			t.Errorf("%s: %d %s, want 400 naming %s", q, code, raw, f)
+		}
+	}
+	// Exports and the new routes over the same HTTP server.
+	resp0, err := http.Get(hs.URL + "/api/v1/recordings/export?format=json&queue=billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body0, _ := io.ReadAll(resp0.Body)
+	resp0.Body.Close()
+	if resp0.StatusCode != 200 || resp0.Trailer.Get(api.ExportRowsTrailer) != "1" || !strings.Contains(string(body0), `"id":"r1"`) {
+		t.Fatalf("export trailer %q: %s", resp0.Trailer.Get(api.ExportRowsTrailer), body0)
+	}
+	if code, m, _ := do("GET", "/api/v1/recordings/export?format=xml", ""); code != 400 || field(m) != "format" {
+		t.Fatalf("export format: %d %v", code, m)
+	}
+	if code, _, raw := do("POST", "/api/v1/agents/a1/recording/pause", `{"reason": "card"}`); code != 503 {
+		t.Fatalf("agent pause without PBX: %d %s", code, raw)
+	}
+	if code, _, _ := do("GET", "/api/v1/scorecards/none/versions", ""); code != 404 {
+		t.Fatalf("history of an unknown card: %d", code)
+	}
+	if code, m, _ := do("GET", "/api/v1/scorecards/x/versions/first", ""); code != 400 || field(m) != "version" {
+		t.Fatalf("bad version: %d %v", code, m)
 	}
 	if code, _, _ := do("GET", "/api/v1/recordings/nope", ""); code != 404 {
 		t.Fatalf("unknown: %d", code)
