@@ -1158,19 +1158,7 @@ func (s *Store) ReviewSample(ctx context.Context, week time.Time, n int, seed st
 			if need <= 0 {
 				continue
 			}
-			// Order by a keyed hash: a seeded, reproducible shuffle that does
-			// not depend on the order the database returned rows in.
-			sort.Slice(ids, func(i, j int) bool {
-				hi, hj := sampleKey(seed, ws, agent, ids[i]), sampleKey(seed, ws, agent, ids[j])
-				if hi != hj {
-					return hi < hj
-				}
-				return ids[i] < ids[j]
-			})
-			if need > len(ids) {
-				need = len(ids)
-			}
-			for _, id := range ids[:need] {
+			for _, id := range samplePick(seed, ws, agent, ids, need) {
 				add = append(add, ReviewSampleItem{WeekStart: ws, AgentID: agent, RecordingID: id, PickedAt: now})
 			}
 		}
@@ -1208,6 +1196,20 @@ func (s *Store) ReviewSample(ctx context.Context, week time.Time, n int, seed st
 		}
 	}
 	return out, nil
+}
+
+// samplePick chooses need of ids at random: ordered by a keyed hash, a
+// seeded, reproducible shuffle that does not depend on the order the
+// database returned rows in. It reorders ids.
+func samplePick(seed string, week time.Time, agent string, ids []string, need int) []string {
+	sort.Slice(ids, func(i, j int) bool {
+		hi, hj := sampleKey(seed, week, agent, ids[i]), sampleKey(seed, week, agent, ids[j])
+		if hi != hj {
+			return hi < hj
+		}
+		return ids[i] < ids[j]
+	})
+	return ids[:min(need, len(ids))]
 }
 
 func sampleKey(seed string, week time.Time, agent, id string) uint64 {

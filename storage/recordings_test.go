@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 )
@@ -523,4 +524,39 @@ func TestRecordingTagStartFollowsRecording(t *testing.T) {
 			t.Fatalf("migration down and up lost r1's tag start: %v", got)
 		}
 	})
+}
+
+// The review sample is a uniform random pick: over many weeks each of an
+// agent's 20 recordings is among the 5 picked a quarter of the time (within
+// four standard deviations), with sequential ids that a weak hash would
+// order; the same week, seed and agent always give the same pick.
+func TestSamplePickIsUniform(t *testing.T) {
+	const weeks, ids, n = 2000, 20, 5
+	count := map[string]int{}
+	for w := 0; w < weeks; w++ {
+		week := recT0.AddDate(0, 0, 7*w)
+		var in []string
+		for i := 0; i < ids; i++ {
+			in = append(in, fmt.Sprintf("rec-%03d", i))
+		}
+		picked := samplePick("seed", week, "a1", in, n)
+		again := samplePick("seed", week, "a1", append([]string(nil), in...), n)
+		if len(picked) != n || fmt.Sprint(picked) != fmt.Sprint(again) {
+			t.Fatalf("week %d: %v then %v", w, picked, again)
+		}
+		for _, id := range picked {
+			count[id]++
+		}
+	}
+	want := float64(weeks) * n / ids
+	sd := math.Sqrt(float64(weeks) * n / ids * (1 - float64(n)/ids))
+	for i := 0; i < ids; i++ {
+		id := fmt.Sprintf("rec-%03d", i)
+		if d := math.Abs(float64(count[id]) - want); d > 4*sd {
+			t.Errorf("%s picked %d times of %d weeks, want %.0f ± %.0f", id, count[id], weeks, want, 4*sd)
+		}
+	}
+	if got := samplePick("seed", recT0, "a1", []string{"x", "y"}, 5); len(got) != 2 {
+		t.Fatalf("fewer recordings than n: %v", got)
+	}
 }
