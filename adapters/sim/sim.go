@@ -14,6 +14,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -218,12 +219,17 @@ type PBX struct {
 	evs  chan adapters.Event
 	wake chan struct{}
 
-	mu      sync.Mutex
-	legs    map[string]*leg
-	groups  map[string]*AgentGroup // by agent id
-	timers  []simTimer
-	token   uint64
-	nextID  uint64
+	mu     sync.Mutex
+	legs   map[string]*leg
+	groups map[string]*AgentGroup // by agent id
+	timers []simTimer
+	token  uint64
+	nextID uint64
+	// run makes channel ids unique across runs, as a real PBX's are
+	// (Asterisk: epoch.sequence): a switchboard restarted on the same
+	// database with a new simulator must not reuse the call ids of the
+	// last run, or its records would overwrite that run's history.
+	run     string
 	stats   Log
 	pending []adapters.Event
 	running bool
@@ -232,6 +238,9 @@ type PBX struct {
 	keepLog bool
 	busy    bool // events taken from pending but not yet delivered
 	started bool // Run has begun (Idle is false before)
+	// standby: another controller took the node over (Standby); every
+	// command is refused and no event is delivered any more.
+	standby bool
 	// delivered counts events handed to the Events channel: a consumer
 	// that counts what it took knows exactly when it has seen everything.
 	delivered atomic.Uint64
@@ -263,7 +272,7 @@ func New(cfg Config, clk clock.Clock, log *slog.Logger) (*PBX, error) {
 	}
 	p := &PBX{cfg: cfg, clk: clk, log: log.With("pbx", "sim"), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5b0a7d)),
 		evs: make(chan adapters.Event, 1024), wake: make(chan struct{}, 1), legs: map[string]*leg{}, groups: map[string]*AgentGroup{},
-		bridges: map[string][]string{}, recs: map[string]*recording{}}
+		bridges: map[string][]string{}, recs: map[string]*recording{}, run: strconv.FormatInt(clk.Now().UnixMilli(), 36)}
 	for i := range p.cfg.AgentGroups {
 		g := &p.cfg.AgentGroups[i]
 		for j := 1; j <= g.Count; j++ {
@@ -308,6 +317,9 @@ func (p *PBX) Stats() Log {
 func (p *PBX) Ready() (bool, string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.standby {
+		return false, "standby: another controller took the simulated PBX over"
+	}
 	if !p.running {
 		return false, "simulated PBX not started"
 	}
@@ -396,6 +408,10 @@ func (p *PBX) flush(ctx context.Context) bool {
 }
 
 func (p *PBX) emit(ev adapters.Event) {
+	if p.standby {
+		// The node's events go to the controller that took it over.
+		return
+	}
 	p.pending = append(p.pending, ev)
 	select {
 	case p.wake <- struct{}{}:
@@ -504,7 +520,7 @@ func (p *PBX) patience(s Stream) time.Duration {
 
 func (p *PBX) newID(prefix string) string {
 	p.nextID++
-	return fmt.Sprintf("%s-%d", prefix, p.nextID)
+	return prefix + "-" + p.run + "-" + strconv.FormatUint(p.nextID, 10)
 }
 
 func (p *PBX) scheduleArrival(stream int, now time.Time) {
@@ -654,6 +670,9 @@ func (p *PBX) finishRecording(name string, now time.Time) {
 }
 
 func (p *PBX) leg(ref adapters.LegRef) (*leg, error) {
+	if p.standby {
+		return nil, fmt.Errorf("leg %s: %w", ref, adapters.ErrStandby)
+	}
 	if ref.Node != NodeName {
 		return nil, fmt.Errorf("leg %s: not a simulated leg: %w", ref, adapters.ErrUnknownLeg)
 	}
@@ -770,6 +789,9 @@ func (p *PBX) StopHold(ctx context.Context, ref adapters.LegRef) error {
 func (p *PBX) Originate(ctx context.Context, req adapters.OriginateRequest) (adapters.LegRef, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.standby {
+		return adapters.LegRef{}, fmt.Errorf("originate %q: %w", req.Endpoint, adapters.ErrStandby)
+	}
 	now := p.clk.Now()
 	p.stats.Originates++
 	target, ok := strings.CutPrefix(req.Endpoint, "sim/")
@@ -921,6 +943,9 @@ func (p *PBX) Record(ctx context.Context, req adapters.RecordRequest) (adapters.
 func (p *PBX) StopRecording(ctx context.Context, rec adapters.RecordingRef) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.standby {
+		return fmt.Errorf("stop recording %q: %w", rec.Name, adapters.ErrStandby)
+	}
 	if p.recs[rec.Name] == nil {
 		return fmt.Errorf("stop recording %q: %w", rec.Name, adapters.ErrUnknownLeg)
 	}
@@ -932,6 +957,9 @@ func (p *PBX) StopRecording(ctx context.Context, rec adapters.RecordingRef) erro
 func (p *PBX) PauseRecording(ctx context.Context, rec adapters.RecordingRef) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.standby {
+		return fmt.Errorf("pause recording %q: %w", rec.Name, adapters.ErrStandby)
+	}
 	if p.recs[rec.Name] == nil {
 		return fmt.Errorf("pause recording %q: %w", rec.Name, adapters.ErrUnknownLeg)
 	}
@@ -1031,6 +1059,20 @@ func (p *PBX) Resync() {
 		}
 	}
 	p.emit(adapters.Reconciled{Base: adapters.Base{At: now}, Node: NodeName, Legs: infos})
+}
+
+// Standby simulates another controller taking the node over, as ARI's
+// ApplicationReplaced does: a NodeState{Standby: true} is reported, then
+// every command is refused with adapters.ErrStandby and no further event
+// is delivered (they go to the other controller). The simulated world
+// goes on: callers keep waiting until their patience runs out, talks end.
+func (p *PBX) Standby() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clk.Now()
+	p.emit(adapters.NodeState{Base: adapters.Base{At: now}, Node: NodeName, Standby: true, Err: "simulated takeover by another controller"})
+	p.running = false
+	p.standby = true
 }
 
 // Legs lists the live legs (for tests).

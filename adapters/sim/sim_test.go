@@ -404,3 +404,65 @@ func TestCallbackShare(t *testing.T) {
 		}
 	}
 }
+
+// A simulator started later (switchboard restarted on the same database)
+// names its channels apart from the last run's, as a real PBX does, so
+// call ids derived from them never collide with stored history.
+func TestLegIDsUniqueAcrossRuns(t *testing.T) {
+	first := newWorld(t, Config{})
+	a := first.p.InjectCall("1000", "5551000", nil, 0)
+	clk := clock.NewManual(t0.Add(time.Second))
+	p, err := New(Config{}, clk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	b := p.ref(p.newID("caller"))
+	p.mu.Unlock()
+	if a == b {
+		t.Fatalf("two runs named their first caller leg alike: %s", a)
+	}
+}
+
+// Standby (another controller took the node over): one NodeState with
+// Standby, then every command is refused with ErrStandby and nothing more
+// is delivered, while the simulated callers go on (and give up).
+func TestStandbyRefusesAndGoesQuiet(t *testing.T) {
+	w := newWorld(t, Config{AgentGroups: []AgentGroup{{Prefix: "a", Count: 1, RingDelay: time.Second}}})
+	ref := w.p.InjectCall("1000", "5551000", nil, 30*time.Second)
+	w.settle()
+	n := len(w.events())
+	w.p.Standby()
+	w.settle()
+	evs := w.events()[n:]
+	if len(evs) != 1 {
+		t.Fatalf("events after standby: %v", evs)
+	}
+	if st, ok := evs[0].(adapters.NodeState); !ok || !st.Standby || st.Up {
+		t.Fatalf("standby reported as %#v", evs[0])
+	}
+	if ok, why := w.p.Ready(); ok || !strings.Contains(why, "standby") {
+		t.Fatalf("Ready in standby: %v %q", ok, why)
+	}
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"answer": w.p.Answer(ctx, ref),
+		"hangup": w.p.Hangup(ctx, ref, 16),
+		"hold":   w.p.StartHold(ctx, ref, ""),
+		"originate": func() error {
+			_, err := w.p.Originate(ctx, adapters.OriginateRequest{Endpoint: "sim/a-001", Tag: "x"})
+			return err
+		}(),
+	} {
+		if !errors.Is(err, adapters.ErrStandby) {
+			t.Errorf("%s in standby: %v, want ErrStandby", name, err)
+		}
+	}
+	w.run(time.Minute)
+	if got := w.events()[n:]; len(got) != 1 {
+		t.Fatalf("events delivered in standby: %v", got[1:])
+	}
+	if st := w.p.Stats(); st.Abandoned != 1 || st.Originates != 0 {
+		t.Fatalf("the simulated caller should give up unseen: %+v", st)
+	}
+}
