@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
@@ -181,26 +182,45 @@ func (c *Controller) publish() {
 	c.snapMu.Unlock()
 }
 
-// Ready reports whether the controller runs and every PBX node is up and
-// active (not in standby).
+// Ready reports whether the controller can route calls: it runs and at
+// least one PBX node is up and active (not in standby). Nodes that are
+// down or in standby while another node serves leave it ready but
+// degraded, the reason naming them ("degraded: pbx node ast2 down: …"):
+// the calls on the nodes that are up go on being routed, and taking the
+// instance out of service would stop them for nothing. When no node has
+// reported yet, the adapter's own Ready decides.
 func (c *Controller) Ready() (bool, string) {
 	select {
 	case <-c.running:
 	default:
 		return false, "controller not started"
 	}
-	if r, ok := c.pbx.(adapters.Ready); ok {
-		if ok, why := r.Ready(); !ok {
-			return false, why
+	nodes := c.Snapshot().Nodes
+	if len(nodes) == 0 {
+		if r, ok := c.pbx.(adapters.Ready); ok {
+			if ok, why := r.Ready(); !ok {
+				return false, why
+			}
+		}
+		return true, ""
+	}
+	active := 0
+	var problems []string
+	for _, n := range nodes {
+		switch {
+		case n.Standby:
+			problems = append(problems, fmt.Sprintf("pbx node %s: standby (another switchboard took over)", n.Node))
+		case !n.Up:
+			problems = append(problems, fmt.Sprintf("pbx node %s down: %s", n.Node, n.Error))
+		default:
+			active++
 		}
 	}
-	for _, n := range c.Snapshot().Nodes {
-		if n.Standby {
-			return false, fmt.Sprintf("pbx node %s: standby (another controller took over)", n.Node)
-		}
-		if !n.Up {
-			return false, fmt.Sprintf("pbx node %s down: %s", n.Node, n.Error)
-		}
+	if active == 0 {
+		return false, strings.Join(problems, "; ")
+	}
+	if len(problems) > 0 {
+		return true, "degraded: " + strings.Join(problems, "; ")
 	}
 	return true, ""
 }

@@ -71,6 +71,10 @@ const (
 	EventExited        = "exited"
 	EventCallbackOffer = "callback_offer"
 	EventPBX           = "pbx"
+	// EventHandedOver: the call's PBX node went to standby (another
+	// switchboard took it over and routes the call now); this instance
+	// forgot the call without closing it.
+	EventHandedOver = "handed_over"
 )
 
 // CallEvent is what an Observer sees.
@@ -525,10 +529,7 @@ func (c *Controller) onPBX(ev adapters.Event) {
 	case adapters.PlaybackFinished:
 		c.onPlaybackFinished(e)
 	case adapters.NodeState:
-		st := c.nodes[e.Node]
-		st.Node, st.Up, st.Standby, st.Error, st.Since = e.Node, e.Up, e.Standby, e.Err, e.At
-		c.nodes[e.Node] = st
-		c.log.Info("pbx node state", "node", e.Node, "up", e.Up, "standby", e.Standby, "err", e.Err)
+		c.onNodeState(e)
 	case adapters.Reconciled:
 		c.onReconciled(e)
 	}
@@ -557,6 +558,11 @@ func (c *Controller) claimTagged(ref adapters.LegRef, tag string) {
 func (c *Controller) onArrived(e adapters.CallArrived) {
 	if _, known := c.byLeg[e.Ref]; known {
 		return // the same leg reported twice (reconcile after a live arrival)
+	}
+	if c.inStandby(e.Ref.Node) {
+		// Another switchboard owns the node: it routes this call.
+		c.log.Warn("call arrived on a node in standby; left to the active switchboard", "leg", e.Ref.String())
+		return
 	}
 	if e.Vars[VarRole] != "" && e.Vars[VarRole] != string(adapters.RoleCaller) {
 		return // one of our own legs reported by reconciliation, not a caller
@@ -1183,7 +1189,7 @@ func (c *Controller) onExit(v routing.QueueExit, now time.Time) {
 }
 
 func (c *Controller) onAgentState(v routing.AgentStateChanged) {
-	if c.jr != nil {
+	if c.jr != nil && !c.passive() {
 		c.seq++
 		c.jr.Append(storage.AgentStateChange{ID: fmt.Sprintf("%s/%d/%d", v.AgentID, v.At.UnixNano(), c.seq), AgentID: v.AgentID,
 			FromState: string(v.From), ToState: string(v.To), Reason: v.Reason, At: v.At.UTC()})

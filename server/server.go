@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,17 +229,27 @@ func loadRules(file string) (*routing.Config, error) {
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// ready is /readyz: the controller runs and the PBX is connected and
-// active. A database that does not answer leaves switchboard ready but
-// degraded: routing goes on and records wait in the journal, so taking the
-// instance out of service would only stop the floor's API for nothing.
+// ready is /readyz: the controller runs and at least one PBX node is
+// connected and active. Whatever is wrong that routing can live with
+// makes it ready but degraded, each cause named: a PBX node down or in
+// standby while another serves, and a database that does not answer
+// (records wait in the journal). Taking the instance out of service for
+// those would only stop the calls and the floor's API that still work.
 func (s *Server) ready() (bool, string) {
-	if ok, why := s.ctl.Ready(); !ok {
+	ok, why := s.ctl.Ready()
+	if !ok {
 		return false, why
+	}
+	var degraded []string
+	if d, found := strings.CutPrefix(why, "degraded: "); found {
+		degraded = append(degraded, d)
 	}
 	st := s.journal.Stats()
 	if !st.DBUp && st.LastError != "" {
-		return true, fmt.Sprintf("ready, degraded: database unreachable (%s); %d records wait in the journal", st.LastError, st.Pending)
+		degraded = append(degraded, fmt.Sprintf("database unreachable (%s); %d records wait in the journal", st.LastError, st.Pending))
+	}
+	if len(degraded) > 0 {
+		return true, "ready, degraded: " + strings.Join(degraded, "; ")
 	}
 	return true, "ready"
 }
