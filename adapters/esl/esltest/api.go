@@ -142,6 +142,13 @@ func (s *Server) api(line string) string {
 		ch.bridged, ch.bridgeA, ch.state, ch.app, ch.appData = other.uuid, true, "CS_SOFT_EXECUTE", "uuid_bridge", other.uuid
 		other.bridged, other.bridgeA, other.state, other.app, other.appData = ch.uuid, false, "CS_EXCHANGE_MEDIA", "", ""
 		s.emitLocked(ch, "CHANNEL_BRIDGE", "switch_ivr_bridge.c", bridgeHeaders(ch.uuid, other.uuid), nil)
+		for _, c := range []*channel{ch, other} {
+			if d := c.behavior.HangupAfterBridge; d > 0 && !c.talkTimer {
+				c.talkTimer = true
+				uuid := c.uuid
+				time.AfterFunc(d, func() { _ = s.Hangup(uuid, "NORMAL_CLEARING") })
+			}
+		}
 		return "+OK " + other.uuid + "\n"
 	case "uuid_record":
 		if len(f) < 3 {

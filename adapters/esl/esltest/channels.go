@@ -29,6 +29,7 @@ type channel struct {
 	answerNow             chan struct{} // manual answer for Behavior.Manual
 	behavior              Behavior
 	originated            bool
+	talkTimer             bool // Behavior.HangupAfterBridge is running
 }
 
 type recording struct {
@@ -60,6 +61,11 @@ type Behavior struct {
 	FailCause string
 	// HangupAfter hangs the answered leg up by itself after this long.
 	HangupAfter time.Duration
+	// HangupAfterBridge hangs the leg up by itself this long after it is
+	// first bridged (an agent who talks for that long once connected).
+	// Unlike HangupAfter it cannot end a leg before the bridge, however
+	// slowly the bridge comes.
+	HangupAfterBridge time.Duration
 }
 
 type endpointRule struct {
@@ -332,14 +338,19 @@ func (s *Server) hangupLocked(ch *channel, cause string) {
 			spies = append(spies, other)
 		}
 	}
-	sort.Slice(spies, func(i, j int) bool { return spies[i].uuid < spies[j].uuid })
-	for _, other := range spies {
-		{
-			other.eavesdropOn = ""
-			s.emitLocked(other, "CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", appHeaders("eavesdrop", ch.uuid, ""), nil)
-			other.app = ""
-			s.hangupLocked(other, "NORMAL_CLEARING")
+	// In the order sortedLocked gives (creation, then uuid), without
+	// sorting every channel on every hangup.
+	sort.Slice(spies, func(i, j int) bool {
+		if !spies[i].created.Equal(spies[j].created) {
+			return spies[i].created.Before(spies[j].created)
 		}
+		return spies[i].uuid < spies[j].uuid
+	})
+	for _, other := range spies {
+		other.eavesdropOn = ""
+		s.emitLocked(other, "CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", appHeaders("eavesdrop", ch.uuid, ""), nil)
+		other.app = ""
+		s.hangupLocked(other, "NORMAL_CLEARING")
 	}
 }
 

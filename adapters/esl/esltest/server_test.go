@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -520,5 +521,110 @@ func TestBridgeRecordHangup(t *testing.T) {
 	ci, ok := s.Channel(caller)
 	if !ok || ci.App != "park" || len(ci.Masked) != 1 {
 		t.Errorf("caller after agent hangup: %+v", ci)
+	}
+}
+
+// TestEventSequenceGlobal: Event-Sequence is one counter for the whole
+// switch, as in FreeSWITCH. A connection subscribed to a few events sees
+// gaps where the others went, and the numbers of events nobody subscribed
+// to are used up all the same (the fake does not render those, but must
+// not skip their numbers); a connection subscribed to everything sees
+// consecutive numbers, and the same number as the other connection for
+// the same event.
+func TestEventSequenceGlobal(t *testing.T) {
+	s := startServer(t)
+	few := dialRaw(t, s, "CHANNEL_ANSWER")
+	seqOf := func(ev map[string]string) uint64 {
+		n, err := strconv.ParseUint(ev["Event-Sequence"], 10, 64)
+		if err != nil {
+			t.Fatalf("Event-Sequence %q: %v", ev["Event-Sequence"], err)
+		}
+		return n
+	}
+	answer := func(c *client) (map[string]string, []uint64) {
+		id := s.InboundCall(Call{CallerNumber: "1", Dialed: "2"})
+		c.send("api uuid_answer " + id)
+		var seqs []uint64
+		var ans map[string]string
+		for replied := false; !replied || ans == nil; {
+			f := c.next()
+			switch f.ContentType() {
+			case "api/response":
+				replied = true
+			case "text/event-plain":
+				ev := eventOf(t, f)
+				seqs = append(seqs, seqOf(ev))
+				if ev["Event-Name"] == "CHANNEL_ANSWER" && ev["Unique-ID"] == id {
+					ans = ev
+				}
+			}
+		}
+		return ans, seqs
+	}
+	// Nobody takes CHANNEL_CREATE, CHANNEL_EXECUTE or CHANNEL_PARK.
+	a1, _ := answer(few)
+	a2, _ := answer(few)
+	if gap := seqOf(a2) - seqOf(a1); gap != 4 {
+		t.Fatalf("answers numbered %d and %d: %d apart, want 4 (CREATE, EXECUTE and PARK between, unsubscribed)", seqOf(a1), seqOf(a2), gap)
+	}
+	all := dialRaw(t, s, "ALL")
+	a3, allSeqs := answer(all)
+	for i := 1; i < len(allSeqs); i++ {
+		if allSeqs[i] != allSeqs[i-1]+1 {
+			t.Fatalf("subscribed to ALL, saw %v: not consecutive", allSeqs)
+		}
+	}
+	a3few := eventOf(t, few.expect("text/event-plain"))
+	if a3few["Unique-ID"] != a3["Unique-ID"] || seqOf(a3few) != seqOf(a3) {
+		t.Fatalf("the same CHANNEL_ANSWER numbered %d on one connection and %d on the other", seqOf(a3few), seqOf(a3))
+	}
+	if gap := seqOf(a3) - seqOf(a2); gap != 4 {
+		t.Fatalf("answers numbered %d and %d: %d apart, want 4", seqOf(a2), seqOf(a3), gap)
+	}
+}
+
+// TestHangupAfterBridge: a leg with HangupAfterBridge stays up until it is
+// bridged however long that takes, then hangs up by itself.
+func TestHangupAfterBridge(t *testing.T) {
+	s := startServer(t)
+	s.Endpoint("user/1001", Behavior{HangupAfterBridge: time.Millisecond})
+	c := dialRaw(t, s, "ALL")
+	caller := s.InboundCall(Call{CallerNumber: "5551234", Dialed: "800"})
+	c.send("api originate {origination_uuid=agent1}user/1001 &park()")
+	for f := c.next(); f.ContentType() != "api/response"; f = c.next() {
+	}
+	// The agent leg is up and stays up: the fake never hangs it up before
+	// the bridge (what HangupAfter from answer would do).
+	c.send("api uuid_getvar agent1 origination_uuid")
+	for f := c.next(); f.ContentType() != "api/response"; f = c.next() {
+		if f.ContentType() == "text/event-plain" {
+			if ev := eventOf(t, f); ev["Event-Name"] == "CHANNEL_HANGUP" {
+				t.Fatalf("agent leg hung up before the bridge")
+			}
+		}
+	}
+	if _, ok := s.Channel("agent1"); !ok {
+		t.Fatal("agent leg gone before the bridge")
+	}
+	c.send("api uuid_bridge " + caller + " agent1")
+	var seen []string
+	for !contains(seen, "CHANNEL_HANGUP@agent1") {
+		f := c.next()
+		if f.ContentType() == "text/event-plain" {
+			ev := eventOf(t, f)
+			seen = append(seen, ev["Event-Name"]+"@"+ev["Unique-ID"])
+		}
+	}
+	bridge, hangup := -1, -1
+	for i, e := range seen {
+		switch e {
+		case "CHANNEL_BRIDGE@" + caller:
+			bridge = i
+		case "CHANNEL_HANGUP@agent1":
+			hangup = i
+		}
+	}
+	if bridge < 0 || hangup < bridge {
+		t.Fatalf("events %v: want the agent's hangup after the bridge", seen)
 	}
 }
