@@ -45,10 +45,13 @@ type Journal interface {
 }
 
 // Store gives the controller what it needs at start (storage.Store
-// satisfies it): the calls that were live when switchboard stopped, and
-// today's calls to seed the statistics.
+// satisfies it): the calls that were live when switchboard stopped with
+// their legs and queue stints (so that resuming or closing them leaves no
+// row half-written), and today's calls to seed the statistics.
 type Store interface {
 	LiveCalls(ctx context.Context) ([]storage.Call, error)
+	CallLegs(ctx context.Context, callID string) ([]storage.Leg, error)
+	CallWaits(ctx context.Context, callID string) ([]storage.QueueWait, error)
 	Calls(ctx context.Context, f storage.CallFilter) ([]storage.Call, error)
 }
 
@@ -166,7 +169,7 @@ type Controller struct {
 	legRecs  map[adapters.LegRef]*storage.Leg
 	offers   map[string]*offer // by tag
 	nodes    map[string]NodeStatus
-	recovery map[string]storage.Call // live calls from before a restart, by caller leg "node/id"
+	recovery map[string]recoveredCall // live calls from before a restart, by caller leg "node/id"
 	// hangAfterPlay: caller legs that leave with an announcement and are
 	// hung up when it finishes.
 	hangAfterPlay map[adapters.LegRef]bool
@@ -229,6 +232,10 @@ type call struct {
 	resumed    bool // restored after a restart: already counted as offered
 	callback   *CallbackEntry
 	recovered  bool // talking call restored after a restart, no engine entry
+	// recLegs are the call's legs that were open in storage when
+	// switchboard stopped, not yet found again on the PBX; the node's
+	// reconciliation adopts or closes them.
+	recLegs map[adapters.LegRef]storage.Leg
 }
 
 type offer struct {
@@ -289,7 +296,7 @@ func New(cfg Config, d Deps) (*Controller, error) {
 		snapEvery: 100 * time.Millisecond,
 		internal:  make(chan func(), 4096), requests: make(chan request), running: make(chan struct{}), stopped: make(chan struct{}),
 		calls: map[string]*call{}, byLeg: map[adapters.LegRef]legOwner{}, legRecs: map[adapters.LegRef]*storage.Leg{}, offers: map[string]*offer{},
-		nodes: map[string]NodeStatus{}, recovery: map[string]storage.Call{}, hangAfterPlay: map[adapters.LegRef]bool{},
+		nodes: map[string]NodeStatus{}, recovery: map[string]recoveredCall{}, hangAfterPlay: map[adapters.LegRef]bool{},
 	}
 	c.board.SetFormula(formula)
 	for _, q := range d.Engine.Queues() {
@@ -594,7 +601,7 @@ func (c *Controller) onArrived(e adapters.CallArrived) {
 		if old.EnqueuedAt != nil {
 			since = *old.EnqueuedAt
 		}
-		c.journalLeg(cl, e.Ref, adapters.RoleCaller, "", "")
+		c.resumeRecords(cl, e.Ref, old)
 		if old.AnsweredAt != nil {
 			// It was talking to an agent and the PBX still holds it: keep it
 			// as a live call outside the engine (the agent's state was lost
@@ -621,8 +628,11 @@ func (c *Controller) onArrived(e adapters.CallArrived) {
 		}
 		log.Warn("could not resume call; routing it as new", "queue", old.Queue, "err", err)
 		cl.resumed = false
+		c.closeWait(cl, storage.OutcomeOverflowed, now)
 	}
-	c.journalLeg(cl, e.Ref, adapters.RoleCaller, "", "")
+	if c.legRecs[e.Ref] == nil {
+		c.journalLeg(cl, e.Ref, adapters.RoleCaller, "", "")
+	}
 	c.notify(EventArrived, cl, nil)
 	ds, err := c.engine.Arrive(rc, now)
 	if err != nil {
@@ -859,10 +869,27 @@ func (c *Controller) onReconciled(e adapters.Reconciled) {
 			cl.agentLeg = l.Ref
 			c.byLeg[l.Ref] = legOwner{callID: cl.id, role: adapters.RoleAgent, tag: l.Tag}
 			c.offers[l.Tag] = &offer{tag: l.Tag, callID: cl.id, agentID: cl.agentID, leg: l.Ref, up: true}
+			if rec, ok := cl.recLegs[l.Ref]; ok {
+				// Its row from before the stop goes on (and is closed at its hangup).
+				delete(cl.recLegs, l.Ref)
+				c.legRecs[l.Ref] = &rec
+			}
 			continue
 		}
 		c.log.Info("hanging up an agent leg no offer owns", "leg", l.Ref.String(), "tag", l.Tag)
 		c.hangup(l.Ref, 16)
+	}
+	// Legs of resumed calls that the PBX did not give back (a ring that
+	// ended during the stop, an agent leg gone) or that were hung up above
+	// as strays: their rows are closed now.
+	for _, id := range c.sortedCallIDs() {
+		cl := c.calls[id]
+		for ref, rec := range cl.recLegs {
+			if ref.Node == e.Node {
+				delete(cl.recLegs, ref)
+				c.closeRecoveredLeg(rec, now)
+			}
+		}
 	}
 	// Calls remembered from before a restart that the PBX does not hold.
 	for key, old := range c.recovery {
@@ -870,6 +897,17 @@ func (c *Controller) onReconciled(e adapters.Reconciled) {
 			continue
 		}
 		delete(c.recovery, key)
+		for _, l := range old.legs {
+			c.closeRecoveredLeg(l, now)
+		}
+		for _, w := range old.waits {
+			if w.LeftAt == nil {
+				w.LeftAt, w.Outcome, w.WaitSeconds = tp(now), storage.OutcomeLost, now.Sub(w.EnteredAt).Seconds()
+				if c.jr != nil {
+					c.jr.Append(w)
+				}
+			}
+		}
 		cl := &call{id: old.ID, queue: old.Queue, arrivedAt: old.ArrivedAt, agentID: old.AgentID, callerNum: old.CallerNumber,
 			callerName: old.CallerName, dialed: old.DialedNumber, priority: old.Priority, offers: old.Offers}
 		if ref, ok := parseLeg(old.CallerLegID); ok {
@@ -992,6 +1030,10 @@ func (c *Controller) onQueued(v routing.Queued, now time.Time) {
 		cl.enqueuedAt = v.Since
 	}
 	if !sameStint {
+		if cl.waitID != "" {
+			// A stint resumed after a restart in a queue that is gone.
+			c.closeWait(cl, storage.OutcomeOverflowed, now)
+		}
 		// A resumed call was counted before the restart (seeded from
 		// storage); count it again only if it moves on.
 		if cl.callback == nil && !(cl.resumed && first) {

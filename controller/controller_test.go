@@ -638,6 +638,32 @@ func (s journalStore) LiveCalls(context.Context) ([]storage.Call, error) {
 	return out, nil
 }
 
+func (s journalStore) CallLegs(_ context.Context, id string) ([]storage.Leg, error) {
+	s.jr.mu.Lock()
+	defer s.jr.mu.Unlock()
+	var out []storage.Leg
+	for _, r := range s.jr.recs {
+		if l, ok := r.(storage.Leg); ok && l.CallID == id {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (s journalStore) CallWaits(_ context.Context, id string) ([]storage.QueueWait, error) {
+	s.jr.mu.Lock()
+	defer s.jr.mu.Unlock()
+	var out []storage.QueueWait
+	for _, r := range s.jr.recs {
+		if w, ok := r.(storage.QueueWait); ok && w.CallID == id {
+			out = append(out, w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].EnteredAt.Before(out[j].EnteredAt) })
+	return out, nil
+}
+
 func (s journalStore) Calls(_ context.Context, f storage.CallFilter) ([]storage.Call, error) {
 	var out []storage.Call
 	for _, c := range s.jr.calls() {

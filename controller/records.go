@@ -153,10 +153,20 @@ func (c *Controller) endCall(cl *call, outcome, reason string, now time.Time) {
 	c.log.Debug("call ended", "call_id", cl.id, "outcome", outcome, "reason", reason)
 }
 
-// recover loads the calls that were live when switchboard last stopped.
-// Each is resumed when the PBX reports its caller leg again (CallArrived
-// with Adopted), or closed as lost when the node's reconciliation shows the
-// PBX no longer holds it. Today's finished calls seed the statistics.
+// recoveredCall is a call that was live when switchboard last stopped,
+// with what storage holds of it.
+type recoveredCall struct {
+	storage.Call
+	legs  []storage.Leg       // its legs without an end
+	waits []storage.QueueWait // its queue stints, oldest first
+}
+
+// recover loads the calls that were live when switchboard last stopped,
+// with their open legs and their queue stints. Each is resumed when the
+// PBX reports its caller leg again (CallArrived with Adopted), or closed as
+// lost when the node's reconciliation shows the PBX no longer holds it;
+// either way its legs and stints are carried on or closed, never left
+// open. Today's finished calls seed the statistics.
 func (c *Controller) recover(ctx context.Context) {
 	if c.store == nil {
 		return
@@ -168,12 +178,82 @@ func (c *Controller) recover(ctx context.Context) {
 		c.log.Error("restart recovery: could not read live calls; they will stay open until the next restart", "err", err)
 	}
 	for _, cl := range live {
-		c.recovery[cl.CallerLegID] = cl
+		rc := recoveredCall{Call: cl}
+		legs, err := c.store.CallLegs(rctx, cl.ID)
+		if err != nil {
+			c.log.Warn("restart recovery: could not read the call's legs; they stay open", "call_id", cl.ID, "err", err)
+		}
+		for _, l := range legs {
+			if l.EndedAt == nil {
+				rc.legs = append(rc.legs, l)
+			}
+		}
+		if rc.waits, err = c.store.CallWaits(rctx, cl.ID); err != nil {
+			c.log.Warn("restart recovery: could not read the call's queue stints", "call_id", cl.ID, "err", err)
+		}
+		c.recovery[cl.CallerLegID] = rc
 	}
 	if len(live) > 0 {
 		c.log.Info("restart recovery: calls live at the last stop will be resumed or closed", "calls", len(live))
 	}
 	c.seedStats(rctx)
+}
+
+// resumeRecords carries a resumed call's rows on from where they stood:
+// the caller leg keeps its row (created and answered times), the queue
+// stint it was waiting in stays the open one (its entered time kept, no
+// second stint opened), later stints are numbered after the stored ones,
+// and its other open legs wait for the node's reconciliation.
+func (c *Controller) resumeRecords(cl *call, caller adapters.LegRef, old recoveredCall) {
+	for _, l := range old.legs {
+		ref, ok := parseLeg(l.ID)
+		if !ok {
+			continue
+		}
+		if ref == caller {
+			rec := l
+			c.legRecs[caller] = &rec
+			continue
+		}
+		if cl.recLegs == nil {
+			cl.recLegs = map[adapters.LegRef]storage.Leg{}
+		}
+		cl.recLegs[ref] = l
+	}
+	cl.waitSeq = len(old.waits)
+	for _, w := range old.waits {
+		if w.LeftAt != nil {
+			continue
+		}
+		if cl.waitID != "" {
+			// Two open stints (should not happen): keep the last one.
+			c.closeWait(cl, storage.OutcomeOverflowed, c.clk.Now())
+		}
+		cl.waitID, cl.waitStart, cl.queue = w.ID, w.EnteredAt, w.Queue
+	}
+	if old.AnsweredAt != nil && cl.waitID != "" {
+		cl.agentID = old.AgentID
+		c.closeWait(cl, storage.OutcomeAnswered, *old.AnsweredAt)
+	}
+}
+
+// closeRecoveredLeg writes the end of a leg from before the restart that
+// is gone (or hung up now): ended when switchboard found out.
+func (c *Controller) closeRecoveredLeg(l storage.Leg, now time.Time) {
+	if c.jr == nil || l.EndedAt != nil {
+		return
+	}
+	l.EndedAt = tp(now)
+	c.jr.Append(l)
+}
+
+func (c *Controller) sortedCallIDs() []string {
+	ids := make([]string, 0, len(c.calls))
+	for id := range c.calls {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // seedStats replays today's calls from storage into the statistics, so a

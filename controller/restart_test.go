@@ -47,8 +47,10 @@ func flush(t *testing.T, j *storage.Journal) {
 // ringing and talking — while the PBX goes on (callers hang up, talks
 // end). A new controller on the same SQLite database and journal
 // directory resumes: calls the PBX still holds are routed on with their
-// original enqueue time, the others are closed with a reason, and no row
-// is left half-written.
+// original enqueue time (their queue stint and caller leg rows carried
+// on, not rewritten), the others are closed with a reason, and no row is
+// left half-written: no finished call keeps a leg without an end or a
+// stint never left.
 func TestRestartOnSQLite(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -129,6 +131,7 @@ func TestRestartOnSQLite(t *testing.T) {
 	closedByRestart := 0
 	for _, c := range all {
 		checkRow(t, c)
+		checkLegsAndWaits(t, store, c)
 		if c.EndReason == reasonLostWaiting || c.EndReason == reasonLostTalking {
 			closedByRestart++
 		}
@@ -154,6 +157,9 @@ func TestRestartOnSQLite(t *testing.T) {
 	if answeredAfter == 0 {
 		t.Fatal("no call from before the stop was answered after the restart")
 	}
+	for _, c := range all {
+		checkLegsAndWaits(t, store, c)
+	}
 	if q := r.queue("support"); q.Offered < len(all)-10 {
 		t.Fatalf("today's figures not kept across the restart: offered %d, %d calls stored", q.Offered, len(all))
 	}
@@ -174,6 +180,51 @@ func checkRow(t *testing.T, c storage.Call) {
 		t.Errorf("call %s ended without a reason", c.ID)
 	case c.Queue == "" || c.EnqueuedAt == nil || c.CallerLegID == "":
 		t.Errorf("call %s without queue, enqueue time or caller leg: %+v", c.ID, c)
+	}
+}
+
+// checkLegsAndWaits: a finished call leaves no leg without an end and no
+// queue stint without a leave; a live call has at most one open stint,
+// and stints follow each other in time.
+func checkLegsAndWaits(t *testing.T, store *storage.Store, c storage.Call) {
+	t.Helper()
+	ctx := context.Background()
+	legs, err := store.CallLegs(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waits, err := store.CallWaits(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished := c.Outcome != storage.OutcomeLive
+	for _, l := range legs {
+		if finished && l.EndedAt == nil {
+			t.Errorf("call %s (%s, %s) has leg %s with no end", c.ID, c.Outcome, c.EndReason, l.ID)
+		}
+		if l.EndedAt != nil && l.EndedAt.Before(l.CreatedAt) {
+			t.Errorf("leg %s ended %v before it was created %v", l.ID, l.EndedAt, l.CreatedAt)
+		}
+	}
+	open := 0
+	for i, w := range waits {
+		if w.LeftAt == nil {
+			open++
+			if finished {
+				t.Errorf("call %s (%s, %s) has stint %s never left", c.ID, c.Outcome, c.EndReason, w.ID)
+			}
+		} else if w.LeftAt.Before(w.EnteredAt) {
+			t.Errorf("stint %s left %v before it was entered %v", w.ID, w.LeftAt, w.EnteredAt)
+		}
+		if i > 0 && w.EnteredAt.Before(waits[i-1].EnteredAt) {
+			t.Errorf("call %s: stint %s entered before the one before it", c.ID, w.ID)
+		}
+		if c.EnqueuedAt != nil && i == 0 && !w.EnteredAt.Equal(*c.EnqueuedAt) {
+			t.Errorf("call %s: first stint entered %v, call enqueued %v", c.ID, w.EnteredAt, *c.EnqueuedAt)
+		}
+	}
+	if open > 1 {
+		t.Errorf("call %s has %d open stints", c.ID, open)
 	}
 }
 
