@@ -383,6 +383,87 @@ func TestDefenceReconnectReconcile(t *testing.T) {
 	}
 }
 
+// A command waiting for its reply when FreeSWITCH drops the connection
+// fails at once with ErrUnreachable and the node is redialed. Without the
+// session's life ending that wait, the command sits out its whole command
+// timeout (eslgo never learns the connection went: the splice keeps
+// FreeSWITCH's close from it), holding the link's lock, so the drop, the
+// node-down report, the redial and every command for that link's legs wait
+// behind it. Here the timeout is an hour: without the defence the test
+// runs into its deadline. The same holds when the adapter stops: Run
+// returns without waiting for a command in flight.
+func TestDefenceConnectionLostMidCommand(t *testing.T) {
+	h := startHarness(t, func(c *Config) { c.CommandTimeout = time.Hour }, nil)
+	ctx := ctxT(t)
+	id := h.fs.InboundCall(esltest.Call{CallerNumber: "1", Dialed: "2", NoPark: true,
+		Vars: map[string]string{"slowvar": "never", "color": "red"}})
+	long, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	inFlight := func() chan error {
+		slow := func() int {
+			n := 0
+			for _, c := range h.fs.Commands() {
+				if strings.Contains(c, "slowvar") {
+					n++
+				}
+			}
+			return n
+		}
+		before := slow()
+		h.fs.SetFaults(esltest.Faults{ReplyDelay: time.Hour, ReplyDelayMatch: "slowvar"})
+		done := make(chan error, 1)
+		go func() {
+			// No deadline but the hour: only the defence ends the wait.
+			_, err := h.a.cmds[0].api(long, "uuid_getvar", id+" slowvar")
+			done <- err
+		}()
+		waitUntil(t, "the slow command reached FreeSWITCH", func() bool { return slow() > before })
+		h.fs.SetFaults(esltest.Faults{})
+		return done
+	}
+	returned := func(done chan error) error {
+		var err error
+		waitUntil(t, "the command in flight returned", func() bool {
+			select {
+			case err = <-done:
+				return true
+			default:
+				return false
+			}
+		})
+		return err
+	}
+
+	done := inFlight()
+	h.fs.DropConnections()
+	if err := returned(done); !errors.Is(err, adapters.ErrUnreachable) {
+		t.Fatalf("command in flight on a dropped connection: %v", err)
+	}
+	h.rec.waitFor(t, "node down", func(e adapters.Event) bool { n, ok := e.(adapters.NodeState); return ok && !n.Up })
+	h.rec.waitFor(t, "reconciled after redial", isType[adapters.Reconciled](""))
+	var got string
+	var err error
+	waitUntil(t, "a command answered after the redial", func() bool {
+		got, err = h.a.cmds[0].api(ctx, "uuid_getvar", id+" color")
+		return !errors.Is(err, adapters.ErrUnreachable)
+	})
+	if err != nil || got != "red" {
+		t.Fatalf("after the redial: %q, %v", got, err)
+	}
+
+	done = inFlight()
+	h.cancel()
+	select {
+	case <-h.runErr:
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return while a command was in flight")
+	}
+	h.runErr <- nil // for the harness's cleanup
+	if err := returned(done); err == nil {
+		t.Fatal("command in flight at shutdown reported success")
+	}
+}
+
 // Redials back off: the wait doubles from reconnect_min up to
 // reconnect_max (without it a FreeSWITCH that is down is dialed as fast as
 // it refuses).

@@ -87,10 +87,17 @@ func (l *link) sendChecked(ctx context.Context, cmd command.Command, fits func(r
 		// Nothing written yet: no reply in flight, the connection stays.
 		return nil, fmt.Errorf("freeswitch %s: %q not sent: %w", l.name, firstWord(cmd), err)
 	}
+	s := l.cur
 	cctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	resp, err := l.cur.conn.SendCommand(cctx, cmd)
+	// The wait ends with the session, not only with the timeout (see
+	// session.life).
+	defer context.AfterFunc(s.life, cancel)()
+	resp, err := s.conn.SendCommand(cctx, cmd)
 	if err != nil {
+		if s.life.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("connection lost before the reply: %w", context.Cause(s.life))
+		}
 		// Defence "drop on timeout": a command that did not get its reply
 		// leaves that reply in flight; never reuse this connection.
 		l.dropLocked(fmt.Errorf("command %q: %w", firstWord(cmd), err))

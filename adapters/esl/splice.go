@@ -34,10 +34,23 @@ type session struct {
 	fs     net.Conn // our socket to FreeSWITCH
 	local  net.Conn // our end of the private socket eslgo dialed
 	once   sync.Once
-	// gone is closed when FreeSWITCH closed or said goodbye.
-	gone    chan struct{}
-	goneErr error
+	// gone is closed when FreeSWITCH closed or said goodbye; goneErr says
+	// why (set once, before gone is closed).
+	gone     chan struct{}
+	goneErr  error
+	goneOnce sync.Once
+	// life ends when the session does: FreeSWITCH closed or said goodbye,
+	// we closed it, or the adapter stopped. A command waiting for its reply
+	// waits on it too, because eslgo never learns that the splice's
+	// FreeSWITCH side went (no reply would ever come, and the link's lock
+	// would be held, with every drop and redial behind it, until the
+	// command timed out).
+	life    context.Context
+	endLife context.CancelCauseFunc
 }
+
+// errSessionClosed is the cause of a session's end when we closed it.
+var errSessionClosed = errors.New("connection closed by switchboard")
 
 // closeGrace is how long after cancelling eslgo's context the private
 // socket is closed (eslgo's loops return at once on cancel).
@@ -46,6 +59,7 @@ const closeGrace = 500 * time.Millisecond
 // close ends the session without eslgo ever running Conn.close.
 func (s *session) close() {
 	s.once.Do(func() {
+		s.endLife(errSessionClosed)
 		s.cancel()
 		_ = s.fs.Close()
 		if s.local != nil {
@@ -71,6 +85,7 @@ func dialESL(ctx context.Context, addr, password string, timeout time.Duration, 
 	defer ln.Close()
 	cctx, cancel := context.WithCancel(ctx)
 	s := &session{fs: fs, cancel: cancel, gone: make(chan struct{})}
+	s.life, s.endLife = context.WithCancelCause(cctx)
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -151,7 +166,11 @@ func (s *session) pump(dst, src net.Conn, fromFS bool) {
 	var scratch []byte // reused: each frame is written out before the next is read
 	for {
 		frame, ctype, err := readRawFrameInto(r, scratch[:0])
-		scratch = frame
+		if cap(frame) <= maxKeptFrame {
+			scratch = frame
+		} else {
+			scratch = nil // one huge `show channels` must not stay pinned
+		}
 		if err != nil {
 			_ = w.Flush()
 			s.fail(fmt.Errorf("freeswitch closed the event socket: %w", err))
@@ -162,23 +181,28 @@ func (s *session) pump(dst, src net.Conn, fromFS bool) {
 			s.fail(errors.New("freeswitch sent a disconnect notice"))
 			return
 		}
-		if _, err := w.Write(frame); err == nil && r.Buffered() == 0 {
+		_, err = w.Write(frame)
+		if err == nil && r.Buffered() == 0 {
 			err = w.Flush()
-			if err != nil {
-				s.fail(err)
-				return
-			}
+		}
+		if err != nil {
+			s.fail(fmt.Errorf("eslgo side: %w", err))
+			return
 		}
 	}
 }
 
+// maxKeptFrame bounds the frame buffer a splice keeps between frames.
+const maxKeptFrame = 1 << 20
+
+// fail records that the session is over. Both pumps may call it at once
+// (a write to FreeSWITCH failing while the read from it fails too).
 func (s *session) fail(err error) {
-	select {
-	case <-s.gone:
-	default:
+	s.goneOnce.Do(func() {
 		s.goneErr = err
 		close(s.gone)
-	}
+		s.endLife(err)
+	})
 }
 
 // readRawFrame reads one ESL frame and returns its bytes and Content-Type.
@@ -193,20 +217,41 @@ var (
 	prefixLength = []byte("Content-Length: ")
 )
 
+// maxHeaderBytes bounds a frame's header block (FreeSWITCH's are a few
+// short lines; the event headers are in the body).
+const maxHeaderBytes = 64 << 10
+
 // readRawFrameInto is readRawFrame appending to b (which it may reuse).
 func readRawFrameInto(r *bufio.Reader, b []byte) ([]byte, string, error) {
 	ctype := ""
 	length := 0
+	start := len(b)
 	for {
+		lineStart := len(b)
 		line, err := r.ReadSlice('\n')
+		for err == bufio.ErrBufferFull {
+			// A header line longer than the reader's buffer: keep reading
+			// it, within reason.
+			b = append(b, line...)
+			if len(b)-start > maxHeaderBytes {
+				return nil, "", fmt.Errorf("%w: headers longer than %d bytes", ErrBadFrame, maxHeaderBytes)
+			}
+			line, err = r.ReadSlice('\n')
+		}
 		if err != nil {
+			if err == io.EOF && (len(b) > start || len(line) > 0) {
+				err = io.ErrUnexpectedEOF // cut inside a frame
+			}
 			return nil, "", err
 		}
 		b = append(b, line...)
-		t := bytes.TrimRight(line, "\r\n")
+		if len(b)-start > maxHeaderBytes {
+			return nil, "", fmt.Errorf("%w: headers longer than %d bytes", ErrBadFrame, maxHeaderBytes)
+		}
+		t := bytes.TrimRight(b[lineStart:], "\r\n")
 		if len(t) == 0 {
-			if ctype == "" && length == 0 && len(b) <= 2 {
-				b = b[:0]
+			if ctype == "" && length == 0 && len(b)-start <= 2 {
+				b = b[:start]
 				continue // stray blank line
 			}
 			break
