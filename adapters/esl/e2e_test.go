@@ -162,7 +162,9 @@ func startE2ERules(t *testing.T, rulesYAML string, agents []routing.Agent, mod f
 		fs.Close()
 	})
 	e := &e2e{fs: fs, a: a, ctl: ctl, jr: jr, rec: rec}
-	waitUntil(t, "freeswitch link up", func() bool { ok, _ := a.Ready(); return ok })
+	// The controller is ready once its loop runs and the node is up
+	// (logins before that are refused with ErrNotRunning).
+	waitUntil(t, "controller ready", func() bool { ok, _ := ctl.Ready(); return ok })
 	for _, ag := range agents {
 		if err := ctl.AgentLogin(context.Background(), ag.ID); err != nil {
 			t.Fatal(err)
@@ -654,7 +656,7 @@ func BenchmarkE2ECalls(b *testing.B) {
 	go func() { defer wg.Done(); _ = a.Run(ctx) }()
 	go func() { defer wg.Done(); _ = ctl.Run(ctx) }()
 	defer func() { cancel(); wg.Wait() }()
-	waitUntil(b, "node up", func() bool { ok, _ := a.Ready(); return ok })
+	waitUntil(b, "controller ready", func() bool { ok, _ := ctl.Ready(); return ok })
 	for i := range agents {
 		if err := ctl.AgentLogin(ctx, fmt.Sprintf("a%d", i)); err != nil {
 			b.Fatal(err)
