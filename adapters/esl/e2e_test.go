@@ -77,6 +77,7 @@ type recordOnBridge struct {
 	mu       sync.Mutex
 	started  map[string]adapters.RecordingRef
 	finished map[string]bool
+	bridged  map[string]int // EventBridged per call id
 	errs     []error
 }
 
@@ -84,6 +85,9 @@ func (r *recordOnBridge) Observe(e controller.CallEvent) {
 	switch e.Kind {
 	case "bridged":
 		bridge, id := e.Bridge, e.CallID
+		r.mu.Lock()
+		r.bridged[id]++
+		r.mu.Unlock()
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -145,7 +149,7 @@ func startE2ERules(t *testing.T, rulesYAML string, agents []routing.Agent, mod f
 		eng.UpsertAgent(ag, now)
 	}
 	jr := &memJournal{}
-	rec := &recordOnBridge{pbx: a, started: map[string]adapters.RecordingRef{}, finished: map[string]bool{}}
+	rec := &recordOnBridge{pbx: a, started: map[string]adapters.RecordingRef{}, finished: map[string]bool{}, bridged: map[string]int{}}
 	ctl, err := controller.New(controller.Config{CommandTimeout: 3 * time.Second}, controller.Deps{PBX: a, Engine: eng, Journal: jr,
 		Observers: []controller.Observer{rec}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -468,7 +472,7 @@ func TestE2EConcurrentCallsOutOfOrder(t *testing.T) {
 		agents = append(agents, agent(fmt.Sprintf("a%d", i), fmt.Sprintf("user/10%02d", i)))
 	}
 	e := startE2E(t, agents, func(c *Config) { c.ReorderWindow = 30 * time.Millisecond })
-	e.fs.Endpoint("user/*", esltest.Behavior{AnswerAfter: 5 * time.Millisecond, HangupAfter: 30 * time.Millisecond})
+	e.fs.Endpoint("user/*", esltest.Behavior{AnswerAfter: 5 * time.Millisecond, HangupAfterBridge: 30 * time.Millisecond})
 	e.fs.SetFaults(esltest.Faults{Reorder: 4})
 	const calls = 30
 	ids := make([]string, calls)
@@ -480,6 +484,14 @@ func TestE2EConcurrentCallsOutOfOrder(t *testing.T) {
 		c := e.outcome(t, id, storage.OutcomeAnswered)
 		if c.AgentID == "" || c.AnsweredAt == nil {
 			t.Fatalf("%+v", c)
+		}
+		// Answered is not enough: an agent leg that went before the bridge
+		// (or a failed uuid_bridge) also ends as answered.
+		e.rec.mu.Lock()
+		n := e.rec.bridged[id]
+		e.rec.mu.Unlock()
+		if n != 1 {
+			t.Fatalf("call %s bridged %d times, want once", id, n)
 		}
 		agentsSeen[c.AgentID]++
 	}
@@ -589,18 +601,30 @@ func TestE2EConcurrentCommandsNoCrossedReplies(t *testing.T) {
 	waitUntil(t, "no channels left", func() bool { return len(e.fs.Channels()) == 0 })
 }
 
-// endCounter counts calls the controller finished, by outcome kind.
+// endCounter counts calls the controller finished: complete (bridged,
+// then ended) or failed (ended without a bridge, abandoned, left the
+// queue). Observe runs on the controller's loop only.
 type endCounter struct {
-	ended, abandoned atomic.Int64
+	complete, failed atomic.Int64
 	signal           chan struct{}
+	bridged          map[string]bool
 }
 
 func (c *endCounter) Observe(e controller.CallEvent) {
 	switch e.Kind {
-	case "ended":
-		c.ended.Add(1)
-	case "abandoned":
-		c.abandoned.Add(1)
+	case controller.EventBridged:
+		c.bridged[e.CallID] = true
+		return
+	case controller.EventEnded:
+		if c.bridged[e.CallID] {
+			c.complete.Add(1)
+		} else {
+			c.failed.Add(1)
+		}
+		delete(c.bridged, e.CallID)
+	case controller.EventAbandoned, controller.EventExited:
+		delete(c.bridged, e.CallID)
+		c.failed.Add(1)
 	default:
 		return
 	}
@@ -612,9 +636,11 @@ func (c *endCounter) Observe(e controller.CallEvent) {
 
 // BenchmarkE2ECalls drives complete calls through the controller, the
 // adapter, eslgo and esltest: arrival, answer, hold, offer, agent leg,
-// answer, bridge, agent hangs up, caller hung up by the controller,
-// records journaled. Reports complete calls per second and process CPU
-// per call (controller, routing, adapter, eslgo and the fake together).
+// answer, bridge, agent hangs up 1 ms after the bridge, caller hung up by
+// the controller, records journaled. A call counts only when the
+// controller bridged it; any call that did not complete fails the run.
+// Reports complete calls per second and process CPU per call (controller,
+// routing, adapter, eslgo and the fake together).
 //
 //	go test -run '^$' -bench E2ECalls -benchtime 3000x ./adapters/esl/
 func BenchmarkE2ECalls(b *testing.B) {
@@ -643,8 +669,8 @@ func BenchmarkE2ECalls(b *testing.B) {
 	for i := range agents {
 		eng.UpsertAgent(agent(fmt.Sprintf("a%d", i), fmt.Sprintf("user/%d", 1000+i)), now)
 	}
-	fs.Endpoint("user/*", esltest.Behavior{HangupAfter: time.Millisecond})
-	count := &endCounter{signal: make(chan struct{}, 1)}
+	fs.Endpoint("user/*", esltest.Behavior{HangupAfterBridge: time.Millisecond})
+	count := &endCounter{signal: make(chan struct{}, 1), bridged: map[string]bool{}}
 	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: a, Engine: eng, Journal: &memJournal{},
 		Observers: []controller.Observer{count}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -669,7 +695,7 @@ func BenchmarkE2ECalls(b *testing.B) {
 	injected := 0
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		done := int(count.ended.Load() + count.abandoned.Load())
+		done := int(count.complete.Load() + count.failed.Load())
 		if done >= b.N {
 			break
 		}
@@ -689,8 +715,8 @@ func BenchmarkE2ECalls(b *testing.B) {
 	elapsed := time.Since(start)
 	cpu := processCPU() - cpu0
 	b.StopTimer()
-	if n := count.abandoned.Load(); n > 0 {
-		b.Fatalf("%d calls abandoned", n)
+	if n := count.failed.Load(); n > 0 {
+		b.Fatalf("%d of %d calls did not complete (ended unbridged, abandoned or left the queue)", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/call")

@@ -23,7 +23,8 @@ type ControllerOptions struct {
 	// Agents is how many agents are logged in (user/1000 … on the fake);
 	// default 128. At most this many calls are in flight.
 	Agents int
-	// TalkTime is how long an agent talks before hanging up; default 1ms.
+	// TalkTime is how long an agent talks, from the bridge, before hanging
+	// up; default 1ms.
 	TalkTime time.Duration
 	// Adapter overrides the FreeSWITCH adapter's settings (Addr is always
 	// the fake's); the zero value runs the adapter's defaults.
@@ -36,9 +37,11 @@ type ControllerOptions struct {
 // the controller (routing, offers, records), the adapter, the real eslgo
 // client and the fake FreeSWITCH on real sockets. One call is: parked and
 // arrives, answered and put on hold, offered to an agent whose leg is
-// originated and answers, bridged, the agent hangs up after TalkTime and
-// the controller hangs up the caller. A call is complete when the
-// controller reports it ended; an abandoned call counts as failed.
+// originated and answers, bridged, the agent hangs up TalkTime after the
+// bridge and the controller hangs up the caller. A call is complete when
+// the controller reports it bridged and then ended; one that ended without
+// a bridge (a failed uuid_bridge), was abandoned or left the queue counts
+// as failed, and RunController then returns an error with the figures.
 func RunController(ctx context.Context, opts ControllerOptions) (Result, error) {
 	if opts.Calls <= 0 {
 		return Result{}, errors.New("eslload: calls must be positive")
@@ -57,7 +60,7 @@ func RunController(ctx context.Context, opts ControllerOptions) (Result, error) 
 		return Result{}, err
 	}
 	defer fs.Close()
-	fs.Endpoint("user/*", esltest.Behavior{HangupAfter: opts.TalkTime})
+	fs.Endpoint("user/*", esltest.Behavior{HangupAfterBridge: opts.TalkTime})
 	cfg := opts.Adapter
 	cfg.Addr = fs.Addr()
 	if cfg.RecordingDir == "" {
@@ -79,7 +82,7 @@ func RunController(ctx context.Context, opts ControllerOptions) (Result, error) 
 	for i := range opts.Agents {
 		eng.UpsertAgent(routing.Agent{ID: fmt.Sprintf("a%d", i), Endpoint: fmt.Sprintf("user/%d", 1000+i), Queues: map[string]int{"support": 1}}, now)
 	}
-	count := &outcomes{signal: make(chan struct{}, 1)}
+	count := &outcomes{signal: make(chan struct{}, 1), bridged: map[string]bool{}}
 	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: a, Engine: eng, Observers: []controller.Observer{count}, Log: opts.Log})
 	if err != nil {
 		return Result{}, err
@@ -114,7 +117,7 @@ func RunController(ctx context.Context, opts ControllerOptions) (Result, error) 
 	start := time.Now()
 	injected := 0
 	for {
-		done := int(count.ended.Load() + count.abandoned.Load())
+		done := int(count.complete.Load() + count.failed.Load())
 		if done >= opts.Calls {
 			break
 		}
@@ -133,30 +136,41 @@ func RunController(ctx context.Context, opts ControllerOptions) (Result, error) 
 	}
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
-	r := Result{Calls: opts.Calls, Failed: int(count.abandoned.Load()), Elapsed: elapsed, CPU: cpu}
+	r := Result{Calls: opts.Calls, Failed: int(count.failed.Load()), Elapsed: elapsed, CPU: cpu}
 	r.CallsPerSec = float64(r.Calls-r.Failed) / elapsed.Seconds()
 	if ok := r.Calls - r.Failed; ok > 0 {
 		r.CPUPerCall = cpu / time.Duration(ok)
 	}
 	if r.Failed > 0 {
-		return r, fmt.Errorf("eslload: %d of %d calls abandoned", r.Failed, r.Calls)
+		return r, fmt.Errorf("eslload: %d of %d calls did not complete (ended unbridged, abandoned or left the queue)", r.Failed, r.Calls)
 	}
 	return r, nil
 }
 
-// outcomes counts the calls the controller finished.
+// outcomes counts the calls the controller finished: complete (bridged,
+// then ended) or failed. Observe runs on the controller's loop only.
 type outcomes struct {
-	ended, abandoned atomic.Int64
+	complete, failed atomic.Int64
 	signal           chan struct{}
+	bridged          map[string]bool // calls bridged and not yet ended
 }
 
 // Observe implements controller.Observer.
 func (o *outcomes) Observe(e controller.CallEvent) {
 	switch e.Kind {
+	case controller.EventBridged:
+		o.bridged[e.CallID] = true
+		return
 	case controller.EventEnded:
-		o.ended.Add(1)
-	case controller.EventAbandoned:
-		o.abandoned.Add(1)
+		if o.bridged[e.CallID] {
+			o.complete.Add(1)
+		} else {
+			o.failed.Add(1)
+		}
+		delete(o.bridged, e.CallID)
+	case controller.EventAbandoned, controller.EventExited:
+		delete(o.bridged, e.CallID)
+		o.failed.Add(1)
 	default:
 		return
 	}
