@@ -887,7 +887,7 @@ func (c *Controller) onReconciled(e adapters.Reconciled) {
 		for ref, rec := range cl.recLegs {
 			if ref.Node == e.Node {
 				delete(cl.recLegs, ref)
-				c.closeRecoveredLeg(rec, now)
+				c.closeRecoveredLeg(rec, later(now, cl.arrivedAt))
 			}
 		}
 	}
@@ -897,12 +897,18 @@ func (c *Controller) onReconciled(e adapters.Reconciled) {
 			continue
 		}
 		delete(c.recovery, key)
+		// Closed when switchboard found out — or at the last moment the
+		// stored call was known alive, if the clock now reads earlier
+		// (a clock stepped back, an accelerated simulation restarted): an
+		// end before its own arrival or answer would be a torn record.
+		end := later(now, old.lastKnown())
 		for _, l := range old.legs {
-			c.closeRecoveredLeg(l, now)
+			c.closeRecoveredLeg(l, end)
 		}
 		for _, w := range old.waits {
 			if w.LeftAt == nil {
-				w.LeftAt, w.Outcome, w.WaitSeconds = tp(now), storage.OutcomeLost, now.Sub(w.EnteredAt).Seconds()
+				left := later(end, w.EnteredAt)
+				w.LeftAt, w.Outcome, w.WaitSeconds = tp(left), storage.OutcomeLost, left.Sub(w.EnteredAt).Seconds()
 				if c.jr != nil {
 					c.jr.Append(w)
 				}
@@ -925,7 +931,7 @@ func (c *Controller) onReconciled(e adapters.Reconciled) {
 			cl.answeredAt = *old.AnsweredAt
 		}
 		c.log.Warn("call from before the restart is gone from the PBX", "call_id", old.ID, "outcome", outcome)
-		c.endCall(cl, outcome, reason, now)
+		c.endCall(cl, outcome, reason, end)
 	}
 }
 

@@ -238,13 +238,36 @@ func (c *Controller) resumeRecords(cl *call, caller adapters.LegRef, old recover
 }
 
 // closeRecoveredLeg writes the end of a leg from before the restart that
-// is gone (or hung up now): ended when switchboard found out.
+// is gone (or hung up now): ended when switchboard found out, never before
+// the leg's own creation or answer.
 func (c *Controller) closeRecoveredLeg(l storage.Leg, now time.Time) {
 	if c.jr == nil || l.EndedAt != nil {
 		return
 	}
-	l.EndedAt = tp(now)
+	end := later(now, l.CreatedAt)
+	if l.AnsweredAt != nil {
+		end = later(end, *l.AnsweredAt)
+	}
+	l.EndedAt = tp(end)
 	c.jr.Append(l)
+}
+
+// lastKnown is the latest moment the stored call was known alive.
+func (r recoveredCall) lastKnown() time.Time {
+	t := later(r.ArrivedAt, r.UpdatedAt)
+	for _, p := range []*time.Time{r.EnqueuedAt, r.OfferedAt, r.AnsweredAt} {
+		if p != nil {
+			t = later(t, *p)
+		}
+	}
+	return t
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (c *Controller) sortedCallIDs() []string {

@@ -239,3 +239,52 @@ func newRigJournal(t *testing.T, groups []sim.AgentGroup, streams []sim.Stream, 
 	r.settle()
 	return r
 }
+
+// The clock of the restarted switchboard reads earlier than the stored
+// calls (a clock stepped back; an accelerated simulation restarted at the
+// wall clock): calls closed as lost end no earlier than their last known
+// moment, and so do their legs and queue stints — no end before its start.
+func TestRestartWithClockBehindKeepsRecordsWhole(t *testing.T) {
+	jr := &memJournal{}
+	later := t0.Add(time.Hour)
+	enq, off, ans := later, later.Add(time.Second), later.Add(5*time.Second)
+	jr.Append(storage.Call{ID: "sim-talking", Node: "sim", CallerLegID: "sim/talking", Queue: "support", ArrivedAt: later, EnqueuedAt: &enq,
+		OfferedAt: &off, AnsweredAt: &ans, AgentID: "good-001", Outcome: storage.OutcomeLive, UpdatedAt: ans.Add(time.Minute)})
+	jr.Append(storage.Call{ID: "sim-waiting", Node: "sim", CallerLegID: "sim/waiting", Queue: "support", ArrivedAt: later, EnqueuedAt: &enq,
+		Outcome: storage.OutcomeLive, UpdatedAt: later.Add(2 * time.Minute)})
+	jr.Append(storage.Leg{ID: "sim/talking", CallID: "sim-talking", Node: "sim", ChannelID: "talking", Role: "caller", CreatedAt: later})
+	jr.Append(storage.Leg{ID: "sim/agent", CallID: "sim-talking", Node: "sim", ChannelID: "agent", Role: "agent", CreatedAt: off, AnsweredAt: &ans})
+	jr.Append(storage.Leg{ID: "sim/waiting", CallID: "sim-waiting", Node: "sim", ChannelID: "waiting", Role: "caller", CreatedAt: later})
+	jr.Append(storage.QueueWait{ID: "sim-waiting/1", CallID: "sim-waiting", Queue: "support", EnteredAt: later})
+
+	r := newRig(t, testRules, []sim.AgentGroup{good}, nil, nil)
+	r.stopController()
+	r.restart()
+	r.jr = jr
+	r.start(newEngine(t, testRules, []sim.AgentGroup{good}), journalStore{jr})
+	r.sim.Resync()
+	r.settle()
+	calls := jr.calls()
+	for _, id := range []string{"sim-talking", "sim-waiting"} {
+		c := calls[id]
+		if c.Outcome == storage.OutcomeLive || c.EndedAt == nil {
+			t.Fatalf("call %s not closed: %+v", id, c)
+		}
+		checkRow(t, c)
+		if c.EndedAt.Before(c.ArrivedAt) || c.AnsweredAt != nil && c.EndedAt.Before(*c.AnsweredAt) || c.TalkSeconds < 0 || c.WaitSeconds < 0 {
+			t.Errorf("call %s ends before it began: %+v", id, c)
+		}
+	}
+	for _, r := range jr.snapshot() {
+		switch v := r.(type) {
+		case storage.Leg:
+			if v.EndedAt == nil || v.EndedAt.Before(v.CreatedAt) || v.AnsweredAt != nil && v.EndedAt.Before(*v.AnsweredAt) {
+				t.Errorf("leg %s: %+v", v.ID, v)
+			}
+		case storage.QueueWait:
+			if v.LeftAt == nil || v.LeftAt.Before(v.EnteredAt) || v.WaitSeconds < 0 {
+				t.Errorf("stint %s: %+v", v.ID, v)
+			}
+		}
+	}
+}

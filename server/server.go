@@ -81,11 +81,17 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.rules, err = loadRules(cfg.Routing.File); err != nil {
 		return nil, err
 	}
+	if s.store, err = storage.Open(ctx, cfg.Database.DSN, storage.WithLogger(log)); err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	if _, err = s.store.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrating database %s: %w", config.MaskDSN(cfg.Database.DSN), err)
+	}
 	var extra []prometheus.Collector
 	switch cfg.PBX.Kind {
 	case config.PBXSim:
 		if sp := cfg.PBX.Sim.Speed; sp > 0 && sp != 1 {
-			s.clk = clock.NewScaled(time.Now(), sp)
+			s.clk = clock.NewScaled(s.simStart(ctx), sp)
 		}
 		p, err := sim.New(cfg.PBX.Sim, s.clk, log.With("component", "sim"))
 		if err != nil {
@@ -112,12 +118,6 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, fmt.Errorf("%w: routing: %w", config.ErrInvalid, err)
 	}
 
-	if s.store, err = storage.Open(ctx, cfg.Database.DSN, storage.WithLogger(log)); err != nil {
-		return nil, fmt.Errorf("opening database: %w", err)
-	}
-	if _, err = s.store.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating database %s: %w", config.MaskDSN(cfg.Database.DSN), err)
-	}
 	if s.journal, err = storage.NewJournal(s.store, storage.JournalOptions{Dir: cfg.Database.JournalDir}, log); err != nil {
 		return nil, fmt.Errorf("opening journal: %w", err)
 	}
@@ -176,6 +176,36 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// simStart is where an accelerated simulation's clock starts: now, or
+// just after the last call the database holds if that is later. Simulated
+// time runs ahead of the wall clock, so a restart at the wall clock would
+// put the new run's calls before the last run's, and the records of calls
+// the restart closes would end before they began.
+func (s *Server) simStart(ctx context.Context) time.Time {
+	start := time.Now()
+	recent, err := s.store.Calls(ctx, storage.CallFilter{Limit: 100})
+	if err != nil {
+		s.log.Warn("simulated clock starts at the wall clock: could not read the last calls", "err", err)
+		return start
+	}
+	last := time.Time{}
+	for _, c := range recent {
+		for _, t := range []time.Time{c.ArrivedAt, c.UpdatedAt} {
+			if t.After(last) {
+				last = t
+			}
+		}
+		if c.EndedAt != nil && c.EndedAt.After(last) {
+			last = *c.EndedAt
+		}
+	}
+	if last.After(start) {
+		start = last.Add(time.Second)
+		s.log.Info("simulated time goes on from the last run", "from", start)
+	}
+	return start
 }
 
 // routes is the table of every room's API routes. A room adds its routes
