@@ -28,7 +28,9 @@ type pending struct {
 	due time.Time
 }
 
-type seqHeap []pending
+// seqHeap holds pointers: an fsEvent is a few hundred bytes, and the heap
+// moves its elements on every push and pop.
+type seqHeap []*pending
 
 func (h seqHeap) Len() int { return len(h) }
 func (h seqHeap) Less(i, j int) bool {
@@ -38,16 +40,17 @@ func (h seqHeap) Less(i, j int) bool {
 	return h[i].due.Before(h[j].due)
 }
 func (h seqHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *seqHeap) Push(x any)   { *h = append(*h, x.(pending)) }
+func (h *seqHeap) Push(x any)   { *h = append(*h, x.(*pending)) }
 func (h *seqHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return x
 }
 
 func (r *resequencer) push(ev fsEvent, arrived time.Time) {
-	heap.Push(&r.h, pending{ev: ev, due: arrived.Add(r.window)})
+	heap.Push(&r.h, &pending{ev: ev, due: arrived.Add(r.window)})
 }
 
 // release returns, in sequence order, the events that may go now: the
@@ -55,7 +58,7 @@ func (r *resequencer) push(ev fsEvent, arrived time.Time) {
 func (r *resequencer) release(now time.Time) []fsEvent {
 	var out []fsEvent
 	for r.h.Len() > 0 && !r.h[0].due.After(now) {
-		out = append(out, heap.Pop(&r.h).(pending).ev)
+		out = append(out, heap.Pop(&r.h).(*pending).ev)
 	}
 	return out
 }
@@ -64,7 +67,7 @@ func (r *resequencer) release(now time.Time) []fsEvent {
 func (r *resequencer) flush() []fsEvent {
 	var out []fsEvent
 	for r.h.Len() > 0 {
-		out = append(out, heap.Pop(&r.h).(pending).ev)
+		out = append(out, heap.Pop(&r.h).(*pending).ev)
 	}
 	return out
 }

@@ -54,29 +54,45 @@ type fsEvent struct {
 // varPrefix marks channel variables that travel into CallArrived.Vars.
 const varPrefix = "switchboard_"
 
-// header returns a decoded header value. eslgo keeps values URL-encoded
-// and canonicalises names (variable_x becomes Variable_x).
-func header(h textproto.MIMEHeader, name string) (string, error) {
-	v := h.Get(name)
-	if v == "" {
-		return "", nil
+// canonical holds the names decodeEvent reads in the form eslgo stores
+// them (textproto's canonical form: Unique-Id, Variable_x): looked up
+// directly, they are not canonicalised again (and, for most, allocated)
+// on every read of every event.
+var canonical = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Event-Name", "Event-Sequence", "Event-Date-Timestamp", "Unique-ID", "Answer-State",
+		"Caller-Caller-ID-Number", "Caller-Caller-ID-Name", "Caller-Destination-Number", "Hangup-Cause",
+		"variable_hangup_cause_q850", "variable_" + varPrefix + "role", "variable_" + varPrefix + "tag",
+		"Job-UUID", "Application", "Application-UUID", "Application-Response", "DTMF-Digit", "DTMF-Duration",
+		"Record-File-Path", "Record-Completion-Cause", "variable_record_ms", "variable_record_seconds"} {
+		m[n] = textproto.CanonicalMIMEHeaderKey(n)
 	}
-	d, err := url.PathUnescape(v)
-	if err != nil {
-		return "", fmt.Errorf("%w: header %s=%q: %v", ErrBadFrame, name, v, err)
-	}
-	return d, nil
-}
+	return m
+}()
 
 // decodeEvent turns eslgo's parsed plain event into an fsEvent.
 func decodeEvent(h textproto.MIMEHeader, body []byte, arrivalVar string) (fsEvent, error) {
 	var ev fsEvent
+	// eslgo keeps values URL-encoded and names canonical; a value that does
+	// not decode is kept as sent.
 	get := func(name string) string {
-		v, err := header(h, name)
-		if err != nil {
-			return h.Get(name)
+		key, ok := canonical[name]
+		if !ok {
+			key = textproto.CanonicalMIMEHeaderKey(name)
 		}
-		return v
+		vs := h[key]
+		if len(vs) == 0 || vs[0] == "" {
+			return ""
+		}
+		v := vs[0]
+		if strings.IndexByte(v, '%') < 0 {
+			return v
+		}
+		d, err := url.PathUnescape(v)
+		if err != nil {
+			return v
+		}
+		return d
 	}
 	ev.Name = get("Event-Name")
 	if ev.Name == "" {
@@ -119,7 +135,7 @@ func decodeEvent(h textproto.MIMEHeader, body []byte, arrivalVar string) (fsEven
 			if ev.Vars == nil {
 				ev.Vars = map[string]string{}
 			}
-			ev.Vars[varPrefix+name] = get(k)
+			ev.Vars[varPrefix+name] = get(k) // k is one of h's own keys: canonical already
 		}
 	}
 	ev.JobUUID = get("Job-UUID")
