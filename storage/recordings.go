@@ -574,11 +574,18 @@ func decodeCursor(c string) (time.Time, string, error) {
 	return time.Unix(0, n).UTC(), id, nil
 }
 
-// SearchRecordings lists recordings matching f, newest first, with tags,
-// and the cursor of the next page ("" at the end). Each filter combined
-// with the time order is served by an index (docs/recordings.md, "Search
-// and indexes"; TestSearchPlansUseIndexes checks the plans).
+// SearchRecordings lists recordings matching f, newest first, with tags
+// and pause spans, and the cursor of the next page ("" at the end). Each
+// filter combined with the time order is served by an index
+// (docs/recordings.md, "Search and indexes"; TestSearchPlansUseIndexes
+// checks the plans).
 func (s *Store) SearchRecordings(ctx context.Context, f RecordingFilter) ([]Recording, string, error) {
+	return s.searchRecordings(ctx, f, rangeIndexRows)
+}
+
+// searchRecordings is SearchRecordings with the rare-range bound given
+// (tests use a small one on a small table).
+func (s *Store) searchRecordings(ctx context.Context, f RecordingFilter, rangeRows int) ([]Recording, string, error) {
 	if err := f.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -589,7 +596,7 @@ func (s *Store) SearchRecordings(ctx context.Context, f RecordingFilter) ([]Reco
 	if limit > 10000 {
 		limit = 10000
 	}
-	plan, err := s.searchPlan(ctx, f)
+	plan, err := s.searchPlan(ctx, f, rangeRows)
 	if err != nil {
 		return nil, "", fmt.Errorf("search recordings: %w", err)
 	}
@@ -606,7 +613,7 @@ func (s *Store) SearchRecordings(ctx context.Context, f RecordingFilter) ([]Reco
 	for i := range out {
 		ptrs[i] = &out[i]
 	}
-	if err := s.fillRecordings(ctx, ptrs, false); err != nil {
+	if err := s.fillRecordings(ctx, ptrs, true); err != nil {
 		return nil, "", err
 	}
 	return out, next, nil
@@ -662,11 +669,11 @@ func (f RecordingFilter) ranges() []rangeIndex {
 }
 
 // searchPlan counts, for each score or duration range in f, up to
-// rangeIndexRows of its matches through its index (a covering index range
+// rangeRows of its matches through its index (a covering index range
 // read: bounded work), and picks the rarest range under that bound.
-func (s *Store) searchPlan(ctx context.Context, f RecordingFilter) (rangePlan, error) {
+func (s *Store) searchPlan(ctx context.Context, f RecordingFilter, rangeRows int) (rangePlan, error) {
 	plan := rangePlan{dialect: s.dialect}
-	best := int64(rangeIndexRows)
+	best := int64(rangeRows)
 	for _, r := range f.ranges() {
 		var conds []string
 		var args []any
@@ -678,7 +685,7 @@ func (s *Store) searchPlan(ctx context.Context, f RecordingFilter) (rangePlan, e
 		}
 		var n int64
 		q := "SELECT COUNT(*) FROM (SELECT 1 FROM " + plan.table(r.index) + " WHERE " + strings.Join(conds, " AND ") + " LIMIT ?) x"
-		if err := s.db.WithContext(ctx).Raw(q, append(args, rangeIndexRows)...).Scan(&n).Error; err != nil {
+		if err := s.db.WithContext(ctx).Raw(q, append(args, rangeRows)...).Scan(&n).Error; err != nil {
 			return plan, fmt.Errorf("sizing the %s range: %w", r.col, err)
 		}
 		plan.avoid = append(plan.avoid, r.index)

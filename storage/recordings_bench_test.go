@@ -129,8 +129,9 @@ type searchShape struct {
 func fp(v float64) *float64 { return &v }
 
 // searchShapes are the searches `recordings list` and the API make, alone
-// and combined, on a seeded population of n (the agent, caller and call
-// picked are ones row n/2 has, in the week searched).
+// and combined, on a seeded population of n: the agent, caller and queue
+// are those of row n/2 (failed when n/2 is a multiple of 100), in the week
+// searched; queue+long's is that of row 1007, two hours long.
 func searchShapes(n int) []searchShape {
 	day := recYearStart.AddDate(0, 0, 180)
 	week := recYearStart.AddDate(0, 0, 182)
@@ -153,8 +154,8 @@ func searchShapes(n int) []searchShape {
 		{"exemplary", RecordingFilter{Exemplary: true}},
 		{"held", RecordingFilter{LegalHold: &held}},
 		{"agent+week", RecordingFilter{AgentID: seedAgent(n/2 + 3), From: week, To: week.AddDate(0, 0, 7)}},
-		{"queue+failed+week", RecordingFilter{Queue: seedQueue(3), Status: RecordingFailed, From: week, To: week.AddDate(0, 0, 7)}},
-		{"queue+long", RecordingFilter{Queue: seedQueue(3), MinDuration: time.Hour}},
+		{"queue+failed+week", RecordingFilter{Queue: seedQueue(n / 2), Status: RecordingFailed, From: week, To: week.AddDate(0, 0, 7)}},
+		{"queue+long", RecordingFilter{Queue: seedQueue(1007), MinDuration: time.Hour}},
 		{"queue+min-score", RecordingFilter{Queue: seedQueue(3), MinScore: fp(90)}},
 		{"tag+week", RecordingFilter{Tag: "complaint", From: week, To: week.AddDate(0, 0, 7)}},
 		{"agent+tag", RecordingFilter{AgentID: seedAgent(n/2 + 3), Tag: "vip"}},

@@ -463,6 +463,9 @@ func TestRecordingsCLIReviewAndRetention(t *testing.T) {
 	if t.Failed() {
 		t.Logf("show r2:\n%s", out)
 	}
+	if out := mustRCLI(t, url, "list", "--status", "recording"); !hasRow(out, "live") || !strings.Contains(out, " P") {
+		t.Fatalf("a paused recording is not marked P in the list:\n%s", out)
+	}
 	out = mustRCLI(t, url, "show", "live")
 	if !strings.Contains(out, "pause spans:") || !strings.Contains(out, "by a2 (card details) → still paused") {
 		t.Fatalf("show live:\n%s", out)
