@@ -685,6 +685,25 @@ func TestRecordingsCLIAgainstServe(t *testing.T) {
 	if !strings.Contains(out, "82.50%, passed") {
 		t.Fatalf("evaluate:\n%s", out)
 	}
+	// The call goes on: a supervisor records it again on demand.
+	out = mustRCLI(t, url, "start", d.CallID, "--by", "sup-7", "-o", "json")
+	var started struct {
+		RecordingID string `json:"recording_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &started); err != nil || started.RecordingID == "" || started.RecordingID == id {
+		t.Fatalf("start on demand: %v %s", err, out)
+	}
+	var again recordings.Detail
+	if err := json.Unmarshal([]byte(mustRCLI(t, url, "show", started.RecordingID, "-o", "json")), &again); err != nil ||
+		again.Reason != "on-demand" || again.StartedBy != "sup-7" || again.CallID != d.CallID || again.PBXName == d.PBXName {
+		t.Fatalf("on-demand recording %+v", again.Recording)
+	}
+	if code, _, stderr := rcli(t, url, "start", d.CallID); code != 1 || !strings.Contains(stderr, "already being recorded") {
+		t.Fatalf("second start: %d %q", code, stderr)
+	}
+	if code, _, stderr := rcli(t, url, "start", "no-such-call"); code != 1 || !strings.Contains(stderr, "HTTP 404") {
+		t.Fatalf("start of an unknown call: %d %q", code, stderr)
+	}
 	if out := mustRCLI(t, url, "show", id); !strings.Contains(out, "support-standard@1 by sup-1") || !strings.Contains(out, "82.5 (mean of 1 evaluations)") {
 		t.Fatalf("show after evaluation:\n%s", out)
 	}
