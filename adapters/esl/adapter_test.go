@@ -3,6 +3,8 @@ package esl
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,58 @@ func TestCallLifecycle(t *testing.T) {
 	}
 	if err := h.a.Hangup(ctx, caller, 16); !errors.Is(err, adapters.ErrUnknownLeg) {
 		t.Fatalf("hangup of a gone leg: %v", err)
+	}
+}
+
+// TestOriginateDialStrings: agent legs are originated from whatever dial
+// string the agent has (a directory user, a SIP URI on a profile, a
+// loopback into a context), each with the origination_uuid we chose (the
+// leg's ref), caller id and timeout; Hangup sends the Q.850 cause as
+// FreeSWITCH's cause name and the leg ends with it.
+func TestOriginateDialStrings(t *testing.T) {
+	h := startHarness(t, nil, nil)
+	ctx := ctxT(t)
+	for i, tc := range []struct {
+		endpoint string
+		cause    int
+		name     string
+	}{
+		{"user/1001", 16, "NORMAL_CLEARING"},
+		{"sofia/internal/1001@pbx.example.com", 17, "USER_BUSY"},
+		{"loopback/1001/agents", 41, "NORMAL_TEMPORARY_FAILURE"},
+	} {
+		tag := fmt.Sprintf("offer-%d", i)
+		ref, err := h.a.Originate(ctx, adapters.OriginateRequest{Endpoint: tc.endpoint, CallerIDNumber: "5551234",
+			CallerIDName: "Queue support", Timeout: 12 * time.Second, Tag: tag, Role: adapters.RoleAgent})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.endpoint, err)
+		}
+		h.rec.waitFor(t, tc.endpoint+" answered", isType[adapters.LegAnswered](ref.ID))
+		ch, ok := h.fs.Channel(ref.ID)
+		if !ok || ch.Name != tc.endpoint || ch.Vars["origination_uuid"] != ref.ID || ch.CallerNumber != "5551234" ||
+			ch.Vars["origination_caller_id_name"] != "Queue support" || ch.Vars["originate_timeout"] != "12" ||
+			ch.Vars["switchboard_tag"] != tag || ch.Vars["switchboard_role"] != "agent" {
+			t.Fatalf("%s: channel %+v", tc.endpoint, ch)
+		}
+		sent := ""
+		for _, c := range h.fs.Commands() {
+			if strings.HasPrefix(c, "bgapi originate ") && strings.Contains(c, "origination_uuid="+ref.ID) {
+				sent = c
+			}
+		}
+		if !strings.Contains(sent, "}"+tc.endpoint+" &park()") {
+			t.Fatalf("%s: sent %q", tc.endpoint, sent)
+		}
+		if err := h.a.Hangup(ctx, ref, tc.cause); err != nil {
+			t.Fatal(err)
+		}
+		hu := h.rec.waitFor(t, tc.endpoint+" hung up", isType[adapters.LegHungUp](ref.ID)).(adapters.LegHungUp)
+		if hu.Cause != tc.cause || hu.CauseText != tc.name || !hu.Local || hu.Tag != tag {
+			t.Fatalf("%s: %+v", tc.endpoint, hu)
+		}
+		if !slices.Contains(h.fs.Commands(), "api uuid_kill "+ref.ID+" "+tc.name) {
+			t.Fatalf("%s: no uuid_kill with %s", tc.endpoint, tc.name)
+		}
 	}
 }
 
