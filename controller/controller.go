@@ -239,13 +239,19 @@ type call struct {
 }
 
 type offer struct {
-	tag     string
-	callID  string
-	agentID string
-	leg     adapters.LegRef
-	up      bool
-	dead    bool // withdrawn or failed: late events are ignored
-	cancel  context.CancelFunc
+	tag      string
+	callID   string
+	agentID  string
+	endpoint string
+	leg      adapters.LegRef
+	up       bool
+	dead     bool // withdrawn or failed: late events are ignored
+	// gone: the leg's end was seen (its events may overtake the
+	// Originate result). An offer leaves c.offers only when its leg is
+	// gone or the originate failed, so that a leg rung for a withdrawn
+	// offer is still found, hung up and recorded.
+	gone   bool
+	cancel context.CancelFunc
 }
 
 type request struct {
@@ -559,7 +565,18 @@ func (c *Controller) claimTagged(ref adapters.LegRef, tag string) {
 	if of.leg.IsZero() {
 		of.leg = ref
 	}
-	c.byLeg[ref] = legOwner{callID: of.callID, role: adapters.RoleAgent, tag: tag}
+	c.trackAgentLeg(of, ref)
+}
+
+// trackAgentLeg ties an agent leg to its offer and writes its row, once,
+// whichever comes first: the Originate result or the leg's own events.
+func (c *Controller) trackAgentLeg(of *offer, ref adapters.LegRef) {
+	if _, known := c.byLeg[ref]; !known {
+		c.byLeg[ref] = legOwner{callID: of.callID, role: adapters.RoleAgent, tag: of.tag}
+	}
+	if c.legRecs[ref] == nil {
+		c.journalLeg(of.callID, ref, adapters.RoleAgent, of.agentID, of.endpoint)
+	}
 }
 
 func (c *Controller) onArrived(e adapters.CallArrived) {
@@ -631,7 +648,7 @@ func (c *Controller) onArrived(e adapters.CallArrived) {
 		c.closeWait(cl, storage.OutcomeOverflowed, now)
 	}
 	if c.legRecs[e.Ref] == nil {
-		c.journalLeg(cl, e.Ref, adapters.RoleCaller, "", "")
+		c.journalLeg(cl.id, e.Ref, adapters.RoleCaller, "", "")
 	}
 	c.notify(EventArrived, cl, nil)
 	ds, err := c.engine.Arrive(rc, now)
@@ -740,6 +757,9 @@ func (c *Controller) onLegGone(ref adapters.LegRef, cause int, text string) {
 	case adapters.RoleAgent:
 		of := c.offers[own.tag]
 		delete(c.offers, own.tag)
+		if of != nil {
+			of.gone = true
+		}
 		if of == nil || cl == nil {
 			return
 		}
@@ -1077,7 +1097,7 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 	}
 	c.seq++
 	tag := makeTag(cl.id, v.AgentID, c.seq)
-	of := &offer{tag: tag, callID: cl.id, agentID: v.AgentID}
+	of := &offer{tag: tag, callID: cl.id, agentID: v.AgentID, endpoint: v.Endpoint}
 	c.offers[tag] = of
 	cl.phase = phaseRinging
 	cl.offers++
@@ -1113,32 +1133,34 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 		return err
 	}, func(err error) {
 		if err != nil {
+			delete(c.offers, tag)
 			if !of.dead {
 				of.dead = true
-				delete(c.offers, tag)
 				c.log.Warn("could not ring agent", "agent_id", v.AgentID, "call_id", cl.id, "err", err)
 				c.apply(c.engine.OfferFailed(cl.id, v.AgentID, "originate failed: "+err.Error(), c.clk.Now()))
 				c.settlePhase(cl)
 			}
 			return
 		}
-		if c.offers[tag] == nil {
-			// The leg already came and went (its events overtook us).
+		if of.leg.IsZero() {
+			of.leg = leg
+		}
+		if of.gone {
+			// The leg already came and went (its events overtook us); its
+			// row was written and closed then.
 			return
 		}
-		of.leg = leg
+		c.trackAgentLeg(of, leg)
 		if of.dead {
-			// Withdrawn while the originate was on its way.
+			// Withdrawn (or its call ended) while the originate was on its
+			// way: the phone must not ring on.
 			c.hangup(leg, 16)
-			return
 		}
-		c.byLeg[leg] = legOwner{callID: cl.id, role: adapters.RoleAgent, tag: tag}
-		c.journalLeg(cl, leg, adapters.RoleAgent, v.AgentID, v.Endpoint)
 	})
 }
 
 func (c *Controller) onWithdraw(v routing.Withdraw) {
-	for tag, of := range c.offers {
+	for _, of := range c.offers {
 		if of.callID != v.CallID || of.agentID != v.AgentID || of.dead {
 			continue
 		}
@@ -1148,11 +1170,9 @@ func (c *Controller) onWithdraw(v routing.Withdraw) {
 		}
 		if !of.leg.IsZero() {
 			c.hangup(of.leg, 16)
-		} else if of.cancel == nil {
-			// The originate is still on its way; its result hangs the leg
-			// up (of.dead), and a late answer by tag is hung up too.
-			delete(c.offers, tag)
 		}
+		// Otherwise the originate is still on its way: its result hangs
+		// the leg up (of.dead), as does a late answer by tag.
 	}
 	if cl := c.calls[v.CallID]; cl != nil {
 		c.settlePhase(cl)

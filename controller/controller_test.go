@@ -53,7 +53,8 @@ type rig struct {
 	sim     *sim.PBX
 	ctl     *Controller
 	jr      *memJournal
-	journal Journal // when set, the controller writes here instead of jr
+	journal Journal      // when set, the controller writes here instead of jr
+	pbx     adapters.PBX // when set, the controller's PBX instead of sim (a wrapper of it)
 	desk    CallbackDesk
 	obs     *recorder
 	cancel  context.CancelFunc // stops the controller only
@@ -176,7 +177,11 @@ func (r *rig) start(e *routing.Engine, store Store) {
 	if r.journal != nil {
 		j = r.journal
 	}
-	ctl, err := New(Config{}, Deps{PBX: r.sim, Engine: e, Journal: j, Store: store, Clock: r.clk, Log: quiet, Observers: []Observer{r.obs}, Callbacks: r.desk})
+	var pbx adapters.PBX = r.sim
+	if r.pbx != nil {
+		pbx = r.pbx
+	}
+	ctl, err := New(Config{}, Deps{PBX: pbx, Engine: e, Journal: j, Store: store, Clock: r.clk, Log: quiet, Observers: []Observer{r.obs}, Callbacks: r.desk})
 	if err != nil {
 		r.t.Fatal(err)
 	}

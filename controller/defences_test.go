@@ -299,3 +299,65 @@ func TestNoCallbackDesk(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// gatedPBX holds every Originate until the test lets it through, so a
+// test can act while an agent leg is on its way.
+type gatedPBX struct {
+	*sim.PBX
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedPBX) Originate(ctx context.Context, req adapters.OriginateRequest) (adapters.LegRef, error) {
+	g.arrived <- struct{}{}
+	<-g.release
+	return g.PBX.Originate(ctx, req)
+}
+
+// The caller hangs up while the agent leg is being originated: when the
+// PBX returns the new leg, it is hung up at once (not left ringing until
+// the PBX's own timeout), and the ring is in the database as a leg with
+// its end — the agent's phone did ring.
+func TestWithdrawnWhileOriginatingHangsUpTheLeg(t *testing.T) {
+	r := newRig(t, testRules, []sim.AgentGroup{never}, nil, nil)
+	g := &gatedPBX{PBX: r.sim, arrived: make(chan struct{}), release: make(chan struct{})}
+	r.stopController()
+	r.restart()
+	r.pbx = g
+	r.start(newEngine(t, testRules, []sim.AgentGroup{never}), nil)
+	r.settle()
+	r.login("never-001")
+	caller := r.sim.InjectCall("1000", "5551000", nil, 0)
+	select {
+	case <-g.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no agent rung")
+	}
+	r.sim.HangupFar(caller)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, live := r.call(caller); !live {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the caller's hangup did not end the call")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(g.release)
+	r.settle()
+	for _, l := range r.sim.Legs() {
+		t.Errorf("leg %s still up after its offer was withdrawn", l)
+	}
+	var rows []storage.Leg
+	r.jr.mu.Lock()
+	for _, rec := range r.jr.recs {
+		if l, ok := rec.(storage.Leg); ok && l.Role == string(adapters.RoleAgent) {
+			rows = append(rows, l)
+		}
+	}
+	r.jr.mu.Unlock()
+	if len(rows) != 1 || rows[0].EndedAt == nil || rows[0].CallID != callID(caller) || rows[0].AgentID != "never-001" {
+		t.Fatalf("agent leg rows %+v, want the one ring, ended", rows)
+	}
+}

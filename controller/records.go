@@ -45,11 +45,11 @@ func (c *Controller) journalCall(cl *call, outcome, reason string) {
 	c.jr.Append(rec)
 }
 
-func (c *Controller) journalLeg(cl *call, ref adapters.LegRef, role adapters.LegRole, agentID, endpoint string) {
+func (c *Controller) journalLeg(callID string, ref adapters.LegRef, role adapters.LegRole, agentID, endpoint string) {
 	if c.jr == nil || ref.IsZero() {
 		return
 	}
-	rec := &storage.Leg{ID: ref.String(), CallID: cl.id, Node: ref.Node, ChannelID: ref.ID, Role: string(role), AgentID: agentID,
+	rec := &storage.Leg{ID: ref.String(), CallID: callID, Node: ref.Node, ChannelID: ref.ID, Role: string(role), AgentID: agentID,
 		Endpoint: endpoint, CreatedAt: c.clk.Now().UTC()}
 	c.legRecs[ref] = rec
 	c.jr.Append(*rec)
@@ -130,8 +130,9 @@ func (c *Controller) endCall(cl *call, outcome, reason string, now time.Time) {
 	c.endSnoops(cl.id)
 	// No agent phone may keep ringing for a call that is over, whatever
 	// the engine said: a live offer is withdrawn here (an originate still
-	// on its way is hung up when it returns, as the offer is dead).
-	for tag, of := range c.offers {
+	// on its way is hung up when it returns, as the offer is dead; the
+	// offer leaves c.offers when its leg is gone).
+	for _, of := range c.offers {
 		if of.callID != cl.id {
 			continue
 		}
@@ -145,9 +146,6 @@ func (c *Controller) endCall(cl *call, outcome, reason string, now time.Time) {
 					c.hangup(of.leg, 16)
 				}
 			}
-		}
-		if of.leg.IsZero() {
-			delete(c.offers, tag)
 		}
 	}
 	c.log.Debug("call ended", "call_id", cl.id, "outcome", outcome, "reason", reason)

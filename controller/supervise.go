@@ -106,7 +106,7 @@ func (c *Controller) claimSnoop(sn *snoop, leg adapters.LegRef) {
 	}
 	sn.leg = leg
 	if cl := c.calls[sn.callID]; cl != nil {
-		c.journalLeg(cl, leg, adapters.RoleSnoop, "", sn.endpoint)
+		c.journalLeg(cl.id, leg, adapters.RoleSnoop, "", sn.endpoint)
 	}
 }
 
