@@ -241,6 +241,8 @@ type PBX struct {
 	// standby: another controller took the node over (Standby); every
 	// command is refused and no event is delivered any more.
 	standby bool
+	// noArrivals: StopArrivals was called; the streams fall silent.
+	noArrivals bool
 	// delivered counts events handed to the Events channel: a consumer
 	// that counts what it took knows exactly when it has seen everything.
 	delivered atomic.Uint64
@@ -527,6 +529,9 @@ func (p *PBX) scheduleArrival(stream int, now time.Time) {
 	s := p.cfg.Streams[stream]
 	mean := time.Duration(float64(time.Minute) / s.RatePerMinute)
 	p.schedule(now.Add(p.exp(mean)), func(at time.Time) {
+		if p.noArrivals {
+			return
+		}
 		p.arrive(stream, at)
 		p.scheduleArrival(stream, at)
 	})
@@ -1073,6 +1078,14 @@ func (p *PBX) Standby() {
 	p.emit(adapters.NodeState{Base: adapters.Base{At: now}, Node: NodeName, Standby: true, Err: "simulated takeover by another controller"})
 	p.running = false
 	p.standby = true
+}
+
+// StopArrivals ends the streams: no new caller arrives from now on, the
+// calls in progress go on to their end (a load run draining its floor).
+func (p *PBX) StopArrivals() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.noArrivals = true
 }
 
 // Legs lists the live legs (for tests).

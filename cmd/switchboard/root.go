@@ -73,6 +73,7 @@ through its API (--server, SWITCHBOARD_SERVER).`,
 		newCallbackCmd(app),
 		newMigrateCmd(app), newReportCmd(app),
 		newRecordingsCmd(app),
+		newLoadCmd(app),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
