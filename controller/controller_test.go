@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"sync"
 	"testing"
@@ -583,6 +584,57 @@ func TestSeededRunStatsMatchHandCount(t *testing.T) {
 	}
 	if q.AbandonRate != wantAR {
 		t.Fatalf("abandon rate %.6f, hand count %.6f", q.AbandonRate, wantAR)
+	}
+}
+
+// A scripted day counted by hand, on one agent who picks up at once
+// (so every wait is set by the script, to the second), in the support
+// queue (service level 20 s, short abandons under 5 s, wrap-up 10 s):
+//
+//	t=0   A arrives, answered at once            wait  0 s  within 20 s
+//	t=1   B arrives, waits (the agent talks to A)
+//	t=2   C arrives, hangs up at t=5              abandon after 3 s: short
+//	t=3   D arrives, hangs up at t=33             abandon after 30 s
+//	t=40  A hangs up; wrap-up until t=50; B answered at t=50   wait 49 s  late
+//	t=60  E arrives
+//	t=61  B hangs up; wrap-up until t=71; E answered at t=71   wait 11 s  within
+//
+// offered 5, answered 3 (2 within), abandoned 2 (1 short):
+// service level = 2 / (3 + 2 − 1) = 0.5; abandon rate = 2 / (3 + 2) = 0.4;
+// average wait of the answered = (0 + 49 + 11) / 3 = 20 s.
+func TestHandCountedScriptedDay(t *testing.T) {
+	inst := sim.AgentGroup{Prefix: "inst", Count: 1, Queues: map[string]int{"support": 1}, AnswerProbability: 1, HandleTime: 10 * time.Hour}
+	r := newRig(t, testRules, []sim.AgentGroup{inst}, nil, nil)
+	r.login("inst-001")
+	at := func(sec int) { r.advance(t0.Add(time.Duration(sec) * time.Second).Sub(r.clk.Now())) }
+	hangup := func(ref adapters.LegRef) {
+		if err := r.ctl.HangupCall(context.Background(), callID(ref), 0); err != nil {
+			t.Fatal(err)
+		}
+		r.settle()
+	}
+	a := r.inject("1000", "5550001", 0)
+	at(1)
+	b := r.inject("1000", "5550002", 0)
+	at(2)
+	r.inject("1000", "5550003", 3*time.Second)
+	at(3)
+	r.inject("1000", "5550004", 30*time.Second)
+	at(40)
+	hangup(a)
+	at(60)
+	e := r.inject("1000", "5550005", 0)
+	at(61)
+	hangup(b)
+	at(80)
+	if c, _ := r.call(e); c.State != string(phaseTalking) || c.WaitSeconds != 11 {
+		t.Fatalf("E %+v, want talking after an 11 s wait", c)
+	}
+	q := r.queue("support")
+	got := []any{q.Offered, q.Answered, q.AnsweredInSL, q.Abandoned, q.ServiceLevel, q.AbandonRate, q.AvgWaitSeconds, q.Waiting}
+	want := []any{5, 3, 2, 2, 0.5, 0.4, 20.0, 0}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("offered, answered, within, abandoned, SL, abandon rate, avg wait, waiting = %v; counted by hand %v", got, want)
 	}
 }
 
