@@ -36,8 +36,8 @@ CPU and memory are the whole process: controller, routing, adapter, client
 library, the fake PBX and (with --database) the journal and the database
 driver. Without --database, records are counted and dropped.`,
 		Example: `  switchboard load --pbx sim --agents 1000 --rate 50 --duration 10m --speed 20
-  switchboard load --pbx asterisk --agents 200 --rate 40 --duration 1m --talk 3s
-  switchboard load --pbx freeswitch --agents 200 --rate 40 --duration 1m -o json`,
+  switchboard load --pbx asterisk --agents 200 --rate 30 --duration 1m --talk 3s
+  switchboard load --pbx freeswitch --agents 200 --rate 10 --duration 1m -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if progress {
