@@ -23,19 +23,46 @@ var dayNames = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "
 // NewCalendar builds a calendar. hours maps day specs (mon, mon-fri,
 // "sat,sun", daily) to comma-separated ranges ("08:00-12:00,13:00-18:00").
 func NewCalendar(name, tz string, hours map[string]string, holidays []string) (*Calendar, error) {
+	return newCalendar(name, tz, hours, holidays, nil)
+}
+
+// Bounds on one calendar: Open walks a day's ranges on every call that a
+// calendar rule looks at.
+const (
+	maxRangesPerDay = 48
+	maxHolidays     = 10000
+)
+
+// newCalendar is NewCalendar sharing time zones already loaded (locs may
+// be nil): a file with many calendars in one zone reads its zone once.
+func newCalendar(name, tz string, hours map[string]string, holidays []string, locs map[string]*time.Location) (*Calendar, error) {
 	loc := time.UTC
 	if tz != "" {
-		l, err := time.LoadLocation(tz)
-		if err != nil {
-			return nil, fmt.Errorf("unknown time zone %q", tz)
+		if l := locs[tz]; l != nil {
+			loc = l
+		} else {
+			l, err := time.LoadLocation(tz)
+			if err != nil {
+				return nil, fmt.Errorf("unknown time zone %q", tz)
+			}
+			loc = l
+			if locs != nil {
+				locs[tz] = l
+			}
 		}
-		loc = l
+	}
+	if len(holidays) > maxHolidays {
+		return nil, fmt.Errorf("%d holidays; at most %d", len(holidays), maxHolidays)
 	}
 	c := &Calendar{Name: name, loc: loc, holidays: map[string]bool{}}
-	for spec, ranges := range hours {
+	for _, spec := range sortedKeys(hours) {
+		ranges := hours[spec]
 		days, err := parseDays(spec)
 		if err != nil {
 			return nil, err
+		}
+		if n := strings.Count(ranges, ",") + 1; n > maxRangesPerDay {
+			return nil, fmt.Errorf("hours %q: %d ranges; at most %d a day", spec, n, maxRangesPerDay)
 		}
 		for _, r := range strings.Split(ranges, ",") {
 			sp, err := parseSpan(strings.TrimSpace(r))
@@ -43,6 +70,9 @@ func NewCalendar(name, tz string, hours map[string]string, holidays []string) (*
 				return nil, fmt.Errorf("hours %q: %w", spec, err)
 			}
 			for _, d := range days {
+				if len(c.week[d]) >= maxRangesPerDay {
+					return nil, fmt.Errorf("hours %q: more than %d ranges on %s", spec, maxRangesPerDay, strings.ToLower(d.String()[:3]))
+				}
 				c.week[d] = append(c.week[d], sp)
 			}
 		}

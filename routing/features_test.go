@@ -225,7 +225,7 @@ queues:
       - {after: 0s, require: {support: 5}, agent: 'agent.attributes.language == call.customer.language'}
       - {after: 60s, require: {support: 1}}
 entry:
-  - {name: fr, when: 'customer.language == "fr"', queue: support, agent: 'agent.attributes.site == "paris"'}
+  - {name: fr, when: 'customer.language == "fr"', queue: support}
 agents:
   - {id: en-high, skills: {support: 9}, attributes: {language: en}, queues: {support: 1}}
   - {id: fr-low, skills: {support: 2}, attributes: {language: fr, site: lyon}, queues: {support: 1}}
