@@ -64,6 +64,9 @@ type CallStatus struct {
 	WaitSeconds  float64         `json:"wait_seconds"`
 	Offers       int             `json:"offers"`
 	Traces       []routing.Trace `json:"traces,omitempty"`
+	// Snoops are the supervisors listening to, whispering into or barging
+	// into the call.
+	Snoops []SnoopStatus `json:"snoops,omitempty"`
 }
 
 // NodeStatus is one PBX node's link.
@@ -159,7 +162,7 @@ func (c *Controller) publish() {
 	for _, cl := range c.calls {
 		cs := CallStatus{ID: cl.id, State: string(cl.phase), Queue: cl.queue, Priority: cl.priority, CallerNumber: cl.callerNum,
 			DialedNumber: cl.dialed, AgentID: cl.agentID, Node: cl.caller.Node, ArrivedAt: cl.arrivedAt, EnqueuedAt: cl.enqueuedAt,
-			AnsweredAt: cl.answeredAt, Offers: cl.offers, Traces: append([]routing.Trace(nil), cl.traces...)}
+			AnsweredAt: cl.answeredAt, Offers: cl.offers, Traces: append([]routing.Trace(nil), cl.traces...), Snoops: c.snoopStatus(cl.id)}
 		if !cl.enqueuedAt.IsZero() {
 			end := now
 			if !cl.answeredAt.IsZero() {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
 )
@@ -19,6 +21,10 @@ import (
 // (the API maps it to 400).
 var ErrBadRequest = errors.New("bad request")
 
+// ErrUnknownSnoop is wrapped when a call has no supervisor leg by the name
+// given (the API maps it to 404).
+var ErrUnknownSnoop = errors.New("no such supervisor leg")
+
 // snoopTagPrefix marks supervisor legs; the rest of the tag is the call
 // id and a sequence number.
 const snoopTagPrefix = "sbs/"
@@ -30,6 +36,22 @@ type snoop struct {
 	mode     adapters.SnoopMode
 	endpoint string
 	leg      adapters.LegRef // zero until the PBX returned it (or its events came first)
+	since    time.Time
+	answered bool
+	// stopped: an operator ended the monitoring before the PBX returned
+	// the leg; it is hung up as soon as it is known.
+	stopped bool
+}
+
+// SnoopStatus is one supervisor on a live call (CallStatus.Snoops).
+type SnoopStatus struct {
+	Leg      adapters.LegRef    `json:"leg"`
+	Mode     adapters.SnoopMode `json:"mode"`
+	Endpoint string             `json:"endpoint"`
+	// Since is when the supervisor asked to join.
+	Since time.Time `json:"since"`
+	// Answered is false while the supervisor's phone rings.
+	Answered bool `json:"answered"`
 }
 
 // SnoopCall rings the supervisor endpoint (a dial string or endpoint as
@@ -62,7 +84,7 @@ func (c *Controller) SnoopCall(ctx context.Context, callID string, mode adapters
 			c.snoops = map[string]*snoop{}
 		}
 		c.seq++
-		sn = &snoop{tag: fmt.Sprintf("%s%s/%d", snoopTagPrefix, cl.id, c.seq), callID: cl.id, mode: mode, endpoint: endpoint}
+		sn = &snoop{tag: fmt.Sprintf("%s%s/%d", snoopTagPrefix, cl.id, c.seq), callID: cl.id, mode: mode, endpoint: endpoint, since: c.clk.Now()}
 		// Registered before the PBX is asked, so that the leg's events
 		// (which may overtake the command's result) find it by tag.
 		c.snoops[sn.tag] = sn
@@ -88,7 +110,7 @@ func (c *Controller) SnoopCall(ctx context.Context, callID string, mode adapters
 			return // the leg already came and went (its events overtook us)
 		}
 		c.claimSnoop(sn, leg)
-		if cl := c.calls[sn.callID]; cl == nil || cl.phase != phaseTalking {
+		if cl := c.calls[sn.callID]; cl == nil || cl.phase != phaseTalking || sn.stopped {
 			c.hangup(leg, 16)
 		}
 	})
@@ -146,9 +168,10 @@ func (c *Controller) onSnoopEvent(ev adapters.Event) {
 	}
 	c.claimSnoop(sn, ev.Leg())
 	if !gone {
+		sn.answered = true
 		c.journalLegUpdate(sn.leg, true, false, 0)
-		if cl := c.calls[sn.callID]; cl == nil || cl.phase != phaseTalking {
-			c.hangup(sn.leg, 16) // answered after the call ended
+		if cl := c.calls[sn.callID]; cl == nil || cl.phase != phaseTalking || sn.stopped {
+			c.hangup(sn.leg, 16) // answered after the call ended or the monitoring was stopped
 		}
 		return
 	}
@@ -163,4 +186,80 @@ func (c *Controller) endSnoops(callID string) {
 			c.hangup(sn.leg, 16)
 		}
 	}
+}
+
+// EndSnoop ends supervisor monitoring of a live call: the supervisor leg
+// whose id (LegRef.ID) is legID, or every supervisor leg of the call when
+// legID is empty. The call goes on. It returns the legs it hung up; a leg
+// the PBX has not returned yet is hung up as soon as it is known (it is
+// not in the result). ErrUnknownCall when there is no such live call,
+// ErrUnknownSnoop when the call has no such supervisor (or none at all).
+// A hangup the PBX refuses is returned as an error and may be retried:
+// the leg stays the call's until the PBX reports it gone.
+func (c *Controller) EndSnoop(ctx context.Context, callID, legID string) ([]adapters.LegRef, error) {
+	var legs []adapters.LegRef
+	err := c.do(ctx, func() error {
+		cl, ok := c.calls[callID]
+		if !ok || cl.phase == phaseEnded {
+			return fmt.Errorf("%w: %q", ErrUnknownCall, callID)
+		}
+		found := false
+		for _, sn := range c.snoops {
+			if sn.callID != callID || legID != "" && sn.leg.ID != legID {
+				continue
+			}
+			found = true
+			if sn.leg.IsZero() {
+				sn.stopped = true // SnoopCall's result or the leg's first event hangs it up
+				continue
+			}
+			legs = append(legs, sn.leg)
+		}
+		if !found {
+			if legID == "" {
+				return fmt.Errorf("%w: no supervisor is on call %q", ErrUnknownSnoop, callID)
+			}
+			return fmt.Errorf("%w: call %q has no supervisor leg %q", ErrUnknownSnoop, callID, legID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(legs, func(i, j int) bool { return legs[i].String() < legs[j].String() })
+	// Hung up from here, not from the loop, so that the caller hears about
+	// an unreachable PBX; the leg's hangup event then closes its row.
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	defer cancel()
+	var errs []error
+	for _, leg := range legs {
+		// A leg the PBX no longer knows left on its own meanwhile.
+		if err := c.pbx.Hangup(cctx, leg, 16); err != nil && !errors.Is(err, adapters.ErrUnknownLeg) {
+			errs = append(errs, fmt.Errorf("hanging up supervisor leg %s of call %q: %w", leg, callID, err))
+			continue
+		}
+		c.log.Info("supervisor left call", "call_id", callID, "leg", leg.String())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return legs, nil
+}
+
+// snoopStatus lists the supervisors on a call whose legs are known, for
+// the snapshot; called from the loop.
+func (c *Controller) snoopStatus(callID string) []SnoopStatus {
+	if len(c.snoops) == 0 {
+		return nil
+	}
+	var out []SnoopStatus
+	for _, sn := range c.snoops {
+		if sn.callID == callID && !sn.leg.IsZero() {
+			out = append(out, SnoopStatus{Leg: sn.leg, Mode: sn.mode, Endpoint: sn.endpoint, Since: sn.since, Answered: sn.answered})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Since.Before(out[j].Since) || out[i].Since.Equal(out[j].Since) && out[i].Leg.String() < out[j].Leg.String()
+	})
+	return out
 }
