@@ -217,6 +217,7 @@ func (s *Server) routes() [][]api.Route {
 		api.CallbackRoutes(s.desk.API()),
 		api.ReportRoutes(s.reportsAPI()),
 		api.RecordingRoutes(s.recordingsAPI()),
+		api.SupervisionRoutes(s.supervision()),
 	}
 }
 
