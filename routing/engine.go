@@ -64,6 +64,11 @@ type callState struct {
 	// keeps the call waiting; it is not offered twice).
 	maxWaitDone bool
 	tokens      callTokens
+	// announceAt is when the next announcement is due (zero: none armed).
+	announceAt time.Time
+	// wrapUp is the answering queue's wrap-up, fixed when answered: a
+	// reload that removes or changes the queue does not change it.
+	wrapUp time.Duration
 	// owner, when set, is the only agent who may take the call (an
 	// agent-owned callback) until its deadline.
 	owner owner
@@ -442,7 +447,7 @@ func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, fil
 		return e.exitQueue(cs, "max_length", q.cfg.Exit, now, out), nil
 	}
 	e.insertWaiting(q, cs)
-	out = e.armCallTimers(cs, now, out)
+	out = e.armCallTimers(cs, now, out, true)
 	out = e.matchCall(cs, now, out)
 	return out, nil
 }
@@ -469,6 +474,9 @@ func (e *Engine) Answered(callID, agentID string, now time.Time) []Decision {
 	cs.phase = phaseConnected
 	cs.agent = agentID
 	cs.answered = now
+	if q := e.queues[cs.queue]; q != nil {
+		cs.wrapUp = q.cfg.WrapUp
+	}
 	e.token++ // invalidates step/max-wait/announce timers
 	cs.tokens = callTokens{}
 	if ag := e.agents[agentID]; ag != nil {
@@ -569,8 +577,7 @@ func (e *Engine) Ended(callID string, now time.Time) []Decision {
 	delete(e.calls, callID)
 	out := make([]Decision, 0, 4)
 	ag := e.agents[cs.agent]
-	q := e.queues[cs.queue]
-	wrap := q.cfg.WrapUp
+	wrap := cs.wrapUp
 	if ag != nil && ag.def.WrapUp > 0 {
 		wrap = ag.def.WrapUp
 	}
@@ -578,7 +585,9 @@ func (e *Engine) Ended(callID string, now time.Time) []Decision {
 	if talk < 0 {
 		talk = 0
 	}
-	q.observeHandle(talk + wrap)
+	if q := e.queues[cs.queue]; q != nil {
+		q.observeHandle(talk + wrap)
+	}
 	if ag == nil || ag.callID != callID {
 		return out
 	}
@@ -624,11 +633,26 @@ func (e *Engine) NextDeadline() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Reload swaps in a new configuration without dropping a call. Agents keep
-// their state; queues keep their waiting calls in order (original enqueue
-// time and priority kept); a call whose queue no longer exists moves to the
-// new default queue; every waiting call's escalation step is recomputed
-// from its wait under the new steps; then matching runs for everyone.
+// Reload swaps in a new configuration without dropping a call; a
+// configuration with any error changes nothing. How each call moves to
+// the new version (docs/routing.md, "Live reload"):
+//
+//   - agents keep their live state; those declared in the new file take
+//     its skills, attributes and queues;
+//   - a waiting or ringing call keeps its original enqueue time, priority,
+//     entry rule and entry requirement; its place is recomputed under the
+//     new queue's priority_step; if its queue is gone it moves to the new
+//     default queue (Overflow and Queued, reason "queue removed by rules
+//     reload");
+//   - its escalation step is recomputed from its wait under the new steps
+//     (a step already due applies at once, an overflow step too), and its
+//     maximum wait and announcements are re-armed from the original
+//     enqueue time — without an extra announcement at the reload;
+//   - a ringing call keeps ringing (its offer timeout is the old one);
+//   - a connected call is not touched: it keeps the wrap-up of the queue
+//     that answered it;
+//   - then every waiting call is matched, in arrival order, and the new
+//     no_agents policies apply.
 func (e *Engine) Reload(cfg *Config, now time.Time) ([]Decision, error) {
 	n, err := NewEngineChecked(cfg)
 	if err != nil {
@@ -653,20 +677,27 @@ func (e *Engine) Reload(cfg *Config, now time.Time) ([]Decision, error) {
 		e.agents[a.ID].queuesSorted = sortedQueues(a.Queues)
 	}
 	for _, id := range sortedKeys(e.agents) {
-		e.index(e.agents[id])
+		ag := e.agents[id]
+		ag.inAvail = false // the new queues' free lists start empty
+		e.index(ag)
 	}
 	for _, id := range e.callIDsInOrder() {
 		cs := e.calls[id]
+		if cs.phase == phaseConnected {
+			continue
+		}
 		if _, ok := e.queues[cs.queue]; !ok {
 			from := cs.queue
 			cs.queue = e.cfg.DefaultQueue
-			out = append(out, Overflow{CallID: id, From: from, To: cs.queue, Reason: "queue removed by rules reload"})
+			out = append(out, Overflow{CallID: id, From: from, To: cs.queue, Reason: "queue removed by rules reload"},
+				Queued{CallID: id, Queue: cs.queue, Priority: cs.priority, Since: cs.since, Rule: cs.rule})
 		}
+		cs.vtime = vtime(cs.since, cs.priority, e.queues[cs.queue].cfg.PriorityStep)
+		cs.stepIdx = -1
 		if cs.phase == phaseWaiting {
 			e.insertWaiting(e.queues[cs.queue], cs)
-			cs.stepIdx = -1
-			out = e.armCallTimers(cs, now, out)
 		}
+		out = e.armCallTimers(cs, now, out, false)
 	}
 	for _, id := range e.callIDsInOrder() {
 		if cs := e.calls[id]; cs != nil && cs.phase == phaseWaiting {
@@ -747,8 +778,16 @@ func vtime(since time.Time, prio int, step time.Duration) time.Time {
 	if step <= 0 {
 		step = DefaultPriorityStep
 	}
+	// Priorities from the API or boosts that sum past the file's bounds
+	// must not overflow the credit into a time in the far future.
+	prio = min(max(prio, -maxCreditPoints), maxCreditPoints)
+	step = min(step, MaxPriorityStep)
 	return since.Add(-time.Duration(prio) * step)
 }
+
+// maxCreditPoints caps the priority that counts for ageing: 10 × the
+// file's bound, enough for a few boosts on top of an entry priority.
+const maxCreditPoints = 10 * MaxPriority
 
 // requeue puts a call whose offers all failed back in its place. Its
 // maximum wait may have passed while it rang (the timer found it ringing
@@ -890,7 +929,8 @@ func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decis
 		top[0] = e.nextInTurn(cs, q, req, filter)
 		n = 1
 	}
-	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: cands, Free: len(q.avail), Considered: make([]string, n)}
+	trace := e.trace(cs, q)
+	trace.Candidates, trace.Free, trace.Considered = cands, len(q.avail), make([]string, n)
 	for i := 0; i < n; i++ {
 		trace.Considered[i] = top[i].def.ID
 	}
@@ -898,6 +938,11 @@ func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decis
 	e.removeWaiting(cs)
 	cs.phase = phaseOffered
 	return e.offer(cs, top[0], q, trace, now, out)
+}
+
+// trace starts the trace of an offer of cs from q.
+func (e *Engine) trace(cs *callState, q *queueState) Trace {
+	return Trace{Version: e.cfg.Version, Queue: q.cfg.Name, Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy)}
 }
 
 // ringAll offers the call to every free eligible agent, in id order.
@@ -912,8 +957,9 @@ func (e *Engine) ringAll(cs *callState, q *queueState, req map[string]int, filte
 		return out
 	}
 	slices.SortFunc(cands, func(a, b *agentState) int { return cmp.Compare(a.def.ID, b.def.ID) })
-	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: len(cands), Free: len(q.avail),
-		Reason: fmt.Sprintf("ring-all: %d available agents rung at once; the first to answer wins", len(cands))}
+	trace := e.trace(cs, q)
+	trace.Candidates, trace.Free = len(cands), len(q.avail)
+	trace.Reason = fmt.Sprintf("ring-all: %d available agents rung at once; the first to answer wins", len(cands))
 	for i := 0; i < len(cands) && i < maxTraceConsidered; i++ {
 		trace.Considered = append(trace.Considered, cands[i].def.ID)
 	}
@@ -938,8 +984,9 @@ func (e *Engine) randomPick(cs *callState, q *queueState, req map[string]int, fi
 		return out
 	}
 	ag := cands[e.rng.IntN(len(cands))] // cands are in index order: reproducible
-	trace := Trace{Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy), Candidates: len(cands), Free: len(q.avail),
-		Considered: []string{ag.def.ID}, Reason: fmt.Sprintf("random: %s drawn from %d", ag.def.ID, len(cands))}
+	trace := e.trace(cs, q)
+	trace.Candidates, trace.Free, trace.Considered = len(cands), len(q.avail), []string{ag.def.ID}
+	trace.Reason = fmt.Sprintf("random: %s drawn from %d", ag.def.ID, len(cands))
 	e.removeWaiting(cs)
 	cs.phase = phaseOffered
 	return e.offer(cs, ag, q, trace, now, out)
@@ -1064,8 +1111,14 @@ func (e *Engine) matchAgent(ag *agentState, now time.Time, out []Decision) []Dec
 		return out
 	}
 	q := e.queues[best.queue]
-	trace := Trace{Rule: best.rule, Step: e.stepLabel(best), Strategy: string(q.cfg.Strategy), Candidates: 1, Considered: []string{ag.def.ID},
-		Reason: fmt.Sprintf("agent %s became available; oldest eligible call in its queues", ag.def.ID)}
+	trace := e.trace(best, q)
+	trace.Candidates, trace.Considered = 1, []string{ag.def.ID}
+	prio := ag.def.Queues[best.queue]
+	if prio == 0 {
+		prio = defaultQueuePriority
+	}
+	trace.Reason = fmt.Sprintf("agent %s became available: first eligible call in its queues by their order (%s is its priority %d) and then by wait (waited %s, call priority %d)",
+		ag.def.ID, best.queue, prio, now.Sub(best.since).Round(time.Second), best.priority)
 	e.removeWaiting(best)
 	best.phase = phaseOffered
 	return e.offer(best, ag, q, trace, now, out)
@@ -1277,7 +1330,9 @@ func (e *Engine) unindex(ag *agentState) {
 // armCallTimers schedules a waiting call's escalation steps, maximum wait
 // and announcements relative to its original enqueue time, and applies at
 // once every step its wait has already passed (resumed calls, reloads).
-func (e *Engine) armCallTimers(cs *callState, now time.Time, out []Decision) []Decision {
+// With announceNow the caller hears its position at once (it just joined
+// this queue); otherwise the announcements keep their cadence.
+func (e *Engine) armCallTimers(cs *callState, now time.Time, out []Decision, announceNow bool) []Decision {
 	q := e.queues[cs.queue]
 	e.token++
 	cs.tokens = callTokens{step: e.token, maxWait: e.token, announce: e.token}
@@ -1295,9 +1350,16 @@ func (e *Engine) armCallTimers(cs *callState, now time.Time, out []Decision) []D
 	if q.cfg.MaxWait > 0 {
 		e.pushTimer(cs.since.Add(q.cfg.MaxWait), timerMaxWait, cs.call.ID, "", 0, cs.tokens.maxWait)
 	}
-	if q.cfg.AnnounceEvery > 0 {
-		out = append(out, e.announce(cs, now))
-		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", 0, cs.tokens.announce)
+	if every := q.cfg.AnnounceEvery; every > 0 {
+		next := now.Add(every)
+		switch {
+		case announceNow && cs.phase == phaseWaiting:
+			out = append(out, e.announce(cs, now))
+		case cs.announceAt.After(now) && cs.announceAt.Before(next):
+			next = cs.announceAt // the one already due comes as planned
+		}
+		cs.announceAt = next
+		e.pushTimer(next, timerAnnounce, cs.call.ID, "", 0, cs.tokens.announce)
 	}
 	if cs.stepIdx >= 0 {
 		out = e.applyStep(cs, cs.stepIdx, now, out, false)
@@ -1386,7 +1448,7 @@ func (e *Engine) overflow(cs *callState, to, why string, now time.Time, out []De
 	}
 	if cs.phase == phaseWaiting {
 		e.insertWaiting(e.queues[to], cs)
-		out = e.armCallTimers(cs, now, out)
+		out = e.armCallTimers(cs, now, out, true)
 		out = e.matchCall(cs, now, out)
 	}
 	return out
@@ -1545,7 +1607,7 @@ func (e *Engine) timerLive(t timer) bool {
 		return cs != nil && cs.phase != phaseConnected && cs.tokens.maxWait == t.token
 	case timerAnnounce:
 		cs := e.calls[t.id]
-		return cs != nil && cs.phase == phaseWaiting && cs.tokens.announce == t.token
+		return cs != nil && cs.phase != phaseConnected && cs.tokens.announce == t.token
 	case timerOwner:
 		cs := e.calls[t.id]
 		return cs != nil && cs.owner.agent == t.agent && cs.owner.until.Equal(t.at)
@@ -1588,10 +1650,14 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 			out = e.exitQueue(cs, "max_wait", e.queues[cs.queue].cfg.Exit, now, out)
 		}
 	case timerAnnounce:
+		// A ringing call is not announced to, but keeps its cadence for
+		// when the offer fails and it waits again.
 		cs := e.calls[t.id]
-		q := e.queues[cs.queue]
-		out = append(out, e.announce(cs, now))
-		e.pushTimer(now.Add(q.cfg.AnnounceEvery), timerAnnounce, cs.call.ID, "", 0, cs.tokens.announce)
+		if cs.phase == phaseWaiting {
+			out = append(out, e.announce(cs, now))
+		}
+		cs.announceAt = now.Add(e.queues[cs.queue].cfg.AnnounceEvery)
+		e.pushTimer(cs.announceAt, timerAnnounce, cs.call.ID, "", 0, cs.tokens.announce)
 	case timerOwner:
 		cs := e.calls[t.id]
 		cs.owner.agent, cs.owner.until = "", time.Time{}

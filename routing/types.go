@@ -164,6 +164,10 @@ func (AgentFlagged) isDecision()      {}
 // candidates were looked at, and why the chosen one won. It is stored with
 // the call and shown by `call show`.
 type Trace struct {
+	// Version is the routing configuration's label (the rules version in
+	// force), Queue the queue the offer is made from.
+	Version    string `json:"version,omitempty"`
+	Queue      string `json:"queue,omitempty"`
 	Rule       string `json:"rule,omitempty"`
 	Step       string `json:"step,omitempty"`
 	Strategy   string `json:"strategy,omitempty"`
