@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/routing"
 )
 
 func newCallCmd(app *App) *cobra.Command {
@@ -86,6 +87,7 @@ func newCallCmd(app *App) *cobra.Command {
 				t.Row("talk", secs(call.TalkSeconds))
 				t.Row("outcome", dash(call.Outcome))
 				if call.Detail != nil {
+					t.Footer = append(t.Footer, routingLines(call.Detail)...)
 					b, _ := json.MarshalIndent(call.Detail, "", "  ")
 					t.Footer = append(t.Footer, fmt.Sprintf("detail:\n%s", b))
 				}
@@ -115,4 +117,32 @@ func newCallCmd(app *App) *cobra.Command {
 	hangup.Flags().IntVar(&cause, "cause", 16, "Q.850 cause (16 normal clearing)")
 	cmd.AddCommand(hangup)
 	return cmd
+}
+
+// routingLines renders the routing traces of a call's detail ("trace"
+// for a stored call, "traces" for a live one), one line per offer: why
+// this agent.
+func routingLines(detail any) []string {
+	m, ok := detail.(map[string]any)
+	if !ok {
+		return nil
+	}
+	raw, ok := m["trace"]
+	if !ok {
+		raw = m["traces"]
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil
+	}
+	var traces []routing.Trace
+	if json.Unmarshal(b, &traces) != nil || len(traces) == 0 {
+		return nil
+	}
+	out := []string{"why this agent (one line per offer):"}
+	for i, tr := range traces {
+		out = append(out, fmt.Sprintf("  %d. queue %s, rules version %s, rule %s, %s, %s: %d free, %d candidates %v — %s",
+			i+1, dash(tr.Queue), dash(tr.Version), dash(tr.Rule), dash(tr.Step), dash(tr.Strategy), tr.Free, tr.Candidates, tr.Considered, tr.Reason))
+	}
+	return out
 }

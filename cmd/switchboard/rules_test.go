@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -160,5 +161,54 @@ func TestRulesApplyHistoryShowRollback(t *testing.T) {
 	code, _, stderr = cli(t, env, append([]string{"rules", "rollback", "9"}, srv...)...)
 	if code == 0 || !strings.Contains(stderr, "no rules version 9") {
 		t.Fatalf("rollback to unknown: %d %q", code, stderr)
+	}
+}
+
+// TestCallShowExplainsTheRouting is "why this agent" end to end: the
+// engine's trace of each offer is kept by the controller, written with
+// the call row to the database, served by GET /api/v1/calls/{id} and
+// printed by `call show`, for a call of the simulated demo that has
+// ended (so that the row, not the live floor, answers).
+func TestCallShowExplainsTheRouting(t *testing.T) {
+	url := startServer(t, 20)
+	var id string
+	waitFor(t, "an answered call that has ended", 60*time.Second, func() bool {
+		code, out, _ := cli(t, nil, "call", "list", "--server", url, "-o", "json")
+		var l api.CallList
+		if code != 0 || json.Unmarshal([]byte(out), &l) != nil {
+			return false
+		}
+		for _, c := range l.Calls {
+			if !c.Live && c.Outcome == "answered" && c.AgentID != "" {
+				id = c.ID
+				return true
+			}
+		}
+		return false
+	})
+	code, out, stderr := cli(t, nil, "call", "show", id, "--server", url, "-o", "json")
+	if code != 0 {
+		t.Fatalf("call show -o json: %d %s", code, stderr)
+	}
+	var c struct {
+		api.Call
+		Detail struct {
+			Trace []routing.Trace `json:"trace"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Detail.Trace) == 0 {
+		t.Fatalf("no stored trace for %s:\n%s", id, out)
+	}
+	last := c.Detail.Trace[len(c.Detail.Trace)-1]
+	if last.Version != "demo-1" || last.Queue != c.Queue || last.Rule == "" || last.Step == "" || last.Strategy == "" || last.Reason == "" ||
+		len(last.Considered) == 0 || !slices.Contains(last.Considered, c.AgentID) {
+		t.Fatalf("trace of the offer %s answered: %+v (call %+v)", c.AgentID, last, c.Call)
+	}
+	code, out, stderr = cli(t, nil, "call", "show", id, "--server", url)
+	if code != 0 || !strings.Contains(out, "why this agent") || !strings.Contains(out, "rules version demo-1, rule "+last.Rule) || !strings.Contains(out, last.Reason) {
+		t.Fatalf("call show: %d %s\n%s", code, stderr, out)
 	}
 }
