@@ -152,7 +152,10 @@ func newFreeSWITCHBackend(o Options, log *slog.Logger) (*freeswitchBackend, erro
 	if err != nil {
 		return nil, err
 	}
-	fs.Endpoint("user/*", esltest.Behavior{AnswerAfter: o.Ring, HangupAfter: o.Talk})
+	// Talk time counts from the bridge, as a conversation does: counted
+	// from the answer, a short talk could end the agent leg before the
+	// reorder window let the controller bridge it.
+	fs.Endpoint("user/*", esltest.Behavior{AnswerAfter: o.Ring, HangupAfterBridge: o.Talk})
 	a, err := esl.New(esl.Config{Addr: fs.Addr(), RecordingDir: "/var/lib/freeswitch/recordings/switchboard"}, log)
 	if err != nil {
 		fs.Close()

@@ -108,9 +108,12 @@ type Report struct {
 
 	// Calls, as the controller saw them. Offered = Completed + Abandoned
 	// + Exited + Live.
-	Offered   int `json:"offered" yaml:"offered"`
-	Answered  int `json:"answered" yaml:"answered"`
-	Completed int `json:"completed" yaml:"completed"` // answered and ended
+	Offered  int `json:"offered" yaml:"offered"`
+	Answered int `json:"answered" yaml:"answered"`
+	// Bridged counts the answered calls whose caller and agent were
+	// joined; Completed the answered calls that ended.
+	Bridged   int `json:"bridged" yaml:"bridged"`
+	Completed int `json:"completed" yaml:"completed"`
 	Abandoned int `json:"abandoned" yaml:"abandoned"`
 	Exited    int `json:"exited" yaml:"exited"`
 	Live      int `json:"live_at_end" yaml:"live_at_end"`
@@ -386,7 +389,7 @@ traffic:
 	closeBackend()
 
 	st := obs.final()
-	r.Offered, r.Answered, r.Completed, r.Abandoned, r.Exited = st.offered, st.answered, st.completed, st.abandoned, st.exited
+	r.Offered, r.Answered, r.Bridged, r.Completed, r.Abandoned, r.Exited = st.offered, st.answered, st.bridged, st.completed, st.abandoned, st.exited
 	r.Live = st.offered - st.completed - st.abandoned - st.exited
 	r.Records = jr.count()
 	r.WallSeconds = wall.Seconds()
@@ -476,6 +479,7 @@ type tally struct {
 	mu        sync.Mutex
 	warm      time.Time
 	arrived   map[string]time.Time // call id → arrival, while unanswered
+	bridged   map[string]bool      // call id → bridged, while it lasts
 	answeredN map[string]bool      // caller number → answered (wire patience)
 	trafficOn bool
 	st        tallyState
@@ -483,13 +487,13 @@ type tally struct {
 }
 
 type tallyState struct {
-	offered, offeredInTraffic, answered, completed, abandoned, exited int
-	completedWarm                                                     int
-	answer                                                            Percentiles
+	offered, offeredInTraffic, answered, bridged, completed, abandoned, exited int
+	completedWarm                                                              int
+	answer                                                                     Percentiles
 }
 
 func newTally() *tally {
-	return &tally{arrived: map[string]time.Time{}, answeredN: map[string]bool{}, trafficOn: true}
+	return &tally{arrived: map[string]time.Time{}, bridged: map[string]bool{}, answeredN: map[string]bool{}, trafficOn: true}
 }
 
 func (t *tally) setWarm(at time.Time) {
@@ -501,7 +505,7 @@ func (t *tally) setWarm(at time.Time) {
 // Observe implements controller.Observer.
 func (t *tally) Observe(e controller.CallEvent) {
 	switch e.Kind {
-	case controller.EventArrived, controller.EventAnswered, controller.EventEnded, controller.EventAbandoned, controller.EventExited:
+	case controller.EventArrived, controller.EventAnswered, controller.EventBridged, controller.EventEnded, controller.EventAbandoned, controller.EventExited:
 	default:
 		return
 	}
@@ -523,6 +527,11 @@ func (t *tally) Observe(e controller.CallEvent) {
 		if e.CallerNumber != "" {
 			t.answeredN[e.CallerNumber] = true
 		}
+	case controller.EventBridged:
+		if !t.bridged[e.CallID] {
+			t.bridged[e.CallID] = true
+			t.st.bridged++
+		}
 	case controller.EventEnded:
 		t.st.completed++
 		if !t.warm.IsZero() && !e.At.Before(t.warm) {
@@ -540,6 +549,7 @@ func (t *tally) Observe(e controller.CallEvent) {
 
 func (t *tally) forget(e controller.CallEvent) {
 	delete(t.arrived, e.CallID)
+	delete(t.bridged, e.CallID)
 	delete(t.answeredN, e.CallerNumber)
 }
 

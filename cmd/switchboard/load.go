@@ -93,7 +93,7 @@ func loadTable(t *Table, r *load.Report) {
 	t.Row("pbx", r.PBX)
 	t.Row("agents", r.Agents)
 	t.Row("traffic", fmt.Sprintf("%.1f%s at %g calls/s; wall %.1fs", r.TrafficSeconds, clock, r.Rate, r.WallSeconds))
-	t.Row("calls", fmt.Sprintf("%d offered, %d answered, %d completed, %d abandoned, %d exited, %d still live", r.Offered, r.Answered, r.Completed, r.Abandoned, r.Exited, r.Live))
+	t.Row("calls", fmt.Sprintf("%d offered, %d answered, %d bridged, %d completed, %d abandoned, %d exited, %d still live", r.Offered, r.Answered, r.Bridged, r.Completed, r.Abandoned, r.Exited, r.Live))
 	t.Row("arrivals/s", fmt.Sprintf("%.2f", r.ArrivalsPerSecond))
 	t.Row("completed/s", fmt.Sprintf("%.2f (sustained, after warm-up)", r.CompletedPerSecond))
 	t.Row("cpu", fmt.Sprintf("%.2fs (%.0f%% of one core), %.0f µs per call", r.CPUSeconds, 100*r.CPUShare, r.CPUPerCallUS))
