@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -83,6 +84,17 @@ type Leg struct {
 	ID   string `json:"id"`
 }
 
+// Supervisor is one supervisor on a live call, listed under "snoops" in
+// the call's detail (GET /api/v1/calls/{id}).
+type Supervisor struct {
+	Leg      Leg       `json:"leg"`
+	Mode     string    `json:"mode"`
+	Endpoint string    `json:"endpoint"`
+	Since    time.Time `json:"since"`
+	// Answered is false while the supervisor's phone rings.
+	Answered bool `json:"answered"`
+}
+
 // Snoop is the answer to POST /api/v1/calls/{id}/snoop: the supervisor's
 // leg, to be named when ending it.
 type Snoop struct {
@@ -135,7 +147,7 @@ func (h *superviseHandlers) snoop(w http.ResponseWriter, r *http.Request) error 
 	}
 	leg, err := h.s.Snoop(r.Context(), id, in.Mode, in.Endpoint)
 	if err != nil {
-		return superviseError(fmt.Sprintf("%s on call %q", in.Mode, id), err)
+		return superviseError(err)
 	}
 	w.Header().Set("Location", "/api/v1/calls/"+url.PathEscape(id)+"/snoop/"+url.PathEscape(leg.ID))
 	return WriteJSON(w, http.StatusCreated, Snoop{CallID: id, Mode: in.Mode, Endpoint: in.Endpoint, Leg: leg})
@@ -148,7 +160,7 @@ func (h *superviseHandlers) end(w http.ResponseWriter, r *http.Request) error {
 	}
 	legs, err := h.s.EndSnoop(r.Context(), id, leg)
 	if err != nil {
-		return superviseError(fmt.Sprintf("ending supervision of call %q", id), err)
+		return superviseError(err)
 	}
 	if legs == nil {
 		legs = []Leg{}
@@ -156,15 +168,18 @@ func (h *superviseHandlers) end(w http.ResponseWriter, r *http.Request) error {
 	return WriteJSON(w, http.StatusOK, SnoopEnd{CallID: id, Ended: legs})
 }
 
-func superviseError(what string, err error) error {
+// superviseError keeps *Error values, turns ErrNotFound and ErrConflict
+// into 404 and 409 with the error's own words (they name the call), and
+// leaves the rest to Options.Errors.
+func superviseError(err error) error {
 	var e *Error
 	switch {
 	case errors.As(err, &e):
 		return err
 	case errors.Is(err, ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
+		return &Error{Status: http.StatusNotFound, Message: err.Error(), Err: err}
 	case errors.Is(err, ErrConflict):
-		return &Error{Status: http.StatusConflict, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
+		return &Error{Status: http.StatusConflict, Message: err.Error(), Err: err}
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return err
 }

@@ -99,7 +99,7 @@ func TestSnoopEndpoints(t *testing.T) {
 		{"POST", "/api/v1/calls/c1/snoop", "", body, 401, "bearer token"},
 		{"DELETE", "/api/v1/calls/c1/snoop/sup-1", "", "", 401, "bearer token"},
 		{"POST", "/api/v1/calls/c1/snoop", "tok", body, 201, `"id": "sup-2"`},
-		{"POST", "/api/v1/calls/c2/snoop", "tok", body, 409, `whisper on call \"c2\": call \"c2\" is queued`},
+		{"POST", "/api/v1/calls/c2/snoop", "tok", body, 409, `call \"c2\" is queued`},
 		{"POST", "/api/v1/calls/nope/snoop", "tok", body, 404, `call \"nope\"`},
 		{"GET", "/api/v1/calls/c1/snoop", "tok", "", 405, "not allowed"},
 		{"DELETE", "/api/v1/calls/c1/snoop/sup-9", "tok", "", 404, "no such supervisor"},

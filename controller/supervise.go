@@ -23,7 +23,7 @@ var ErrBadRequest = errors.New("bad request")
 
 // ErrUnknownSnoop is wrapped when a call has no supervisor leg by the name
 // given (the API maps it to 404).
-var ErrUnknownSnoop = errors.New("no such supervisor leg")
+var ErrUnknownSnoop = errors.New("no such supervisor")
 
 // snoopTagPrefix marks supervisor legs; the rest of the tag is the call
 // id and a sequence number.

@@ -84,8 +84,20 @@ func liveCalls(snap controller.Snapshot) []api.Call {
 			ac.AnsweredAt = &t
 			ac.TalkSeconds = snap.At.Sub(t).Seconds()
 		}
+		detail := map[string]any{}
 		if len(c.Traces) > 0 {
-			ac.Detail = map[string]any{"traces": c.Traces, "priority": c.Priority, "offers": c.Offers}
+			detail["traces"], detail["priority"], detail["offers"] = c.Traces, c.Priority, c.Offers
+		}
+		if len(c.Snoops) > 0 {
+			sups := make([]api.Supervisor, 0, len(c.Snoops))
+			for _, sn := range c.Snoops {
+				sups = append(sups, api.Supervisor{Leg: api.Leg{Node: sn.Leg.Node, ID: sn.Leg.ID}, Mode: string(sn.Mode),
+					Endpoint: sn.Endpoint, Since: sn.Since, Answered: sn.Answered})
+			}
+			detail["snoops"] = sups
+		}
+		if len(detail) > 0 {
+			ac.Detail = detail
 		}
 		out = append(out, ac)
 	}

@@ -3,7 +3,8 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/switchboard-cc/switchboard/adapters"
 	"github.com/switchboard-cc/switchboard/api"
@@ -34,21 +35,26 @@ func (s *Server) supervision() api.Supervision {
 	}
 }
 
-// supervisionErr maps the controller's and the PBX's refusals onto the
-// API's; an unreachable PBX or a node in standby stay as they are (503
-// through the server's error table).
+// supervisionErr turns the controller's refusals into API errors in
+// words for the supervisor: 400 (the API validated the request already;
+// this is the controller's own check agreeing), 404 for an unknown call or
+// supervisor, 409 for a call not talking to an agent. An unreachable PBX
+// or a node in standby stay as they are: 503 through the server's table.
 func supervisionErr(err error) error {
+	msg := func(sentinel error) string { return strings.TrimPrefix(err.Error(), sentinel.Error()+": ") }
 	switch {
 	case errors.Is(err, controller.ErrBadRequest):
-		// The API validated the request already; this is the controller's
-		// own check agreeing.
-		return api.BadRequest("", err.Error())
+		return &api.Error{Status: http.StatusBadRequest, Message: msg(controller.ErrBadRequest), Err: err}
+	case errors.Is(err, controller.ErrUnknownCall):
+		return &api.Error{Status: http.StatusNotFound, Message: "no live call " + msg(controller.ErrUnknownCall), Err: err}
 	case errors.Is(err, controller.ErrUnknownSnoop):
-		return fmt.Errorf("%w: %w", api.ErrNotFound, err)
+		return &api.Error{Status: http.StatusNotFound, Message: msg(controller.ErrUnknownSnoop), Err: err}
+	case errors.Is(err, controller.ErrInvalidState):
+		return &api.Error{Status: http.StatusConflict, Message: msg(controller.ErrInvalidState), Err: err}
 	case errors.Is(err, adapters.ErrUnknownLeg):
 		// The agent's leg went between the check and the command: the
 		// call is no longer talking to an agent.
-		return fmt.Errorf("%w: %w", api.ErrConflict, err)
+		return &api.Error{Status: http.StatusConflict, Message: "the call is no longer talking to an agent: " + err.Error(), Err: err}
 	}
-	return floorErr(err)
+	return err
 }
