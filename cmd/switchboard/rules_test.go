@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/configs"
 	"github.com/switchboard-cc/switchboard/routing"
 )
 
@@ -203,12 +204,50 @@ func TestCallShowExplainsTheRouting(t *testing.T) {
 		t.Fatalf("no stored trace for %s:\n%s", id, out)
 	}
 	last := c.Detail.Trace[len(c.Detail.Trace)-1]
-	if last.Version != "demo-1" || last.Queue != c.Queue || last.Rule == "" || last.Step == "" || last.Strategy == "" || last.Reason == "" ||
+	if last.Version != demoVersion(t) || last.Queue != c.Queue || last.Rule == "" || last.Step == "" || last.Strategy == "" || last.Reason == "" ||
 		len(last.Considered) == 0 || !slices.Contains(last.Considered, c.AgentID) {
 		t.Fatalf("trace of the offer %s answered: %+v (call %+v)", c.AgentID, last, c.Call)
 	}
 	code, out, stderr = cli(t, nil, "call", "show", id, "--server", url)
-	if code != 0 || !strings.Contains(out, "why this agent") || !strings.Contains(out, "rules version demo-1, rule "+last.Rule) || !strings.Contains(out, last.Reason) {
+	if code != 0 || !strings.Contains(out, "why this agent") || !strings.Contains(out, "rules version "+last.Version+", rule "+last.Rule) || !strings.Contains(out, last.Reason) {
 		t.Fatalf("call show: %d %s\n%s", code, stderr, out)
+	}
+}
+
+// demoVersion is the version label of the embedded demo routing file.
+func demoVersion(t *testing.T) string {
+	t.Helper()
+	cfg, err := routing.ParseRules("routing.yaml", configs.DemoRouting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Version
+}
+
+// TestShippedRoutingFilesValidate runs `rules validate` and `rules test`
+// on the files shipped in configs/: the demo and the commented example.
+func TestShippedRoutingFilesValidate(t *testing.T) {
+	for _, f := range []string{"../../configs/routing.yaml", "../../configs/routing.example.yaml"} {
+		code, out, stderr := cli(t, nil, "rules", "validate", f, "-o", "json")
+		if code != 0 || !strings.Contains(out, `"valid": true`) {
+			t.Errorf("%s: exit %d %s %s", f, code, out, stderr)
+		}
+	}
+	for _, tc := range []struct{ file, at, call, queue, rule, agent string }{
+		{"../../configs/routing.yaml", "2026-12-24T10:00:00+01:00", `{"dialed_number":"3000"}`, "sales", "sales-line", ""},
+		{"../../configs/routing.yaml", "2026-12-25T10:00:00+01:00", `{"dialed_number":"3000"}`, "general", "sales-after-hours", ""},
+		{"../../configs/routing.yaml", "2026-12-24T10:00:00+01:00", `{"dialed_number":"1000","vars":{"VIP":"1"}}`, "support", "support-line+vip", ""},
+		{"../../configs/routing.example.yaml", "2026-11-24T10:00:00+01:00", `{"dialed_number":"0800100200","customer":{"language":"fr"}}`, "support", "french-support", "alice"},
+		{"../../configs/routing.example.yaml", "2026-11-24T10:00:00-05:00", `{"dialed_number":"0800100200","caller_number":"+12125550100"}`, "support", "english-support", "bob"},
+		{"../../configs/routing.example.yaml", "2026-12-25T10:00:00+01:00", `{"dialed_number":"0800100200"}`, "closed", "closed", ""},
+	} {
+		code, out, stderr := cli(t, nil, "rules", "test", tc.file, "--at", tc.at, "--call", tc.call, "-o", "json")
+		var res routing.DryRunResult
+		if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
+			t.Fatalf("%s %s: exit %d %s %s", tc.file, tc.call, code, out, stderr)
+		}
+		if res.Queue != tc.queue || res.Rule != tc.rule || res.Agent != tc.agent {
+			t.Errorf("%s at %s %s → %s/%s/%s, want %s/%s/%s", tc.file, tc.at, tc.call, res.Queue, res.Rule, res.Agent, tc.queue, tc.rule, tc.agent)
+		}
 	}
 }
