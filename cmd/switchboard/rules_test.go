@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/api"
+	"github.com/switchboard-cc/switchboard/config"
 	"github.com/switchboard-cc/switchboard/configs"
 	"github.com/switchboard-cc/switchboard/routing"
 )
@@ -248,6 +249,47 @@ func TestShippedRoutingFilesValidate(t *testing.T) {
 		}
 		if res.Queue != tc.queue || res.Rule != tc.rule || res.Agent != tc.agent {
 			t.Errorf("%s at %s %s → %s/%s/%s, want %s/%s/%s", tc.file, tc.at, tc.call, res.Queue, res.Rule, res.Agent, tc.queue, tc.rule, tc.agent)
+		}
+	}
+}
+
+// TestDemoSimServesEveryQueue: in the demo (`make run`), every queue of
+// the embedded routing file has simulated agents who can take its calls
+// from the first second (its first step's requirement), and every line
+// the simulated callers dial reaches a queue.
+func TestDemoSimServesEveryQueue(t *testing.T) {
+	cfg, err := routing.ParseRules("routing.yaml", configs.DemoRouting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := config.DemoSim()
+	agents := sim.Agents()
+	for _, q := range cfg.Queues {
+		var req map[string]int
+		if len(q.Steps) > 0 && q.Steps[0].After == 0 {
+			req = q.Steps[0].Require
+		}
+		able := 0
+		for _, a := range agents {
+			if _, member := a.Queues[q.Name]; !member {
+				continue
+			}
+			ok := true
+			for s, lvl := range req {
+				ok = ok && a.Skills[s] >= lvl
+			}
+			if ok {
+				able++
+			}
+		}
+		if able == 0 {
+			t.Errorf("queue %s: no simulated agent meets %v", q.Name, req)
+		}
+	}
+	e := routing.NewEngine(cfg)
+	for _, st := range sim.Streams {
+		if q, _, rule := e.Classify(routing.Call{DialedNumber: st.DialedNumber}, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)); rule == "default" {
+			t.Errorf("line %s reaches %s by no rule", st.DialedNumber, q)
 		}
 	}
 }
