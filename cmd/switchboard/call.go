@@ -16,7 +16,7 @@ import (
 func newCallCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "call",
-		Short: "List, show and hang up calls",
+		Short: "List, show and hang up calls; listen, whisper or barge as a supervisor",
 	}
 	var limit int
 	var live bool
@@ -88,6 +88,7 @@ func newCallCmd(app *App) *cobra.Command {
 				t.Row("outcome", dash(call.Outcome))
 				if call.Detail != nil {
 					t.Footer = append(t.Footer, routingLines(call.Detail)...)
+					t.Footer = append(t.Footer, supervisorLines(call.Detail)...)
 					b, _ := json.MarshalIndent(call.Detail, "", "  ")
 					t.Footer = append(t.Footer, fmt.Sprintf("detail:\n%s", b))
 				}
@@ -116,6 +117,7 @@ func newCallCmd(app *App) *cobra.Command {
 	}
 	hangup.Flags().IntVar(&cause, "cause", 16, "Q.850 cause (16 normal clearing)")
 	cmd.AddCommand(hangup)
+	addSupervisorCmds(app, cmd)
 	return cmd
 }
 
