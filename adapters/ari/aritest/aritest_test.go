@@ -689,3 +689,89 @@ func TestAgeRecordingReportsWholeSeconds(t *testing.T) {
 		t.Fatalf("%v", rf)
 	}
 }
+
+// TestHangupAfterBridge: an originated leg with HangupAfterBridge stays up
+// after it answers, in a holding bridge and alone in a mixing bridge, and
+// hangs up by itself once a mixing bridge joins it with another channel;
+// Bridged counts each originated channel once, from that moment.
+func TestHangupAfterBridge(t *testing.T) {
+	srv, w := newServer(t)
+	es, err := dialEvents(t, srv, "switchboard", "switchboard", "switchboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Behave("PJSIP/1001", Behavior{HangupAfterBridge: time.Millisecond})
+	caller, err := srv.InjectCall("switchboard", Caller{Number: "5551234"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es.next("StasisStart")
+	if st, _ := w.do("POST", "/channels", map[string]any{"endpoint": "PJSIP/1001", "app": "switchboard", "channelId": "agent-1"}); st != 200 {
+		t.Fatalf("originate: %d", st)
+	}
+	if ss := es.next("StasisStart"); chanID(ss) != "agent-1" {
+		t.Fatalf("StasisStart for %s, want the agent's", chanID(ss))
+	}
+	bridge := func(typ string) string {
+		st, b := w.do("POST", "/bridges", map[string]any{"type": typ})
+		if st != 200 {
+			t.Fatalf("create %s bridge: %d %v", typ, st, b)
+		}
+		return b.(map[string]any)["id"].(string)
+	}
+	add := func(bridge, channels string) {
+		if st, body := w.do("POST", "/bridges/"+bridge+"/addChannel", map[string]any{"channel": channels}); st != 204 {
+			t.Fatalf("addChannel %s: %d %v", channels, st, body)
+		}
+	}
+	// Up, but not connected to anyone: the agent stays (HangupAfter
+	// would end it a millisecond after the answer).
+	stillUp := func(when string) {
+		t.Helper()
+		for _, ev := range es.drain(50 * time.Millisecond) {
+			if ev["type"] == "ChannelHangupRequest" || ev["type"] == "ChannelDestroyed" {
+				t.Fatalf("%s: %s for %s", when, ev["type"], chanID(ev))
+			}
+		}
+		if _, ok := srv.Channel("agent-1"); !ok || srv.Bridged("PJSIP/*") != 0 {
+			t.Fatalf("%s: agent up %v, %d bridged; want up and none bridged", when, ok, srv.Bridged("PJSIP/*"))
+		}
+	}
+	stillUp("answered")
+	hold := bridge("holding")
+	add(hold, "agent-1,"+caller)
+	stillUp("in a holding bridge with the caller")
+	mix := bridge("mixing")
+	add(mix, "agent-1")
+	stillUp("alone in a mixing bridge")
+
+	add(mix, caller)
+	if hr := es.next("ChannelHangupRequest"); chanID(hr) != "agent-1" || hr["cause"].(float64) != 16 || hr["soft"] != nil {
+		t.Fatalf("after the bridge: %v, want the agent's far hangup, cause 16", hr)
+	}
+	if d := es.next("ChannelDestroyed"); chanID(d) != "agent-1" {
+		t.Fatalf("ChannelDestroyed for %s", chanID(d))
+	}
+	if _, ok := srv.Channel(caller); !ok {
+		t.Fatal("the caller went with the agent; only the agent's behaviour hangs up")
+	}
+	if n, m := srv.Bridged("PJSIP/1001"), srv.Bridged("PJSIP/2*"); n != 1 || m != 0 {
+		t.Fatalf("Bridged: PJSIP/1001 %d, PJSIP/2* %d; want 1 and 0", n, m)
+	}
+
+	// Another agent with no talk time stays connected; bridged again, it
+	// still counts once.
+	if st, _ := w.do("POST", "/channels", map[string]any{"endpoint": "PJSIP/1002", "app": "switchboard", "channelId": "agent-2"}); st != 200 {
+		t.Fatalf("originate: %d", st)
+	}
+	es.next("StasisStart")
+	add(mix, "agent-2")
+	add(hold, "agent-2")
+	add(mix, "agent-2")
+	if n := srv.Bridged("PJSIP/*"); n != 2 {
+		t.Fatalf("Bridged(PJSIP/*) = %d, want 2 (each channel once)", n)
+	}
+	if _, ok := srv.Channel("agent-2"); !ok {
+		t.Fatal("an agent without HangupAfterBridge hung up")
+	}
+}

@@ -36,6 +36,7 @@ type channel struct {
 	spy         string
 	whisper     string
 	dead        bool
+	talked      bool     // has shared a mixing bridge with another channel
 	report      []string // Options.ChannelVars: variables shown in the JSON
 }
 
@@ -229,6 +230,34 @@ func (s *Server) answerOriginated(ch *channel) {
 				s.hangup(ch, 16, false)
 			}
 		})
+	}
+}
+
+// connect runs when channels join a bridge: once a mixing bridge holds
+// two channels or more, each of them that had never shared one is
+// connected — counted for Bridged if originated, and hung up by its
+// Behavior.HangupAfterBridge from now.
+func (s *Server) connect(b *bridge) {
+	if b.typ != "mixing" || len(b.channels) < 2 {
+		return
+	}
+	for _, id := range b.channels {
+		ch := s.channels[id]
+		if ch == nil || ch.talked {
+			continue
+		}
+		ch.talked = true
+		if !ch.originated {
+			continue
+		}
+		s.talks[ch.endpoint]++
+		if d := s.behavior(ch.endpoint).HangupAfterBridge; d > 0 {
+			s.after(d, func() {
+				if s.channels[ch.id] == ch {
+					s.hangup(ch, 16, false)
+				}
+			})
+		}
 	}
 }
 

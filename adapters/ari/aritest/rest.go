@@ -659,6 +659,7 @@ func (s *Server) routeBridges(method string, seg []string, p params) reply {
 			}
 			s.emit(ch.app, "ChannelEnteredBridge", kv{"bridge", b.json()}, kv{"channel", ch.json()})
 		}
+		s.connect(b)
 		return noContent()
 	case op == "removeChannel" && method == "POST":
 		ch := s.channels[p.get("channel")]

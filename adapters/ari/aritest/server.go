@@ -11,7 +11,8 @@
 //
 // Tests script it: inject an inbound call through Stasis as the dialplan
 // would (InjectCall), make a far side hang up or press keys, decide how an
-// originated endpoint behaves (answer after a delay, never, fail), drop the
+// originated endpoint behaves (answer after a delay, never, fail, hang up
+// a while after answering or after being bridged), drop the
 // websocket, replace the app, stall REST requests, and inspect channels,
 // bridges and recordings.
 package aritest
@@ -74,6 +75,15 @@ type Behavior struct {
 	// HangupAfter, when not zero, makes the far side hang up (cause 16)
 	// this long after it answered, as an agent ending the call does.
 	HangupAfter time.Duration
+	// HangupAfterBridge, when not zero, makes the far side hang up (cause
+	// 16) this long after the channel first shares a mixing bridge with
+	// another channel: talk time counted from the moment the agent is
+	// connected to the caller. Unlike HangupAfter it can never end a leg
+	// before its bridge, however late the bridge comes; a leg that is
+	// never bridged stays up. It starts once per channel (leaving and
+	// joining a bridge again does not restart it). With HangupAfter too,
+	// whichever comes first ends the leg.
+	HangupAfterBridge time.Duration
 }
 
 // Caller describes an inbound call injected through the dialplan.
@@ -109,6 +119,7 @@ type Server struct {
 	pending   map[*http.Request]*wsConn
 	requests  int
 	dials     map[string]int // endpoint → originates asked for, ever
+	talks     map[string]int // endpoint → originated channels ever bridged with another
 	conns     int            // TCP connections accepted
 	closed    bool
 	down      bool // SetDown: cut every request off
@@ -157,6 +168,7 @@ func New(opts Options) (*Server, error) {
 		timers:    map[*time.Timer]struct{}{},
 		pending:   map[*http.Request]*wsConn{},
 		dials:     map[string]int{},
+		talks:     map[string]int{},
 	}
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -536,6 +548,24 @@ func (s *Server) Originated(endpoint string) int {
 	pre, prefix := strings.CutSuffix(endpoint, "*")
 	n := 0
 	for ep, c := range s.dials {
+		if ep == endpoint || prefix && strings.HasPrefix(ep, pre) {
+			n += c
+		}
+	}
+	return n
+}
+
+// Bridged counts the channels originated to endpoint that ever shared a
+// mixing bridge with another channel (each channel once, however often it
+// was bridged), so a test or a load run counts calls connected at the PBX
+// rather than in the code under test. A pattern ending in "*" matches by
+// prefix.
+func (s *Server) Bridged(endpoint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pre, prefix := strings.CutSuffix(endpoint, "*")
+	n := 0
+	for ep, c := range s.talks {
 		if ep == endpoint || prefix && strings.HasPrefix(ep, pre) {
 			n += c
 		}
