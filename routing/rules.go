@@ -703,7 +703,8 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 				p.errAt(or(node(m, "after"), m), "queue %q: step %d (after %s) can never be reached: max_wait is %s", q.Name, j+1, after, qc.MaxWait)
 			}
 			prev = after
-			for sk, lvl := range s.Require {
+			for _, sk := range sortedKeys(s.Require) { // map order must not order the errors
+				lvl := s.Require[sk]
 				checkSkill(or(node(m, "require"), m), sk)
 				if lvl < 1 || lvl > 10 {
 					p.errAt(or(node(m, "require"), m), "queue %q: step %d requires %s level %d, outside 1..10", q.Name, j+1, sk, lvl)
@@ -847,13 +848,14 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 			p.errAt(or(node(n, "id"), n), "agent %q declared twice", a.ID)
 		}
 		seenAgent[a.ID] = true
-		for sk, lvl := range a.Skills {
+		for _, sk := range sortedKeys(a.Skills) {
+			lvl := a.Skills[sk]
 			checkSkill(or(node(n, "skills"), n), sk)
 			if lvl < 1 || lvl > 10 {
 				p.errAt(or(node(n, "skills"), n), "agent %q: skill %s level %d is outside 1..10", a.ID, sk, lvl)
 			}
 		}
-		for q := range a.Queues {
+		for _, q := range sortedKeys(a.Queues) {
 			if _, ok := names[q]; !ok {
 				p.errAt(or(node(n, "queues"), n), "agent %q is a member of unknown queue %q", a.ID, q)
 			}
