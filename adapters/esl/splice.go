@@ -200,8 +200,10 @@ const maxKeptFrame = 1 << 20
 func (s *session) fail(err error) {
 	s.goneOnce.Do(func() {
 		s.goneErr = err
-		close(s.gone)
+		// life ends before gone closes: whoever wakes on gone must
+		// already see the session's context cancelled.
 		s.endLife(err)
+		close(s.gone)
 	})
 }
 
