@@ -30,6 +30,11 @@ type Engine struct {
 	// positions of rules that match any number.
 	byDialed map[string][]int
 	anyDial  []int
+	// Lead-time dialling (Resume.LeadTime): the waiting entries that may
+	// be dialled ahead, and the agents earmarked by a dial ahead (agent
+	// id → call id), so one predicted agent never starts two dials.
+	leadCalls map[string]*callState
+	earmarks  map[string]string
 }
 
 type callPhase int
@@ -72,6 +77,14 @@ type callState struct {
 	// owner, when set, is the only agent who may take the call (an
 	// agent-owned callback) until its deadline.
 	owner owner
+	// Lead-time dialling: ahead is the agent earmarked by this entry's
+	// dial ahead ("" none or released), aheadOn that the dial was made
+	// (the customer is ringing or on the line); leadAt/leadToken the
+	// armed re-check timer.
+	ahead     string
+	aheadOn   bool
+	leadAt    time.Time
+	leadToken uint64
 }
 
 type callTokens struct{ step, maxWait, announce uint64 }
@@ -147,6 +160,9 @@ func NewEngineChecked(cfg *Config) (*Engine, error) {
 		agents: map[string]*agentState{},
 		calls:  map[string]*callState{},
 		rng:    rand.New(rand.NewPCG(1, 2)),
+
+		leadCalls: map[string]*callState{},
+		earmarks:  map[string]string{},
 	}
 	for i := range c.Queues {
 		q := &c.Queues[i]
@@ -199,7 +215,7 @@ func (e *Engine) UpsertAgent(a Agent, now time.Time) []Decision {
 		out = e.matchAgent(ag, now, out)
 	}
 	// Queues the agent left may now have nobody to serve them.
-	return e.leaveEmpty(left, now, out)
+	return e.leadScan(now, e.leaveEmpty(left, now, out))
 }
 
 // RemoveAgent deletes an agent. A call offered to it goes back to its place.
@@ -214,7 +230,13 @@ func (e *Engine) RemoveAgent(id string, now time.Time) []Decision {
 	}
 	e.unindex(ag)
 	delete(e.agents, id)
-	return e.leaveEmpty(ag.queuesSorted, now, out)
+	if e.earmarks[id] != "" {
+		if cs := e.calls[e.earmarks[id]]; cs != nil {
+			cs.ahead = ""
+		}
+		delete(e.earmarks, id)
+	}
+	return e.leadScan(now, e.leaveEmpty(ag.queuesSorted, now, out))
 }
 
 // Login makes a logged-out agent available.
@@ -227,7 +249,7 @@ func (e *Engine) Login(agentID string, now time.Time) ([]Decision, error) {
 		return nil, nil // already logged in: idempotent
 	}
 	ag.misses = 0
-	return e.becomeAvailable(ag, "login", now, nil), nil
+	return e.leadScan(now, e.becomeAvailable(ag, "login", now, nil)), nil
 }
 
 // Logout logs an agent out. An agent on a call cannot log out; a ringing
@@ -248,7 +270,7 @@ func (e *Engine) Logout(agentID string, now time.Time) ([]Decision, error) {
 	}
 	ag.pendingNR = ""
 	out = e.setState(ag, StateLoggedOut, "", now, out)
-	return e.leaveEmpty(ag.queuesSorted, now, out), nil
+	return e.leadScan(now, e.leaveEmpty(ag.queuesSorted, now, out)), nil
 }
 
 // SetNotReady pauses an agent with a reason code, as asked by the agent
@@ -285,7 +307,7 @@ func (e *Engine) SetNotReadyAs(agentID, reason string, by Actor, now time.Time) 
 	case StateOffered:
 		out = e.withdrawAgentOffer(ag, "agent paused", now, out)
 	}
-	return e.goNotReady(ag, rc, now, out), nil
+	return e.leadScan(now, e.goNotReady(ag, rc, now, out)), nil
 }
 
 // SetAvailable makes an agent available: ends a pause or ends wrap-up early.
@@ -300,7 +322,7 @@ func (e *Engine) SetAvailable(agentID string, now time.Time) ([]Decision, error)
 	case StateNotReady, StateWrapUp:
 		ag.misses = 0
 		ag.pendingNR = ""
-		return e.becomeAvailable(ag, "", now, nil), nil
+		return e.leadScan(now, e.becomeAvailable(ag, "", now, nil)), nil
 	case StateOnCall:
 		ag.pendingNR = ""
 		return nil, nil
@@ -387,6 +409,11 @@ type Resume struct {
 	// call: a callback entry's offer lasts while the customer and then the
 	// agent ring, longer than an agent alone rings for a caller.
 	OfferTimeout time.Duration
+	// LeadTime, when positive, lets the engine ask for the call's customer
+	// to be dialled before any agent is free (a DialAhead decision): when
+	// the call is the one an agent predicted free within LeadTime would
+	// take by the normal rules. See DialAhead and predictFree.
+	LeadTime time.Duration
 }
 
 // EnqueueResumed is Enqueue for a call that carries a skill requirement
@@ -408,6 +435,7 @@ func (e *Engine) EnqueueResumed(c Call, queue string, r Resume, now time.Time) (
 		o = owner{agent: r.Agent, until: r.AgentUntil}
 	}
 	o.offerTimeout = r.OfferTimeout
+	o.lead = max(r.LeadTime, 0)
 	return e.enqueue(c, queue, r.Priority, cloneMap(r.Require), nil, "resumed", since, now, o)
 }
 
@@ -427,6 +455,8 @@ type owner struct {
 	until time.Time
 	// offerTimeout overrides the queue's offer timeout (0 = the queue's).
 	offerTimeout time.Duration
+	// lead is the call's lead time for dialling ahead (0 = never).
+	lead time.Duration
 }
 
 func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, filter AgentFilter, rule string, since, now time.Time, own owner) ([]Decision, error) {
@@ -447,9 +477,12 @@ func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, fil
 		return e.exitQueue(cs, "max_length", q.cfg.Exit, now, out), nil
 	}
 	e.insertWaiting(q, cs)
+	if own.lead > 0 {
+		e.leadCalls[c.ID] = cs
+	}
 	out = e.armCallTimers(cs, now, out, true)
 	out = e.matchCall(cs, now, out)
-	return out, nil
+	return e.leadScan(now, out), nil
 }
 
 // Answered: the agent picked up. Other ring-all offers are withdrawn.
@@ -485,7 +518,7 @@ func (e *Engine) Answered(callID, agentID string, now time.Time) []Decision {
 		out = e.setState(ag, StateOnCall, "", now, out)
 		ag.callID = callID
 	}
-	return out
+	return e.leadScan(now, out)
 }
 
 // OfferFailed: the agent did not answer (RONA), was busy or the leg failed.
@@ -499,7 +532,7 @@ func (e *Engine) OfferFailed(callID, agentID, reason string, now time.Time) []De
 	if _, offered := cs.offers[agentID]; !offered {
 		return nil
 	}
-	return e.offerFailed(cs, agentID, reason, now, nil)
+	return e.leadScan(now, e.offerFailed(cs, agentID, reason, now, nil))
 }
 
 func (e *Engine) offerFailed(cs *callState, agentID, reason string, now time.Time, out []Decision) []Decision {
@@ -560,8 +593,9 @@ func (e *Engine) Abandoned(callID string, now time.Time) []Decision {
 			out = e.becomeAvailable(ag, "", now, out)
 		}
 	}
+	e.forgetLead(cs)
 	delete(e.calls, callID)
-	return out
+	return e.leadScan(now, out)
 }
 
 // Ended: a connected call finished. The agent goes to wrap-up (or straight
@@ -608,7 +642,7 @@ func (e *Engine) Ended(callID string, now time.Time) []Decision {
 	default:
 		out = e.becomeAvailable(ag, "", now, out)
 	}
-	return out
+	return e.leadScan(now, out)
 }
 
 // Tick fires every timer due at now: offer timeouts (RONA), wrap-up ends,
@@ -619,7 +653,7 @@ func (e *Engine) Tick(now time.Time) []Decision {
 		t := e.timers.pop()
 		out = e.fire(t, now, out)
 	}
-	return out
+	return e.leadScan(now, out)
 }
 
 // NextDeadline is when Tick should next be called.
@@ -708,7 +742,9 @@ func (e *Engine) Reload(cfg *Config, now time.Time) ([]Decision, error) {
 	for _, q := range e.cfg.Queues {
 		names = append(names, q.Name)
 	}
-	return e.leaveEmpty(names, now, out), nil
+	out = e.leaveEmpty(names, now, out)
+	e.reloadEarmarks()
+	return e.leadScan(now, out), nil
 }
 
 func (e *Engine) callIDsInOrder() []string {
@@ -1020,6 +1056,7 @@ func (e *Engine) offer(cs *callState, ag *agentState, q *queueState, trace Trace
 	e.token++
 	cs.offers[ag.def.ID] = e.token
 	cs.offerQueue = q.cfg.Name
+	e.releaseEarmarks(cs, ag)
 	ag.callID = cs.call.ID
 	ag.lastOffer = now
 	if q.cfg.Strategy == StrategyRoundRobin {
@@ -1478,6 +1515,7 @@ func (e *Engine) exitQueue(cs *callState, reason string, pol ExitPolicy, now tim
 			out = e.becomeAvailable(ag, "", now, out)
 		}
 	}
+	e.forgetLead(cs)
 	delete(e.calls, cs.call.ID)
 	return append(out, QueueExit{CallID: cs.call.ID, Queue: cs.queue, Reason: reason, Action: action, Media: pol.Media, Target: pol.Target})
 }
@@ -1520,6 +1558,7 @@ const (
 	timerAnnounce
 	timerReasonLimit
 	timerOwner // an owned call's deadline: any agent may take it from then
+	timerLead  // a lead-time entry's next prediction check
 )
 
 type timer struct {
@@ -1611,6 +1650,9 @@ func (e *Engine) timerLive(t timer) bool {
 	case timerOwner:
 		cs := e.calls[t.id]
 		return cs != nil && cs.owner.agent == t.agent && cs.owner.until.Equal(t.at)
+	case timerLead:
+		cs := e.calls[t.id]
+		return cs != nil && cs.leadToken == t.token
 	}
 	return false
 }
@@ -1662,6 +1704,9 @@ func (e *Engine) fire(t timer, now time.Time, out []Decision) []Decision {
 		cs := e.calls[t.id]
 		cs.owner.agent, cs.owner.until = "", time.Time{}
 		out = e.matchCall(cs, now, out)
+	case timerLead:
+		// The check itself is Tick's closing leadScan.
+		e.calls[t.id].leadAt = time.Time{}
 	}
 	return out
 }

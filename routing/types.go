@@ -150,7 +150,25 @@ type AgentFlagged struct {
 	At      time.Time `json:"at"`
 }
 
+// DialAhead: dial a callback entry's customer now, before any agent is
+// free, because Agent is predicted free within the entry's lead time
+// (Resume.LeadTime). Nothing is reserved: the entry keeps its place and
+// waits; when an agent (that one or another) frees up it goes to
+// whoever is at the front by the normal rules — this entry if it still
+// is. At most one DialAhead is made per entry until CancelDialAhead, and
+// at most one per predicted agent at a time (the agent is earmarked).
+type DialAhead struct {
+	CallID string `json:"call_id"`
+	Queue  string `json:"queue"`
+	// Agent is the agent predicted free; Remaining is the predicted time
+	// until it is free (at most the lead time).
+	Agent     string        `json:"agent"`
+	Remaining time.Duration `json:"remaining"`
+	Reason    string        `json:"reason"`
+}
+
 func (Offer) isDecision()             {}
+func (DialAhead) isDecision()         {}
 func (Withdraw) isDecision()          {}
 func (Queued) isDecision()            {}
 func (Announce) isDecision()          {}
