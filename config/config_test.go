@@ -280,3 +280,42 @@ func TestAdapterSections(t *testing.T) {
 		}
 	}
 }
+
+// The shipped file's commented `recordings:` example must stay true to the
+// real keys: uncommented, it parses (unknown keys are refused), validates,
+// and sets what its comments say.
+func TestSampleRecordingsExampleParses(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "configs", "switchboard.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "# recordings:" {
+			in = true
+		}
+		if in && !strings.HasPrefix(line, "#") {
+			break
+		}
+		if in {
+			block = append(block, strings.TrimPrefix(strings.TrimPrefix(line, "#"), " "))
+		}
+	}
+	if len(block) < 2 {
+		t.Fatal("configs/switchboard.yaml has no commented recordings: example")
+	}
+	cfg, _, err := Parse("switchboard.yaml recordings example", []byte(strings.Join(block, "\n")), Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rec := cfg.Recordings
+	if rec.Default.Mode != "never" || rec.Queues["billing"].Announce == "" || rec.Queues["sales"].Percent != 20 ||
+		rec.Queues["sales"].MaxDuration != 2*time.Hour || rec.Nodes["*"].Template == "" || len(rec.PurgeCommand) != 3 ||
+		rec.PurgeTimeout != 30*time.Second || rec.ReviewPerAgent != 5 {
+		t.Fatalf("recordings example parsed to %+v", rec)
+	}
+}
