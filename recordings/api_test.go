@@ -140,6 +140,15 @@ func TestRecordingsAPI(t *testing.T) {
 	if code, _, raw := do("GET", "/api/v1/recordings/r2", ""); code != 200 || !strings.Contains(raw, `"clear opening"`) || !strings.Contains(raw, `"offset_ms": 30000`) {
 		t.Fatalf("show with evaluation: %d %s", code, raw)
 	}
+	// A later comment past the recording's end (r2 lasts 3 min) is a 400
+	// naming "at", and nothing is stored.
+	evID, _ := m["evaluation"].(map[string]any)["id"].(string)
+	if code, m, raw := do("POST", "/api/v1/evaluations/"+evID+"/comments", `{"at": "3:30", "text": "after the end"}`); code != 400 || field(m) != "at" {
+		t.Fatalf("comment past the end: %d %s", code, raw)
+	}
+	if code, _, raw := do("GET", "/api/v1/recordings/r2", ""); code != 200 || strings.Contains(raw, "after the end") {
+		t.Fatalf("a rejected comment was stored: %d %s", code, raw)
+	}
 	if code, _, raw := do("GET", "/api/v1/review/sample?week=2026-11-23&n=1", ""); code != 200 || strings.Count(raw, `"recording_id"`) != 2 {
 		t.Fatalf("sample: %d %s", code, raw)
 	}

@@ -599,6 +599,11 @@ func (d *Desk) Comment(ctx context.Context, evaluationID, author, at, text strin
 	}
 	c := &storage.EvaluationComment{EvaluationID: evaluationID, OffsetMS: off.Milliseconds(), Author: author, Text: text, CreatedAt: d.now()}
 	if err := d.store.AddEvaluationComment(ctx, c); err != nil {
+		if errors.Is(err, storage.ErrPastEnd) {
+			// Storage checks the position against the recording's length
+			// in the insert's transaction; to the caller it is bad input.
+			return nil, &FieldError{"at", err.Error()}
+		}
 		return nil, err
 	}
 	return c, nil

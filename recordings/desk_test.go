@@ -235,6 +235,20 @@ func TestDeskEvaluations(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fe *FieldError
+	// A comment added later is held to the recording's length (3 min) as
+	// well: a field error naming "at", and nothing stored. The end itself
+	// is a valid position.
+	for _, at := range []string{"3m0.001s", "3:01", "1h"} {
+		if _, err := desk.Comment(ctx, d.Evaluations[0].ID, "sup1", at, "past the end"); !errors.As(err, &fe) || fe.Field != "at" {
+			t.Errorf("comment at %s on a 3 min recording: %v", at, err)
+		}
+	}
+	if _, err := desk.Comment(ctx, d.Evaluations[0].ID, "sup1", "3:00", "at the very end"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := mustEvals(t, st, "rA"); len(evs[0].Comments) != 3 {
+		t.Fatalf("comments after the rejected ones: %+v", evs[0].Comments)
+	}
 	bads := []struct {
 		in    EvaluationInput
 		field string

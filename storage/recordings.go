@@ -35,6 +35,9 @@ var (
 	// ErrBadFilter means a search filter or cursor is malformed; the
 	// message names the field.
 	ErrBadFilter = errors.New("bad recording filter")
+	// ErrPastEnd means a review comment's position lies outside the
+	// recording (negative, or after its end).
+	ErrPastEnd = errors.New("position is past the end of the recording")
 )
 
 // Recording is everything switchboard knows about one recording. The PBX
@@ -1008,19 +1011,37 @@ func refreshScore(tx *gorm.DB, recordingID string) error {
 	return tx.Model(&Recording{}).Where("id = ?", recordingID).Updates(map[string]any{"score": score, "evaluations": agg.N, "updated_at": time.Now().UTC()}).Error
 }
 
-// AddEvaluationComment adds a time-stamped comment to an evaluation.
+// AddEvaluationComment adds a time-stamped comment to an evaluation. A
+// position before the start or past the end of the evaluated recording is
+// ErrPastEnd and stores nothing; the check reads the recording's length in
+// the same transaction as the insert. (A recording whose length is not
+// known, duration 0, cannot be checked beyond the start.)
 func (s *Store) AddEvaluationComment(ctx context.Context, c *EvaluationComment) error {
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = time.Now()
 	}
 	c.CreatedAt = c.CreatedAt.UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&Evaluation{}).Where("id = ?", c.EvaluationID).Count(&n).Error; err != nil {
+		var ev Evaluation
+		if err := tx.Select("id", "recording_id").Where("id = ?", c.EvaluationID).Take(&ev).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
 			return err
 		}
-		if n == 0 {
-			return ErrNotFound
+		var rec Recording
+		if err := tx.Select("id", "duration_ms").Where("id = ?", ev.RecordingID).Take(&rec).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		if c.OffsetMS < 0 {
+			return fmt.Errorf("%w: %d ms is before its start", ErrPastEnd, c.OffsetMS)
+		}
+		if rec.DurationMS > 0 && c.OffsetMS > rec.DurationMS {
+			return fmt.Errorf("%w: %s is past the end of recording %s (%s)", ErrPastEnd,
+				time.Duration(c.OffsetMS)*time.Millisecond, rec.ID, rec.Duration())
 		}
 		return tx.Create(c).Error
 	})
