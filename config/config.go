@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-cc/switchboard/callbacks"
 	"github.com/switchboard-cc/switchboard/controller"
 	"github.com/switchboard-cc/switchboard/recordings"
+	"github.com/switchboard-cc/switchboard/storage"
 )
 
 // PBX kinds: which adapter serve starts.
@@ -247,7 +248,7 @@ func checkDSN(dsn string) error {
 		if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
 			return fmt.Errorf("unsupported database scheme %q: want sqlite:PATH or a MySQL DSN", u.Scheme)
 		}
-		return fmt.Errorf("%q is neither sqlite:PATH nor a MySQL DSN (user:pass@tcp(host:3306)/db)", MaskDSN(dsn))
+		return fmt.Errorf("%q is neither sqlite:PATH nor a MySQL DSN (user:pass@tcp(host:3306)/db)", storage.MaskDSN(dsn))
 	}
 }
 

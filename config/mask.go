@@ -5,10 +5,13 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-cc/switchboard/storage"
 )
 
-// Masked is what replaces a secret in `config show`.
-const Masked = "********"
+// Masked is what replaces a secret in `config show`: the same mark
+// storage.MaskDSN puts in place of a DSN's password.
+const Masked = storage.Masked
 
 var secretKey = regexp.MustCompile(`(?i)(password|passwd|token|secret|api_?key)`)
 
@@ -50,48 +53,11 @@ func maskNode(n *yaml.Node) {
 				case secretKey.MatchString(k.Value) && v.Value != "":
 					v.Value, v.Tag, v.Style = Masked, "!!str", 0
 				case strings.Contains(v.Value, "@"):
-					v.Value = MaskDSN(v.Value)
+					v.Value = storage.MaskDSN(v.Value)
 				}
 				continue
 			}
 			maskNode(v)
 		}
 	}
-}
-
-// scheme is the "mysql://", "http://" … in front of a URL or DSN.
-var scheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
-
-// MaskDSN hides the password in a DSN or URL (user:pass@tcp(…)/db,
-// mysql://user:pass@…, http://user:pass@host) and keeps the user: the
-// operator reading `config show` or a log line needs to see which account
-// is used. A DSN with a user and no password is left as it is.
-//
-// In a MySQL DSN the user information ends at the last "@" before the
-// last "/", as go-sql-driver/mysql reads it, so a password may itself hold
-// "@", ":" or "/"; in other URLs it ends before the first "/".
-func MaskDSN(dsn string) string {
-	if strings.HasPrefix(dsn, "sqlite:") {
-		return dsn // a file path: no password, and "@" may be part of it
-	}
-	prefix, rest := "", dsn
-	if m := scheme.FindString(dsn); m != "" {
-		prefix, rest = m, dsn[len(m):]
-	}
-	end := strings.LastIndex(rest, "/")
-	if prefix != "" && !strings.EqualFold(prefix, "mysql://") {
-		end = strings.Index(rest, "/")
-	}
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return dsn
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return dsn
-	}
-	return prefix + user + ":" + Masked + rest[at:]
 }

@@ -85,7 +85,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
 	if _, err = s.store.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating database %s: %w", config.MaskDSN(cfg.Database.DSN), err)
+		return nil, fmt.Errorf("migrating database %s: %w", storage.MaskDSN(cfg.Database.DSN), err)
 	}
 	var extra []prometheus.Collector
 	switch cfg.PBX.Kind {
@@ -301,7 +301,7 @@ func (s *Server) storeHealth() api.StoreHealth {
 // its error.
 func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("switchboard starting", "addr", "http://"+s.Addr(), "pbx", s.cfg.PBX.Kind,
-		"database", config.MaskDSN(s.cfg.Database.DSN), "routing", orDemo(s.cfg.Routing.File))
+		"database", storage.MaskDSN(s.cfg.Database.DSN), "routing", orDemo(s.cfg.Routing.File))
 
 	jctx, stopJournal := context.WithCancel(context.Background())
 	jdone := make(chan error, 1)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -150,18 +151,36 @@ func ParseMySQLDSN(dsn string) (*mysqldrv.Config, error) {
 	return cfg, nil
 }
 
-// MaskDSN hides the password in a DSN for logs and errors. It splits the
-// way go-sql-driver does (user info ends at the last "@" before the last
-// "/"), so a DSN without a password keeps its user and a password holding
-// "@" or ":" is masked whole.
+// Masked is what replaces a password in a masked DSN or URL (and, in
+// `config show`, any secret).
+const Masked = "********"
+
+// scheme is the "mysql://", "http://" … in front of a URL or DSN.
+var scheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// MaskDSN hides the password in a DSN or URL (user:pass@tcp(…)/db,
+// mysql://user:pass@…, http://user:pass@host) for logs, errors and
+// `config show`, and keeps the user: the operator reading them needs to
+// see which account is used. A DSN with a user and no password, and a
+// sqlite:PATH (a file path, where "@" may be part of a name), are left as
+// they are.
+//
+// In a MySQL DSN the user information ends at the last "@" before the
+// last "/", as go-sql-driver/mysql reads it, so a password may itself hold
+// "@", ":" or "/" and is masked whole; in other URLs it ends before the
+// first "/".
 func MaskDSN(dsn string) string {
-	prefix, rest := "", dsn
-	if strings.HasPrefix(rest, "mysql://") {
-		prefix, rest = "mysql://", rest[len("mysql://"):]
-	} else if strings.HasPrefix(rest, "sqlite:") {
+	if strings.HasPrefix(dsn, "sqlite:") {
 		return dsn
 	}
+	prefix, rest := "", dsn
+	if m := scheme.FindString(dsn); m != "" {
+		prefix, rest = m, dsn[len(m):]
+	}
 	end := strings.LastIndex(rest, "/")
+	if prefix != "" && !strings.EqualFold(prefix, "mysql://") {
+		end = strings.Index(rest, "/")
+	}
 	if end < 0 {
 		end = len(rest)
 	}
@@ -173,7 +192,7 @@ func MaskDSN(dsn string) string {
 	if !hasPass {
 		return dsn
 	}
-	return prefix + user + ":****" + rest[at:]
+	return prefix + user + ":" + Masked + rest[at:]
 }
 
 // DB is the GORM handle, for repositories in other packages.
