@@ -51,10 +51,16 @@ func newARIRig(t *testing.T, cfg Config) *wireRig {
 
 // startWire runs a PBX adapter, the real controller with agent 1001 on
 // endpoint, and the recordings service on SQLite, on the real clock.
-func startWire(t *testing.T, cfg Config, ad adapters.PBX, endpoint string) *wireRig {
+// startWire runs the service, the real controller and the adapter over
+// SQLite; now, when given, is the service's clock (the controller's is real).
+func startWire(t *testing.T, cfg Config, ad adapters.PBX, endpoint string, now ...func() time.Time) *wireRig {
 	t.Helper()
 	st := openStore(t)
-	svc, err := New(cfg, Deps{PBX: ad, Store: st, Log: testLog(t)})
+	d := Deps{PBX: ad, Store: st, Log: testLog(t)}
+	if len(now) > 0 {
+		d.Now = now[0]
+	}
+	svc, err := New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}

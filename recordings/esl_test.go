@@ -84,3 +84,51 @@ func TestESLRecordedCall(t *testing.T) {
 		t.Fatalf("pause spans %+v", got.Pauses)
 	}
 }
+
+// A call recorded twice within one second through FreeSWITCH: the second
+// recording gets a file of its own. FreeSWITCH names a recording by its
+// path, which is what the row keeps, so the name check must compare the
+// stem (it compared the rendered name with the stored path, never matched,
+// and the second uuid_record overwrote the first file).
+func TestESLRecordedAgainSameSecond(t *testing.T) {
+	fs, err := esltest.New(esltest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	fs.Endpoint("user/1001", esltest.Behavior{})
+	ad, err := esl.New(esl.Config{Node: "fs1", Addr: fs.Addr(), CommandTimeout: 2 * time.Second, HealthInterval: time.Hour,
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond, RecordingDir: "/rec"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The service's clock stands still: every name is rendered in one second.
+	r := startWire(t, Config{Queues: map[string]Policy{"support": {Mode: ModeAlways}}}, ad, "user/1001", func() time.Time { return t0 })
+	caller := fs.InboundCall(esltest.Call{CallerNumber: "+3312345", Dialed: "1000", Vars: map[string]string{"switchboard": "true"}})
+	r.waitFor("recording started", func() bool { rec := r.only(storage.RecordingActive); return rec != nil && rec.Path != "" })
+	first := r.only(storage.RecordingActive)
+	ctx := context.Background()
+	if err := r.svc.Stop(ctx, first.ID, "sup-1"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("first recording finished", func() bool { return r.only(storage.RecordingFinished) != nil })
+	secondID, err := r.svc.Start(ctx, first.CallID, "sup-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("second recording started", func() bool { rec := r.only(storage.RecordingActive); return rec != nil && rec.Path != "" })
+	second := r.only(storage.RecordingActive)
+	if second.ID != secondID || second.Path == first.Path || second.PBXName == first.PBXName {
+		t.Fatalf("second recording shares the first one's file:\nfirst  %s %s\nsecond %s %s", first.ID, first.Path, second.ID, second.Path)
+	}
+	if err := fs.Hangup(caller, "NORMAL_CLEARING"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("both finished", func() bool {
+		recs, _, _ := r.store.SearchRecordings(ctx, storage.RecordingFilter{Status: storage.RecordingFinished})
+		return len(recs) == 2
+	})
+	if got, _ := r.store.Recording(ctx, first.ID); got.Path != first.Path {
+		t.Fatalf("first recording's file changed to %s (was %s)", got.Path, first.Path)
+	}
+}

@@ -33,6 +33,7 @@ type Store interface {
 	SaveRecording(ctx context.Context, r *storage.Recording) error
 	Recording(ctx context.Context, id string) (*storage.Recording, error)
 	RecordingByPBXName(ctx context.Context, node, name string) (*storage.Recording, error)
+	RecordingsOfCall(ctx context.Context, callID string) ([]storage.Recording, error)
 	ActiveRecordings(ctx context.Context, node string) ([]storage.Recording, error)
 	StartPause(ctx context.Context, id string, at time.Time, by, reason string) (*storage.PauseSpan, error)
 	EndPause(ctx context.Context, id string, at time.Time, by string) (*storage.PauseSpan, error)
@@ -404,19 +405,17 @@ func (s *Service) newRow(ev controller.CallEvent, reason, by string) *storage.Re
 func (s *Service) record(ctx context.Context, ev controller.CallEvent, reason, by string) (string, error) {
 	r := s.newRow(ev, reason, by)
 	log := s.log.With("call_id", ev.CallID, "queue", ev.Queue, "agent_id", ev.AgentID, "node", ev.Node, "recording_id", r.ID)
-	s.mu.Lock()
-	_, taken := s.byName[ev.Node+"/"+r.PBXName]
-	s.mu.Unlock()
-	if !taken {
-		_, err := s.store.RecordingByPBXName(ctx, ev.Node, r.PBXName)
-		taken = err == nil
+	taken, err := s.nameTaken(ctx, ev.CallID, ev.Node, r.PBXName)
+	if err != nil {
+		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
 	}
 	if taken {
 		// The same call recorded again within the template's resolution
 		// (stopped and restarted on demand in one second): the PBX would
 		// refuse or overwrite a file of that name, and its events would
-		// match the wrong row.
-		r.PBXName += "-" + strings.TrimPrefix(r.ID, "rec-")[:8]
+		// match the wrong row. The suffix is the new row's own id, so it
+		// cannot repeat either.
+		r.PBXName += "-" + strings.TrimPrefix(r.ID, "rec-")
 	}
 	if err := s.store.CreateRecording(ctx, r); err != nil {
 		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
@@ -461,6 +460,34 @@ func (s *Service) record(ctx context.Context, ev controller.CallEvent, reason, b
 	log.Info("recording requested", "reason", reason, "by", by, "name", ref.Name)
 	return r.ID, nil
 }
+
+// nameTaken reports whether a recording of this call on this node already
+// uses name. It compares stems: FreeSWITCH names a recording by its file
+// path (/dir/<name>.wav), which is what the row keeps once the PBX has
+// answered, so comparing the rendered name with the stored one would
+// miss every FreeSWITCH recording and let a second one overwrite the
+// first one's file. Templates must hold {call_id} or {recording_id}, so a
+// name can only repeat within one call.
+func (s *Service) nameTaken(ctx context.Context, callID, node, name string) (bool, error) {
+	s.mu.Lock()
+	_, taken := s.byName[node+"/"+name]
+	s.mu.Unlock()
+	if taken {
+		return true, nil
+	}
+	recs, err := s.store.RecordingsOfCall(ctx, callID)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range recs {
+		if r.Node == node && (r.PBXName == name || stemOf(r.PBXName) == name) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func stemOf(name string) string { return strings.TrimSuffix(path.Base(name), path.Ext(name)) }
 
 func legIfNoBridge(ev controller.CallEvent) adapters.LegRef {
 	if ev.Bridge.ID == "" {

@@ -293,6 +293,16 @@ func (s *Store) RecordingByPBXName(ctx context.Context, node, name string) (*Rec
 	return &r, nil
 }
 
+// RecordingsOfCall lists a call's recordings, oldest first, without tags
+// or pauses (idx_rec_call): what a new recording's name must not repeat.
+func (s *Store) RecordingsOfCall(ctx context.Context, callID string) ([]Recording, error) {
+	var out []Recording
+	if err := s.db.WithContext(ctx).Where("call_id = ?", callID).Order("started_at, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("recordings of call %q: %w", callID, err)
+	}
+	return out, nil
+}
+
 // ActiveRecordings lists the recordings of a node (all nodes when node is
 // empty) still marked recording: what reconciliation settles.
 func (s *Store) ActiveRecordings(ctx context.Context, node string) ([]Recording, error) {

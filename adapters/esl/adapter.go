@@ -843,6 +843,13 @@ func (a *Adapter) Record(ctx context.Context, req adapters.RecordRequest) (adapt
 		args += " " + strconv.Itoa(int(math.Ceil(req.MaxDuration.Seconds())))
 	}
 	a.mu.Lock()
+	if _, busy := a.recs[p]; busy {
+		// FreeSWITCH would open a second recorder on the same file (the
+		// two overwrite each other) and report both by one path, so their
+		// events could not be told apart.
+		a.mu.Unlock()
+		return adapters.RecordingRef{}, fmt.Errorf("recording %s is already running on node %q: pick another name", p, a.cfg.Node)
+	}
 	a.recs[p] = id
 	a.mu.Unlock()
 	if _, err := a.cmdFor(id).api(ctx, "uuid_record", args); err != nil {

@@ -75,6 +75,11 @@ func TestCallLifecycle(t *testing.T) {
 	if rec.Name != "/rec/call-1.wav" {
 		t.Fatalf("recording %+v", rec)
 	}
+	// A second recording to the same file while the first runs is refused
+	// (the two would overwrite one file), and the first is untouched.
+	if dup, err := h.a.Record(ctx, adapters.RecordRequest{Bridge: br, Name: "call-1"}); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second recording to one file: %+v %v", dup, err)
+	}
 	rs := h.rec.waitFor(t, "recording started", isType[adapters.RecordingStarted](caller.ID)).(adapters.RecordingStarted)
 	if rs.Path != "/rec/call-1.wav" || rs.Format != "wav" {
 		t.Fatalf("%+v", rs)
