@@ -104,9 +104,11 @@ func newAsteriskBackend(o Options, log *slog.Logger) (*asteriskBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Agents pick up after the ring time and end the call after the talk
-	// time, as agents who hang up themselves.
-	srv.Behave("PJSIP/*", aritest.Behavior{AnswerAfter: o.Ring, HangupAfter: o.Talk})
+	// Agents pick up after the ring time and hang up themselves the talk
+	// time after they are connected to the caller: counted from the
+	// answer, a short talk could end the agent leg before the controller
+	// bridged it, and the call would still count as answered.
+	srv.Behave("PJSIP/*", aritest.Behavior{AnswerAfter: o.Ring, HangupAfterBridge: o.Talk})
 	a, err := ari.New(ari.Config{Nodes: []ari.NodeConfig{{Name: "asterisk", URL: srv.URL(), Password: "switchboard"}},
 		RequestTimeout: 10 * time.Second, Heartbeat: time.Minute}, log)
 	if err != nil {
@@ -132,8 +134,11 @@ func (b *asteriskBackend) hangup(ch string) error { return b.srv.HangupFar(ch, 1
 func (b *asteriskBackend) stopArrivals()          {}
 func (b *asteriskBackend) close()                 { b.srv.Close() }
 
+// counts: connected is the agent legs the fake Asterisk had in a mixing
+// bridge with a caller, counted at the PBX rather than by the controller.
 func (b *asteriskBackend) counts() map[string]int {
-	return map[string]int{"agent_legs": b.srv.Originated("PJSIP/*"), "rest_requests": b.srv.Requests(), "tcp_connections": b.srv.Conns()}
+	return map[string]int{"agent_legs": b.srv.Originated("PJSIP/*"), "connected": b.srv.Bridged("PJSIP/*"),
+		"rest_requests": b.srv.Requests(), "tcp_connections": b.srv.Conns()}
 }
 
 // ----------------------------------------------------------- freeswitch

@@ -860,7 +860,10 @@ func TestE2EConcurrentCalls(t *testing.T) {
 	for i := range 8 {
 		agents = append(agents, e2eAgent(fmt.Sprintf("a%d", i), fmt.Sprintf("PJSIP/10%02d", i)))
 	}
-	srv.Behave("PJSIP/*", aritest.Behavior{AnswerAfter: 5 * time.Millisecond, HangupAfter: 20 * time.Millisecond})
+	// Talk time counts from the bridge: counted from the answer, an agent
+	// could hang up before the controller bridged it and the call would
+	// still end as answered.
+	srv.Behave("PJSIP/*", aritest.Behavior{AnswerAfter: 5 * time.Millisecond, HangupAfterBridge: 20 * time.Millisecond})
 	e := startE2E(t, srv, e2eOptions{agents: agents})
 	const calls = 40
 	ids := make([]string, calls)
@@ -873,25 +876,45 @@ func TestE2EConcurrentCalls(t *testing.T) {
 			t.Fatalf("%+v", c)
 		}
 		e.closedOnce(id, storage.OutcomeAnswered)
+		// Answered is not enough: an agent leg that went before its
+		// bridge also ends the call as answered.
+		if n := e.obs.count(controller.EventBridged, id); n != 1 {
+			t.Fatalf("call %s bridged %d times by the controller, want once", id, n)
+		}
 	}
 	e.waitQueue("all answered", func(q controller.QueueStatus) bool {
 		return q.Answered == calls && q.Abandoned == 0 && q.Offered == calls
 	})
+	if n := srv.Bridged("PJSIP/*"); n != calls {
+		t.Fatalf("Asterisk connected %d agent legs to a caller, want %d", n, calls)
+	}
 	e.waitClean()
 }
 
-// endCounter counts calls the controller finished.
+// endCounter counts calls the controller finished: complete (bridged,
+// then ended) or failed (ended without a bridge, abandoned, left the
+// queue). Observe runs on the controller's loop only.
 type endCounter struct {
-	ended, abandoned atomic.Int64
+	complete, failed atomic.Int64
 	signal           chan struct{}
+	bridged          map[string]bool // calls bridged and not yet ended
 }
 
 func (c *endCounter) Observe(e controller.CallEvent) {
 	switch e.Kind {
+	case controller.EventBridged:
+		c.bridged[e.CallID] = true
+		return
 	case controller.EventEnded:
-		c.ended.Add(1)
-	case controller.EventAbandoned:
-		c.abandoned.Add(1)
+		if c.bridged[e.CallID] {
+			c.complete.Add(1)
+		} else {
+			c.failed.Add(1)
+		}
+		delete(c.bridged, e.CallID)
+	case controller.EventAbandoned, controller.EventExited:
+		delete(c.bridged, e.CallID)
+		c.failed.Add(1)
 	default:
 		return
 	}
@@ -905,9 +928,13 @@ func (c *endCounter) Observe(e controller.CallEvent) {
 // routing engine, this adapter, the real ari/v6 client and aritest on
 // loopback: StasisStart → answer → music on hold → offer → agent leg
 // originated → it answers (StasisStart) → hold stopped → mixing bridge →
-// the agent hangs up → the controller hangs the caller up → the empty
-// bridge is deleted → records journaled. One op is one complete call. It
-// reports complete calls per second and process CPU per call (controller,
+// the agent hangs up 1 ms after the bridge → the controller hangs the
+// caller up → the empty bridge is deleted → records journaled. One op is
+// one complete call: the controller bridged it and then ended it, and
+// the fake Asterisk connected its agent leg to the caller (Bridged); any
+// call that did not complete, or a count of calls connected at the PBX
+// that differs, fails the run. It reports complete calls per second
+// (connected at the PBX) and process CPU per call (controller,
 // routing, adapter, ari/v6 and the fake Asterisk together, so the
 // controller's own share is lower). At most 128 calls are in flight, one
 // per agent. Goal: ≥ 300 calls/s on 2 cores.
@@ -940,8 +967,8 @@ func BenchmarkE2ECalls(b *testing.B) {
 	for i := range agents {
 		eng.UpsertAgent(e2eAgent(fmt.Sprintf("a%d", i), fmt.Sprintf("PJSIP/%d", 1000+i)), now)
 	}
-	srv.Behave("PJSIP/*", aritest.Behavior{HangupAfter: time.Millisecond})
-	count := &endCounter{signal: make(chan struct{}, 1)}
+	srv.Behave("PJSIP/*", aritest.Behavior{HangupAfterBridge: time.Millisecond})
+	count := &endCounter{signal: make(chan struct{}, 1), bridged: map[string]bool{}}
 	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: a, Engine: eng, Journal: newE2EJournal(),
 		Observers: []controller.Observer{count}, Log: quiet})
 	if err != nil {
@@ -966,7 +993,7 @@ func BenchmarkE2ECalls(b *testing.B) {
 	injected := 0
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		done := int(count.ended.Load() + count.abandoned.Load())
+		done := int(count.complete.Load() + count.failed.Load())
 		if done >= b.N {
 			break
 		}
@@ -987,10 +1014,16 @@ func BenchmarkE2ECalls(b *testing.B) {
 	elapsed := time.Since(start)
 	cpu := processCPU() - cpu0
 	b.StopTimer()
-	if n := count.abandoned.Load(); n > 0 {
-		b.Fatalf("%d calls abandoned", n)
+	if n := count.failed.Load(); n > 0 {
+		b.Fatalf("%d of %d calls did not complete (ended unbridged, abandoned or left the queue)", n, b.N)
 	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+	// The PBX's own count, apart from the controller's: every complete
+	// call had its agent leg in a mixing bridge with the caller.
+	connected := srv.Bridged("PJSIP/*")
+	if complete := int(count.complete.Load()); connected != complete {
+		b.Fatalf("Asterisk connected %d agent legs to a caller; the controller completed %d calls", connected, complete)
+	}
+	b.ReportMetric(float64(connected)/elapsed.Seconds(), "calls/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/call")
 	b.ReportMetric(float64(srv.Requests())/float64(b.N), "requests/call")
 	b.ReportMetric(float64(srv.Conns())/float64(b.N), "dials/call")
