@@ -138,8 +138,9 @@ func TestAnnouncementBeforeRecording(t *testing.T) {
 	r.login("ag-001")
 	r.sim.InjectCall("1000", "+4930555", nil, 0)
 	r.settle()
-	// Bridged now; the announcement (one second of sim time) is playing.
-	if recs := r.recordings(storage.RecordingFilter{}); len(recs) != 0 {
+	// Bridged now; the announcement (one second of sim time) is playing:
+	// the decision is stored (pending), nothing is recording yet.
+	if recs := r.recordings(storage.RecordingFilter{}); len(recs) != 1 || recs[0].Status != storage.RecordingPending {
 		t.Fatalf("recording before the announcement ended: %+v", recs)
 	}
 	r.advance(2 * time.Second)
@@ -193,13 +194,13 @@ func TestAnnouncementFailsOrNeverEnds(t *testing.T) {
 	}
 	now = now.Add(29 * time.Second)
 	svc.expireAnnouncements(context.Background())
-	if recs, _, _ := st.SearchRecordings(context.Background(), storage.RecordingFilter{}); len(recs) != 0 {
+	if recs, _, _ := st.SearchRecordings(context.Background(), storage.RecordingFilter{Status: storage.RecordingActive}); len(recs) != 0 {
 		t.Fatalf("gave up on the announcement before its timeout: %+v", recs)
 	}
 	now = now.Add(2 * time.Second)
 	svc.expireAnnouncements(context.Background())
 	recs, _, _ = st.SearchRecordings(context.Background(), storage.RecordingFilter{})
-	if len(recs) != 2 {
+	if len(recs) != 2 || recs[0].Status != storage.RecordingActive || recs[1].Status != storage.RecordingActive {
 		t.Fatalf("after the announce timeout: %+v", recs)
 	}
 	cmds := strings.Join(silent.commands(), "\n")
@@ -313,5 +314,91 @@ func TestRecordedAgainGetsItsOwnName(t *testing.T) {
 	}
 	if g2, _ := st.Recording(ctx, second); g2.Status != storage.RecordingFinished || g2.DurationMS != 1000 {
 		t.Fatalf("second %+v", g2)
+	}
+}
+
+// A pending announcement survives a restart of switchboard (a new service
+// on the same database) and of the PBX link: at the reconnect the pending
+// row is taken up — recorded when the caller's playback ends, or at the
+// announce timeout counted from the decision — and a pending row whose
+// call is gone is failed saying why; nothing is left pending.
+func TestPendingAnnouncementSurvivesRestart(t *testing.T) {
+	now := t0
+	clockNow := func() time.Time { return now }
+	cfg := Config{Queues: map[string]Policy{"support": {Mode: ModeAlways, Announce: "this-call-is-recorded", RetentionDays: 30}}}
+	before := &recorder{silentPlay: true}
+	svc, st := recorderService(t, cfg, before, clockNow)
+	observe(svc, bridgedCall("c1", "support", "pbx1"), bridgedCall("c2", "support", "pbx1"), bridgedCall("c3", "support", "pbx1"))
+	ctx := context.Background()
+	pending, err := st.PendingRecordings(ctx, "pbx1")
+	if err != nil || len(pending) != 3 {
+		t.Fatalf("pending decisions stored: %+v %v", pending, err)
+	}
+	// switchboard restarts while the announcements play: a new service on
+	// the same database and a fresh PBX link.
+	after := &recorder{}
+	svc2, err := New(cfg, Deps{PBX: after, Store: st, Log: quiet, Now: clockNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(5 * time.Second)
+	// c1 and c2 are still up, c3 hung up meanwhile.
+	feed(svc2, "pbx1", adapters.Reconciled{Base: adapters.Base{At: now}, Node: "pbx1", Legs: []adapters.LegInfo{
+		{Ref: adapters.LegRef{Node: "pbx1", ID: "leg-c1"}}, {Ref: adapters.LegRef{Node: "pbx1", ID: "agent-c1"}},
+		{Ref: adapters.LegRef{Node: "pbx1", ID: "leg-c2"}}, {Ref: adapters.LegRef{Node: "pbx1", ID: "agent-c2"}}}})
+	byCall := func() map[string]storage.Recording {
+		recs, _, err := st.SearchRecordings(ctx, storage.RecordingFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]storage.Recording{}
+		for _, r := range recs {
+			out[r.CallID] = r
+		}
+		return out
+	}
+	got := byCall()
+	if got["c3"].Status != storage.RecordingFailed || !strings.Contains(got["c3"].Error, "call ended before the announcement") {
+		t.Fatalf("c3 (call gone): %+v", got["c3"])
+	}
+	if got["c1"].Status != storage.RecordingPending || got["c2"].Status != storage.RecordingPending || len(after.commands()) != 0 {
+		t.Fatalf("recorded before the announcements ended: %+v %v", got, after.commands())
+	}
+	// c1's announcement ends (the PBX reports its caller's playback).
+	now = now.Add(time.Second)
+	feed(svc2, "pbx1", adapters.PlaybackFinished{Base: adapters.Base{Ref: adapters.LegRef{Node: "pbx1", ID: "leg-c1"}, At: now}, PlaybackID: "pb-1"})
+	got = byCall()
+	if got["c1"].Status != storage.RecordingActive || !got["c1"].StartedAt.Equal(now) || got["c1"].RetentionUntil == nil ||
+		!got["c1"].RetentionUntil.Equal(now.AddDate(0, 0, 30)) || got["c2"].Status != storage.RecordingPending {
+		t.Fatalf("after c1's announcement: %+v", got)
+	}
+	// c2's end never comes: recorded at the timeout counted from the
+	// decision (t0 + 30 s), not from the restart.
+	now = t0.Add(29 * time.Second)
+	svc2.expireAnnouncements(ctx)
+	if byCall()["c2"].Status != storage.RecordingPending {
+		t.Fatal("c2 recorded before its announce timeout")
+	}
+	now = t0.Add(31 * time.Second)
+	svc2.expireAnnouncements(ctx)
+	got = byCall()
+	if got["c2"].Status != storage.RecordingActive {
+		t.Fatalf("c2 after the announce timeout: %+v", got["c2"])
+	}
+	cmds := strings.Join(after.commands(), "\n")
+	for _, c := range []string{"c1", "c2"} {
+		if strings.Count(cmds, "record br-"+c+" "+got[c].PBXName) != 1 {
+			t.Fatalf("%s not recorded once under its stored name:\n%s", c, cmds)
+		}
+	}
+	// A second reconnect takes up nothing again, and the restored call's
+	// end stops its recording.
+	feed(svc2, "pbx1", adapters.Reconciled{Base: adapters.Base{At: now}, Node: "pbx1", Legs: []adapters.LegInfo{{Ref: adapters.LegRef{Node: "pbx1", ID: "leg-c1"}}, {Ref: adapters.LegRef{Node: "pbx1", ID: "leg-c2"}}}})
+	observe(svc2, controller.CallEvent{Kind: controller.EventEnded, CallID: "c1", Node: "pbx1"})
+	if cmds := strings.Join(after.commands(), "\n"); strings.Count(cmds, "record ") != 2 || !strings.Contains(cmds, "stop "+got["c1"].PBXName) {
+		t.Fatalf("after a second reconnect and c1's end:\n%s", cmds)
+	}
+	if p, _ := st.PendingRecordings(ctx, ""); len(p) != 0 {
+		t.Fatalf("left pending: %+v", p)
 	}
 }

@@ -35,6 +35,7 @@ type Store interface {
 	RecordingByPBXName(ctx context.Context, node, name string) (*storage.Recording, error)
 	RecordingsOfCall(ctx context.Context, callID string) ([]storage.Recording, error)
 	ActiveRecordings(ctx context.Context, node string) ([]storage.Recording, error)
+	PendingRecordings(ctx context.Context, node string) ([]storage.Recording, error)
 	StartPause(ctx context.Context, id string, at time.Time, by, reason string) (*storage.PauseSpan, error)
 	EndPause(ctx context.Context, id string, at time.Time, by string) (*storage.PauseSpan, error)
 }
@@ -95,11 +96,15 @@ type bridged struct {
 	recordingID string // the running recording, if any
 }
 
+// pendingStart is a recording waiting for its announcement to end. Its
+// row (status pending) is in the database, so a restart finds it again
+// (onReconciled); a restored one has no playback id of this process and
+// is matched by its caller leg instead.
 type pendingStart struct {
 	call     controller.CallEvent
-	reason   string
-	by       string
+	row      *storage.Recording
 	deadline time.Time
+	restored bool
 }
 
 // New checks the configuration and builds a service.
@@ -290,10 +295,22 @@ func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
 			s.mu.Lock()
 			p := s.announce[e.PlaybackID]
 			delete(s.announce, e.PlaybackID)
+			if p == nil && e.Ref.ID != "" {
+				// A pending start restored after a restart: this process
+				// never knew its playback id; the caller's playback ending
+				// is the announcement ending.
+				for k, q := range s.announce {
+					if q.restored && q.call.Caller.ID == e.Ref.ID {
+						p = q
+						delete(s.announce, k)
+						break
+					}
+				}
+			}
 			s.mu.Unlock()
 			if p != nil {
-				if _, err := s.record(ctx, p.call, p.reason, p.by); err != nil {
-					s.log.Warn("recording not started after announcement", "call_id", p.call.CallID, "err", err)
+				if _, err := s.recordRow(ctx, p.call, p.row); err != nil {
+					s.log.Warn("recording not started after announcement", "call_id", p.call.CallID, "recording_id", p.row.ID, "err", err)
 				}
 			}
 		}
@@ -333,6 +350,17 @@ func (s *Service) start(ctx context.Context, ev controller.CallEvent, reason, by
 	s.mu.Unlock()
 	pol := s.cfg.PolicyFor(ev.Queue)
 	if pol.Announce != "" && !ev.Caller.IsZero() {
+		// The decision is stored first (status pending): a restart while
+		// the announcement plays finds it and records the call then,
+		// rather than forgetting a call the policy said to record.
+		r, err := s.prepareRow(ctx, ev, reason, by)
+		if err != nil {
+			return "", fmt.Errorf("announce before recording call %q: %w", ev.CallID, err)
+		}
+		r.Status = storage.RecordingPending
+		if err := s.store.CreateRecording(ctx, r); err != nil {
+			return "", fmt.Errorf("announce before recording call %q: %w", ev.CallID, err)
+		}
 		cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
 		id, err := s.pbx.Play(cctx, ev.Caller, adapters.Media{Kind: "sound", Value: pol.Announce})
 		cancel()
@@ -340,17 +368,16 @@ func (s *Service) start(ctx context.Context, ev controller.CallEvent, reason, by
 			// No announcement, no recording: where the announcement is the
 			// legal basis for recording, recording without it is worse
 			// than not recording. The failed row makes it visible.
-			r := s.newRow(ev, reason, by)
 			r.Status, r.Error = storage.RecordingFailed, "announcement failed: "+err.Error()
 			end := s.now().UTC()
 			r.EndedAt = &end
-			if cerr := s.store.CreateRecording(ctx, r); cerr != nil {
-				return "", fmt.Errorf("announce before recording call %q: %w (and storing the failure: %v)", ev.CallID, err, cerr)
+			if serr := s.save(ctx, r); serr != nil {
+				return "", fmt.Errorf("announce before recording call %q: %w (and storing the failure: %v)", ev.CallID, err, serr)
 			}
 			return r.ID, fmt.Errorf("announce before recording call %q: %w", ev.CallID, err)
 		}
 		s.mu.Lock()
-		s.announce[id] = &pendingStart{call: ev, reason: reason, by: by, deadline: s.now().Add(s.annTO)}
+		s.announce[id] = &pendingStart{call: ev, row: r, deadline: s.now().Add(s.annTO)}
 		s.mu.Unlock()
 		return "", nil
 	}
@@ -369,7 +396,7 @@ func (s *Service) expireAnnouncements(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for _, p := range due {
-		if _, err := s.record(ctx, p.call, p.reason, p.by); err != nil {
+		if _, err := s.recordRow(ctx, p.call, p.row); err != nil {
 			s.log.Warn("recording not started after announcement timeout", "call_id", p.call.CallID, "err", err)
 		}
 	}
@@ -403,11 +430,22 @@ func (s *Service) newRow(ev controller.CallEvent, reason, by string) *storage.Re
 // crash between the two leaves a row that reconciliation settles, never a
 // file nobody knows about.
 func (s *Service) record(ctx context.Context, ev controller.CallEvent, reason, by string) (string, error) {
-	r := s.newRow(ev, reason, by)
-	log := s.log.With("call_id", ev.CallID, "queue", ev.Queue, "agent_id", ev.AgentID, "node", ev.Node, "recording_id", r.ID)
-	taken, err := s.nameTaken(ctx, ev.CallID, ev.Node, r.PBXName)
+	r, err := s.prepareRow(ctx, ev, reason, by)
 	if err != nil {
 		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
+	}
+	if err := s.store.CreateRecording(ctx, r); err != nil {
+		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
+	}
+	return s.recordRow(ctx, ev, r)
+}
+
+// prepareRow builds a new row with a name no recording of the call uses.
+func (s *Service) prepareRow(ctx context.Context, ev controller.CallEvent, reason, by string) (*storage.Recording, error) {
+	r := s.newRow(ev, reason, by)
+	taken, err := s.nameTaken(ctx, ev.CallID, ev.Node, r.PBXName)
+	if err != nil {
+		return nil, err
 	}
 	if taken {
 		// The same call recorded again within the template's resolution
@@ -417,8 +455,25 @@ func (s *Service) record(ctx context.Context, ev controller.CallEvent, reason, b
 		// cannot repeat either.
 		r.PBXName += "-" + strings.TrimPrefix(r.ID, "rec-")
 	}
-	if err := s.store.CreateRecording(ctx, r); err != nil {
-		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
+	return r, nil
+}
+
+// recordRow asks the PBX to record for a row already stored (status
+// recording, or pending while an announcement played: it becomes
+// recording now, starting now).
+func (s *Service) recordRow(ctx context.Context, ev controller.CallEvent, r *storage.Recording) (string, error) {
+	log := s.log.With("call_id", ev.CallID, "queue", ev.Queue, "agent_id", ev.AgentID, "node", ev.Node, "recording_id", r.ID)
+	reason, by := r.Reason, r.StartedBy
+	if r.Status == storage.RecordingPending {
+		r.Status = storage.RecordingActive
+		r.StartedAt = s.now().UTC()
+		if pol := s.cfg.PolicyFor(r.Queue); pol.RetentionDays > 0 {
+			until := r.StartedAt.AddDate(0, 0, pol.RetentionDays)
+			r.RetentionUntil = &until
+		}
+		if err := s.save(ctx, r); err != nil {
+			return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
+		}
 	}
 	s.mu.Lock()
 	s.byName[ev.Node+"/"+r.PBXName] = r.ID
@@ -677,6 +732,7 @@ func fileName(r *storage.Recording) string {
 // lists as stored (or whose file is under the node's root) finished while
 // the link was down; any other is missing.
 func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
+	s.restorePending(ctx, e)
 	active, err := s.store.ActiveRecordings(ctx, e.Node)
 	if err != nil {
 		s.log.Error("reconcile recordings", "node", e.Node, "err", err)
@@ -737,5 +793,65 @@ func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
 		}
 		s.log.Info("recording reconciled", "recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "status", r.Status)
 		s.done(r)
+	}
+}
+
+// restorePending takes up the node's recordings still waiting for their
+// announcement after a (re)connect — switchboard restarted, or the PBX
+// link dropped, while it played. One whose caller is still up is waited
+// for again (until its caller's playback ends, or the announce timeout
+// from when it was decided) and then recorded; one whose call is gone is
+// failed, saying so. One this process already waits for is left alone.
+func (s *Service) restorePending(ctx context.Context, e adapters.Reconciled) {
+	pending, err := s.store.PendingRecordings(ctx, e.Node)
+	if err != nil {
+		s.log.Error("reconcile pending recordings", "node", e.Node, "err", err)
+		return
+	}
+	live := map[string]bool{}
+	for _, l := range e.Legs {
+		live[l.Ref.ID] = true
+	}
+	now := e.At.UTC()
+	if now.IsZero() {
+		now = s.now().UTC()
+	}
+	for i := range pending {
+		r := &pending[i]
+		s.mu.Lock()
+		known := false
+		for _, p := range s.announce {
+			if p.row.ID == r.ID {
+				known = true
+				break
+			}
+		}
+		s.mu.Unlock()
+		if known {
+			continue
+		}
+		if r.CallerLeg == "" || !live[r.CallerLeg] {
+			r.Status, r.Error, r.EndedAt = storage.RecordingFailed, "call ended before the announcement finished (not recorded)", &now
+			if err := s.save(ctx, r); err != nil {
+				s.log.Error("pending recording not settled", "recording_id", r.ID, "call_id", r.CallID, "err", err)
+			}
+			continue
+		}
+		ev := controller.CallEvent{Kind: controller.EventBridged, CallID: r.CallID, Queue: r.Queue, AgentID: r.AgentID,
+			CallerNumber: r.CallerNumber, DialedNumber: r.DialedNumber, Node: r.Node,
+			Caller: adapters.LegRef{Node: r.Node, ID: r.CallerLeg}, AgentLeg: adapters.LegRef{Node: r.Node, ID: r.AgentLeg},
+			Bridge: adapters.BridgeRef{Node: r.Node, ID: r.BridgeID}}
+		if r.AgentLeg == "" {
+			ev.AgentLeg = adapters.LegRef{}
+		}
+		s.mu.Lock()
+		if s.calls[r.CallID] == nil {
+			// So the call's end stops the recording, and Start and the
+			// agent's pause find it, as for a call bridged in this process.
+			s.calls[r.CallID] = &bridged{ev: ev}
+		}
+		s.announce["restored/"+r.ID] = &pendingStart{call: ev, row: r, deadline: r.StartedAt.Add(s.annTO), restored: true}
+		s.mu.Unlock()
+		s.log.Info("pending recording taken up after reconnect", "recording_id", r.ID, "call_id", r.CallID, "node", r.Node)
 	}
 }

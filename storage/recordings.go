@@ -22,6 +22,10 @@ import (
 // Recording statuses.
 const (
 	RecordingActive   = "recording" // the PBX is writing (or was asked to)
+	// RecordingPending: the announcement is playing; the PBX is asked to
+	// record when it ends. Kept as a row so a restart of switchboard (or
+	// of its PBX link) resumes the decision instead of forgetting it.
+	RecordingPending = "pending"
 	RecordingFinished = "finished"
 	RecordingFailed   = "failed"
 	RecordingMissing  = "missing" // the PBX no longer has it and never reported it finished
@@ -303,6 +307,20 @@ func (s *Store) RecordingsOfCall(ctx context.Context, callID string) ([]Recordin
 	return out, nil
 }
 
+// PendingRecordings lists a node's recordings waiting for their
+// announcement to end (all nodes when node is empty), oldest first.
+func (s *Store) PendingRecordings(ctx context.Context, node string) ([]Recording, error) {
+	q := s.db.WithContext(ctx).Where("status = ?", RecordingPending)
+	if node != "" {
+		q = q.Where("node = ?", node)
+	}
+	var out []Recording
+	if err := q.Order("started_at").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("pending recordings of node %q: %w", node, err)
+	}
+	return out, nil
+}
+
 // ActiveRecordings lists the recordings of a node (all nodes when node is
 // empty) still marked recording: what reconciliation settles.
 func (s *Store) ActiveRecordings(ctx context.Context, node string) ([]Recording, error) {
@@ -547,9 +565,9 @@ func (f RecordingFilter) Validate() error {
 		return fmt.Errorf("%w: from must be before to", ErrBadFilter)
 	}
 	switch f.Status {
-	case "", RecordingActive, RecordingFinished, RecordingFailed, RecordingMissing:
+	case "", RecordingActive, RecordingPending, RecordingFinished, RecordingFailed, RecordingMissing:
 	default:
-		return fmt.Errorf("%w: status %q is not recording, finished, failed or missing", ErrBadFilter, f.Status)
+		return fmt.Errorf("%w: status %q is not recording, pending, finished, failed or missing", ErrBadFilter, f.Status)
 	}
 	if f.MinDuration < 0 || f.MaxDuration < 0 || (f.MaxDuration > 0 && f.MaxDuration < f.MinDuration) {
 		return fmt.Errorf("%w: duration range %s–%s", ErrBadFilter, f.MinDuration, f.MaxDuration)
@@ -815,7 +833,7 @@ type PurgeFilter struct {
 
 func purgeQuery(db *gorm.DB, f PurgeFilter, held bool) *gorm.DB {
 	now := f.Now.UTC()
-	q := db.Model(&Recording{}).Where("legal_hold = ?", held).Where("status <> ?", RecordingActive)
+	q := db.Model(&Recording{}).Where("legal_hold = ?", held).Where("status NOT IN ?", []string{RecordingActive, RecordingPending})
 	if f.OlderThan > 0 {
 		q = q.Where("((retention_until IS NOT NULL AND retention_until <= ?) OR (started_at < ? AND retention_until IS NULL))", now, now.Add(-f.OlderThan))
 	} else {

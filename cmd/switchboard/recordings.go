@@ -92,7 +92,7 @@ func (f *recFilter) bind(fl *pflag.FlagSet, paging bool) {
 	fl.StringVar(&f.call, "call", "", "only this call id")
 	fl.StringVar(&f.node, "node", "", "only this PBX node")
 	fl.StringVar(&f.tag, "tag", "", "only recordings with this tag")
-	fl.StringVar(&f.status, "status", "", "recording, finished, failed or missing")
+	fl.StringVar(&f.status, "status", "", "recording, pending, finished, failed or missing")
 	fl.StringVar(&f.minScore, "min-score", "", "evaluation score at least (0–100)")
 	fl.StringVar(&f.maxScore, "max-score", "", "evaluation score at most (0–100)")
 	fl.StringVar(&f.minDur, "min-duration", "", "at least this long (90s, 5m)")
@@ -131,10 +131,10 @@ func (f *recFilter) query(now time.Time) (url.Values, error) {
 	set("node", f.node)
 	set("tag", f.tag)
 	switch f.status {
-	case "", storage.RecordingActive, storage.RecordingFinished, storage.RecordingFailed, storage.RecordingMissing:
+	case "", storage.RecordingActive, storage.RecordingPending, storage.RecordingFinished, storage.RecordingFailed, storage.RecordingMissing:
 		set("status", f.status)
 	default:
-		return nil, usagef("--status %q: want recording, finished, failed or missing", f.status)
+		return nil, usagef("--status %q: want recording, pending, finished, failed or missing", f.status)
 	}
 	for _, sf := range []struct{ flag, key, v string }{{"--min-score", "min_score", f.minScore}, {"--max-score", "max_score", f.maxScore}} {
 		if sf.v == "" {
