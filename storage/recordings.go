@@ -21,11 +21,11 @@ import (
 
 // Recording statuses.
 const (
-	RecordingActive   = "recording" // the PBX is writing (or was asked to)
+	RecordingActive = "recording" // the PBX is writing (or was asked to)
 	// RecordingPending: the announcement is playing; the PBX is asked to
 	// record when it ends. Kept as a row so a restart of switchboard (or
 	// of its PBX link) resumes the decision instead of forgetting it.
-	RecordingPending = "pending"
+	RecordingPending  = "pending"
 	RecordingFinished = "finished"
 	RecordingFailed   = "failed"
 	RecordingMissing  = "missing" // the PBX no longer has it and never reported it finished
