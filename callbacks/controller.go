@@ -86,8 +86,28 @@ func (p *Plug) Connect(ctx context.Context, e controller.CallbackEntry, offer ro
 		out.Answered = true
 		return out, nil
 	}
-	out.Remove = true
+	// A customer dialled ahead whose agent missed keeps waiting in place.
+	out.Remove = !res.KeepWaiting
 	return out, nil
+}
+
+// DialAhead implements controller.CallbackDialAhead: routing predicts an
+// agent free within the queue's lead time, so the customer is called
+// now. An attempt that did not leave the customer on the line removes
+// the entry (the desk hands it back when it is due again, in its place).
+func (p *Plug) DialAhead(ctx context.Context, e controller.CallbackEntry, d routing.DialAhead) (controller.DialAheadResult, error) {
+	id, ok := CallbackIDOf(e.ID)
+	if !ok || p.desk == nil {
+		return controller.DialAheadResult{Remove: true, Reason: "not a callback entry"}, nil
+	}
+	res, err := p.desk.DialAhead(ctx, id, d.Agent)
+	if err != nil {
+		return controller.DialAheadResult{Remove: true, Reason: err.Error()}, nil
+	}
+	if res.Answered {
+		return controller.DialAheadResult{Answered: true, Customer: res.Customer}, nil
+	}
+	return controller.DialAheadResult{Remove: true, Reason: string(res.Result.Outcome)}, nil
 }
 
 // EnqueueCallback implements Floor on the controller: the entry joins its
@@ -99,7 +119,7 @@ func (p *Plug) EnqueueCallback(ctx context.Context, e Entry) error {
 	}
 	return p.flow.EnqueueCallback(ctx, controller.CallbackEntry{ID: e.CallID, Queue: e.Queue, Priority: e.Priority, EnqueuedAt: e.Since,
 		CallerNumber: e.Number, Vars: map[string]string{"SWITCHBOARD_CALLBACK": e.CallbackID}, Skills: e.Skills,
-		Agent: e.Agent, AgentUntil: e.Deadline, OfferTimeout: e.OfferTimeout})
+		Agent: e.Agent, AgentUntil: e.Deadline, OfferTimeout: e.OfferTimeout, LeadTime: e.LeadTime})
 }
 
 // RemoveCallback implements Floor: a cancelled or rescheduled entry leaves

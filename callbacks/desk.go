@@ -34,7 +34,30 @@ type QueueConfig struct {
 	// next_opening (default) or schedule (in ScheduleWindow).
 	Closed         ClosedAction `yaml:"closed" json:"closed"`
 	ScheduleWindow string       `yaml:"schedule_window" json:"schedule_window"`
+	// LeadTime (customer_first only; 0 = off) dials a callback's customer
+	// as soon as an agent is predicted free within it, instead of when an
+	// agent is free. LeadHoldLimit bounds how long an answered customer
+	// then waits for an agent before being released (default 2 minutes).
+	LeadTime      time.Duration `yaml:"lead_time" json:"lead_time"`
+	LeadHoldLimit time.Duration `yaml:"lead_hold_limit" json:"lead_hold_limit"`
 }
+
+// Bounds of the lead-time settings.
+const (
+	MaxLeadTime          = 5 * time.Minute
+	DefaultLeadHoldLimit = 2 * time.Minute
+	MinLeadHoldLimit     = 10 * time.Second
+	MaxLeadHoldLimit     = 30 * time.Minute
+)
+
+// KeyError is a configuration mistake in one key (dotted, from
+// callbacks.…), so the config loader can point at its file and line.
+type KeyError struct {
+	Key string
+	Msg string
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
 
 // Config tunes the callback desk.
 type Config struct {
@@ -104,9 +127,34 @@ func (c *Config) normalize() error {
 		if _, err := ParseWindow(q.ScheduleWindow, q.HoursTZ); err != nil {
 			return fmt.Errorf("callbacks.queues.%s.schedule_window: %w", name, err)
 		}
+		key := "callbacks.queues." + name + "."
+		switch {
+		case q.LeadTime < 0 || q.LeadTime > MaxLeadTime:
+			return &KeyError{Key: key + "lead_time", Msg: fmt.Sprintf("%s is out of bounds (0 to %s; 0 = off)", q.LeadTime, MaxLeadTime)}
+		case q.LeadTime > 0 && q.DialOrder == AgentFirst:
+			return &KeyError{Key: key + "lead_time", Msg: fmt.Sprintf("%s needs dial_order customer_first: an agent-first dial needs a free agent to ring first", q.LeadTime)}
+		case q.LeadHoldLimit == 0:
+			q.LeadHoldLimit = DefaultLeadHoldLimit
+		case q.LeadHoldLimit < MinLeadHoldLimit || q.LeadHoldLimit > MaxLeadHoldLimit:
+			return &KeyError{Key: key + "lead_hold_limit", Msg: fmt.Sprintf("%s is out of bounds (%s to %s)", q.LeadHoldLimit, MinLeadHoldLimit, MaxLeadHoldLimit)}
+		}
 		c.Queues[name] = q
 	}
 	return nil
+}
+
+// Validate checks the configuration as New would, without changing it.
+// A mistake in one key is a *KeyError.
+func (c Config) Validate() error {
+	cp := c
+	cp.Queues = make(map[string]QueueConfig, len(c.Queues))
+	for k, v := range c.Queues {
+		cp.Queues[k] = v
+	}
+	if cp.Instance == "" {
+		cp.Instance = "validate" // no host name look-up for a check
+	}
+	return cp.normalize()
 }
 
 func (c *Config) queue(name string) QueueConfig {
@@ -136,6 +184,10 @@ type Entry struct {
 	// may last: the customer's ring, then the agent's, and a margin. The
 	// queue's offer timeout (one agent ringing) would withdraw it mid-dial.
 	OfferTimeout time.Duration
+	// LeadTime is the queue's lead time (customer-first callbacks only):
+	// routing may ask for the customer to be dialled that long before an
+	// agent is predicted free.
+	LeadTime time.Duration
 }
 
 // Floor is what the desk needs from the call flow (the controller): put
@@ -199,6 +251,7 @@ type Desk struct {
 	ivr     map[adapters.LegRef]*offerSession
 	legs    map[string]map[string]adapters.LegInfo // node → tag → leg, from the latest reconciliation
 	seenRec bool
+	ahead   map[string]*aheadDial // callback id → its dial ahead (lead time)
 }
 
 // New builds a desk. floor may be nil in tools that only list and edit
@@ -218,7 +271,8 @@ func New(cfg Config, store Store, pbx adapters.PBX, floor Floor, clk clock.Clock
 	}
 	d := &Desk{cfg: cfg, store: store, pbx: pbx, floor: floor, clk: clk, log: log.With("component", "callbacks"),
 		hours: map[string]Window{}, handed: map[string]bool{}, waiters: map[string]chan adapters.Event{},
-		byLeg: map[adapters.LegRef]string{}, ivr: map[adapters.LegRef]*offerSession{}, legs: map[string]map[string]adapters.LegInfo{}}
+		byLeg: map[adapters.LegRef]string{}, ivr: map[adapters.LegRef]*offerSession{}, legs: map[string]map[string]adapters.LegInfo{},
+		ahead: map[string]*aheadDial{}}
 	for name, q := range cfg.Queues {
 		w, _ := ParseWindow(q.Hours, q.HoursTZ)
 		d.hours[name] = w
@@ -468,6 +522,9 @@ func (d *Desk) Dispatch(ctx context.Context) int {
 			OfferTimeout: d.lease() + 15*time.Second}
 		if cb.Skills != "" {
 			json.Unmarshal([]byte(cb.Skills), &e.Skills)
+		}
+		if q := d.cfg.queue(cb.Queue); DialOrder(cb.DialOrder) != AgentFirst {
+			e.LeadTime = q.LeadTime
 		}
 		if agent, only := p.Target(now); only {
 			e.Agent, e.Deadline = agent, p.AgentDeadline

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ type Result struct {
 	NextAt time.Time
 	// Attempt is the attempt's sequence number.
 	Attempt int
+	// KeepWaiting: the agent missed a callback dialled ahead; the customer
+	// is still on the line, waiting in the entry's place for the next agent.
+	KeepWaiting bool
 }
 
 // lease is how long a claim holds while dialling: both phones ringing
@@ -51,34 +55,18 @@ func (d *Desk) lease() time.Duration {
 func (d *Desk) Connect(ctx context.Context, callbackID string, agent AgentOffer) (Result, error) {
 	now := d.clk.Now()
 	d.mu.Lock()
-	delete(d.handed, callbackID) // whatever happens, routing no longer holds it
+	a := d.ahead[callbackID]
+	if a == nil {
+		delete(d.handed, callbackID) // whatever happens, routing no longer holds it
+	}
 	d.mu.Unlock()
-	if err := d.store.ClaimCallback(ctx, callbackID, d.cfg.Instance, now, d.lease()); err != nil {
-		if errors.Is(err, storage.ErrClaimLost) {
-			return Result{}, fmt.Errorf("callback %s: %w", callbackID, ErrClaimed)
-		}
-		return Result{}, err
+	if a != nil {
+		// Dialled ahead (lead time): the customer is ringing or waiting;
+		// this attempt is already claimed and begun.
+		return d.connectAhead(ctx, a, agent)
 	}
-	cb, err := d.store.GetCallback(ctx, callbackID)
+	cb, plan, att, err := d.begin(ctx, callbackID, agent.AgentID, now)
 	if err != nil {
-		return Result{}, err
-	}
-	plan, err := PlanOf(cb)
-	if err != nil {
-		d.store.ReleaseCallback(ctx, callbackID, d.cfg.Instance, now)
-		return Result{}, err
-	}
-	// The window may have closed between dispatch and the agent's offer.
-	if !plan.Window.Contains(now) {
-		d.store.ReleaseCallback(ctx, callbackID, d.cfg.Instance, now)
-		return Result{}, fmt.Errorf("callback %s: window %q closed before dialling: %w", callbackID, cb.Window, ErrState)
-	}
-	att, err := d.store.BeginAttempt(ctx, callbackID, d.cfg.Instance, agent.AgentID, "", now)
-	if err != nil {
-		if errors.Is(err, storage.ErrClaimLost) {
-			return Result{}, fmt.Errorf("callback %s: %w", callbackID, ErrClaimed)
-		}
-		d.store.ReleaseCallback(ctx, callbackID, d.cfg.Instance, now)
 		return Result{}, err
 	}
 	log := d.log.With("callback_id", cb.ID, "agent_id", agent.AgentID, "queue", cb.Queue, "attempt", att.Seq)
@@ -91,6 +79,12 @@ func (d *Desk) Connect(ctx context.Context, callbackID string, agent AgentOffer)
 	} else {
 		res, cause, detail = d.dialCustomerFirst(ctx, cb, att, agent)
 	}
+	return d.finish(ctx, cb, plan, att, res, cause, detail, log)
+}
+
+// finish records an attempt's outcome and, on failure, the next attempt's
+// time per the retry policy.
+func (d *Desk) finish(ctx context.Context, cb *storage.Callback, plan Plan, att *storage.CallbackAttempt, res Result, cause int, detail string, log *slog.Logger) (Result, error) {
 	res.Attempt = att.Seq
 	end := d.clk.Now()
 	next, done := plan.AfterAttempt(res.Outcome, end)
@@ -117,6 +111,41 @@ func (d *Desk) Connect(ctx context.Context, callbackID string, agent AgentOffer)
 	}
 	log.Info("callback attempt ended", "outcome", res.Outcome, "cause", cause, "finished", done, "next_at", res.NextAt)
 	return res, nil
+}
+
+// begin claims a callback (ErrClaimed when another instance or attempt
+// holds it), checks its window and writes the attempt: nothing is dialled
+// before begin returns.
+func (d *Desk) begin(ctx context.Context, callbackID, agentID string, now time.Time) (*storage.Callback, Plan, *storage.CallbackAttempt, error) {
+	if err := d.store.ClaimCallback(ctx, callbackID, d.cfg.Instance, now, d.lease()); err != nil {
+		if errors.Is(err, storage.ErrClaimLost) {
+			return nil, Plan{}, nil, fmt.Errorf("callback %s: %w", callbackID, ErrClaimed)
+		}
+		return nil, Plan{}, nil, err
+	}
+	cb, err := d.store.GetCallback(ctx, callbackID)
+	if err != nil {
+		return nil, Plan{}, nil, err
+	}
+	plan, err := PlanOf(cb)
+	if err != nil {
+		d.store.ReleaseCallback(ctx, callbackID, d.cfg.Instance, now)
+		return nil, Plan{}, nil, err
+	}
+	// The window may have closed between dispatch and the agent's offer.
+	if !plan.Window.Contains(now) {
+		d.store.ReleaseCallback(ctx, callbackID, d.cfg.Instance, now)
+		return nil, Plan{}, nil, fmt.Errorf("callback %s: window %q closed before dialling: %w", callbackID, cb.Window, ErrState)
+	}
+	att, err := d.store.BeginAttempt(ctx, callbackID, d.cfg.Instance, agentID, "", now)
+	if err != nil {
+		if errors.Is(err, storage.ErrClaimLost) {
+			return nil, Plan{}, nil, fmt.Errorf("callback %s: %w", callbackID, ErrClaimed)
+		}
+		d.store.ReleaseCallback(ctx, callbackID, d.cfg.Instance, now)
+		return nil, Plan{}, nil, err
+	}
+	return cb, plan, att, nil
 }
 
 func (d *Desk) customerEndpoint(number string) string {

@@ -60,6 +60,9 @@ const (
 	OutcomeAgentMissed Outcome = "agent_missed" // the agent did not answer (not the customer's fault)
 	OutcomeInterrupted Outcome = "interrupted"  // switchboard stopped during the attempt
 	OutcomeDeclined    Outcome = "declined"     // the customer answered and refused
+	// Lead-time dials (the customer is called before an agent is free):
+	OutcomeNoAgent Outcome = "no_agent" // answered, but no agent came within the hold limit (not the customer's fault)
+	OutcomeHungUp  Outcome = "hung_up"  // answered, then hung up (or was released) before an agent came
 )
 
 // CountsAgainstCustomer reports whether the outcome uses one of the
@@ -67,7 +70,7 @@ const (
 // failure before the customer was dialled, does not.
 func (o Outcome) CountsAgainstCustomer() bool {
 	switch o {
-	case OutcomeAgentMissed:
+	case OutcomeAgentMissed, OutcomeNoAgent:
 		return false
 	}
 	return true
@@ -186,6 +189,16 @@ func (p Plan) AfterAttempt(o Outcome, end time.Time) (next Plan, done bool) {
 		// completed callback shows the tries it took (1/3, not 0/3).
 		next.Attempts++
 		return next, true
+	}
+	if o == OutcomeNoAgent {
+		// We kept the customer waiting in vain: not their fault, but they
+		// are not called straight back either — the retry interval.
+		at, ok := next.Window.Next(end.Add(p.Retry.Delay(max(next.Attempts, 1))))
+		if !ok {
+			return next, true
+		}
+		next.NotBefore = at
+		return next, false
 	}
 	if !o.CountsAgainstCustomer() {
 		// The agent missed: try again soon, with another agent.

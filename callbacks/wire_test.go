@@ -211,6 +211,12 @@ func startFlow(t *testing.T, ad adapters.PBX, fake fakePBX, agentEP, custEP stri
 // startFlowWith is startFlow with a clock, a routing file and agents of one's own.
 func startFlowWith(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock, rules string, agents []routing.Agent, custEP string) *flowRig {
 	t.Helper()
+	return startFlowQueue(t, ad, fake, clk, rules, agents, custEP, QueueConfig{})
+}
+
+// startFlowQueue is startFlowWith with the support queue's callback policy.
+func startFlowQueue(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock, rules string, agents []routing.Agent, custEP string, qc QueueConfig) *flowRig {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := storage.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "wire.db"), storage.WithLogger(quiet()))
 	if err != nil {
@@ -234,7 +240,7 @@ func startFlowWith(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock,
 	plug := NewPlug()
 	desk, err := New(Config{Instance: "wire", CustomerEndpoint: custEP, CallerID: "+3310000000", RingTimeout: 30 * time.Second,
 		AgentRingTimeout: 20 * time.Second, Poll: 50 * time.Millisecond, KeyTimeout: 5 * time.Second,
-		Queues: map[string]QueueConfig{"support": {}}}, st, pl, plug, clk, quiet())
+		Queues: map[string]QueueConfig{"support": qc}}, st, pl, plug, clk, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

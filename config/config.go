@@ -9,6 +9,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -178,6 +179,13 @@ func (c Config) Validate() error {
 	}
 	if c.Controller.CommandTimeout < 0 || c.Controller.ShortAbandon < 0 {
 		return bad("controller", "command_timeout and short_abandon must not be negative")
+	}
+	if err := c.Callbacks.Validate(); err != nil {
+		var ke *callbacks.KeyError
+		if errors.As(err, &ke) {
+			return bad(ke.Key, "%s", ke.Msg)
+		}
+		return bad("callbacks", "%v", err)
 	}
 	rec := c.Recordings
 	rec.Defaults()

@@ -34,6 +34,11 @@ func TestParseErrorsNameFileLineKey(t *testing.T) {
 		{"bad sim stream", "pbx:\n  sim:\n    streams:\n      - rate_per_minute: 5\n", "sb.yaml:2:3: pbx.sim: sim.streams[0].dialed_number: required"},
 		{"unknown sim key", "pbx:\n  sim:\n    agent_groups:\n      - prefix: x\n        skils: {a: 1}\n", "sb.yaml:5:9: pbx.sim.agent_groups[0].skils: unknown key"},
 		{"bad time zone", "controller:\n  timezone: Mars/Olympus\n", "sb.yaml:2:3: controller.timezone: unknown time zone"},
+		{"lead time with agent first", "callbacks:\n  queues:\n    billing:\n      dial_order: agent_first\n      lead_time: 20s\n",
+			"sb.yaml:5:7: callbacks.queues.billing.lead_time: 20s needs dial_order customer_first"},
+		{"lead time too long", "callbacks:\n  queues:\n    support:\n      lead_time: 6m\n", "sb.yaml:4:7: callbacks.queues.support.lead_time: 6m0s is out of bounds (0 to 5m0s"},
+		{"negative lead time", "callbacks:\n  queues:\n    support:\n      lead_time: -1s\n", "sb.yaml:4:7: callbacks.queues.support.lead_time: -1s is out of bounds"},
+		{"hold limit too short", "callbacks:\n  queues:\n    support:\n      lead_time: 20s\n      lead_hold_limit: 5s\n", "sb.yaml:5:7: callbacks.queues.support.lead_hold_limit: 5s is out of bounds (10s to 30m0s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,6 +28,25 @@ type CallbackDesk interface {
 	Connect(ctx context.Context, entry CallbackEntry, offer routing.Offer) (CallbackResult, error)
 }
 
+// CallbackDialAhead is implemented by a CallbackDesk that can dial a
+// callback's customer before an agent is free (lead time): routing's
+// DialAhead. Called from its own goroutine; ctx ends when the entry
+// leaves (so a customer kept waiting is released).
+type CallbackDialAhead interface {
+	DialAhead(ctx context.Context, entry CallbackEntry, d routing.DialAhead) (DialAheadResult, error)
+}
+
+// DialAheadResult is what became of a DialAhead: the customer answered
+// and waits in the entry's place (Customer is their leg; its hangup ends
+// the entry), or the attempt is over (Remove takes the entry out; the
+// desk hands it back when due).
+type DialAheadResult struct {
+	Answered bool
+	Customer adapters.LegRef
+	Remove   bool
+	Reason   string
+}
+
 // CallbackOffer is a waiting caller routing wants offered a callback.
 type CallbackOffer struct {
 	CallID       string
@@ -62,6 +81,10 @@ type CallbackEntry struct {
 	// OfferTimeout bounds routing's offer of the entry to an agent (the
 	// whole Connect: customer and agent ringing); 0 = the queue's.
 	OfferTimeout time.Duration
+	// LeadTime lets routing ask for the customer to be dialled that long
+	// before an agent is predicted free (routing.Resume.LeadTime); the
+	// desk must implement CallbackDialAhead. 0 = off.
+	LeadTime time.Duration
 }
 
 // CallbackResult is what became of a Connect.
@@ -103,7 +126,7 @@ func (c *Controller) EnqueueCallback(ctx context.Context, e CallbackEntry) error
 		c.calls[cl.id] = cl
 		ds, err := c.engine.EnqueueResumed(routing.Call{ID: e.ID, CallerNumber: e.CallerNumber, DialedNumber: e.DialedNumber, Vars: e.Vars},
 			e.Queue, routing.Resume{Priority: e.Priority, Since: e.EnqueuedAt, Require: e.Skills, Agent: e.Agent, AgentUntil: e.AgentUntil,
-				OfferTimeout: e.OfferTimeout}, now)
+				OfferTimeout: e.OfferTimeout, LeadTime: e.LeadTime}, now)
 		if err != nil {
 			delete(c.calls, cl.id)
 			return fmt.Errorf("callback entry %q: %w", e.ID, err)
@@ -187,6 +210,56 @@ func (c *Controller) onOfferCallback(callID, queue, reason string, now time.Time
 			c.log.Warn("callback offer failed; the caller keeps waiting", "call_id", o.CallID, "err", err)
 		}
 	}()
+}
+
+// onDialAhead hands routing's DialAhead to the desk: the customer is
+// called while the entry keeps its place.
+func (c *Controller) onDialAhead(v routing.DialAhead) {
+	cl := c.calls[v.CallID]
+	dialer, ok := c.desk.(CallbackDialAhead)
+	if cl == nil || cl.callback == nil || !ok {
+		// Nothing to dial with: the entry waits for a free agent as before
+		// (routing does not ask again for it).
+		c.log.Warn("dial ahead asked for but not possible; the entry waits for a free agent", "call_id", v.CallID, "queue", v.Queue)
+		return
+	}
+	c.log.Info("callback dialled ahead", "call_id", cl.id, "queue", v.Queue, "agent_id", v.Agent, "remaining", v.Remaining, "reason", v.Reason)
+	ctx, cancel := context.WithCancel(c.ctx)
+	cl.aheadCancel = cancel
+	entry := *cl.callback
+	c.wg.Add(1)
+	c.inflight.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.inflight.Add(-1)
+		res, err := dialer.DialAhead(ctx, entry, v)
+		c.post(func() { c.onDialAheadResult(cl, res, err) })
+	}()
+}
+
+func (c *Controller) onDialAheadResult(cl *call, res DialAheadResult, err error) {
+	if c.calls[cl.id] != cl || cl.phase == phaseEnded || cl.phase == phaseTalking {
+		// The entry went (or a Connect already connected it) meanwhile.
+		if res.Answered && cl.phase != phaseTalking {
+			c.hangup(res.Customer, 16)
+		}
+		return
+	}
+	if err != nil || !res.Answered {
+		reason := res.Reason
+		if err != nil {
+			reason = err.Error()
+		}
+		c.log.Info("callback dialled ahead did not reach the customer; entry removed", "call_id", cl.id, "reason", reason)
+		c.removeEntry(cl, "callback: "+reason)
+		return
+	}
+	// The customer is on the line, on hold, in the entry's place: their
+	// hangup ends the entry like any caller's.
+	cl.caller = res.Customer
+	cl.answered, cl.onHold = true, true
+	c.byLeg[res.Customer] = legOwner{callID: cl.id, role: adapters.RoleCaller}
+	c.log.Info("callback customer answered ahead of an agent; waiting in place", "call_id", cl.id, "queue", cl.queue)
 }
 
 // connectCallback hands an offer for a callback entry to the desk.

@@ -231,7 +231,10 @@ type call struct {
 	onHold     bool // music on hold is meant to be playing
 	resumed    bool // restored after a restart: already counted as offered
 	callback   *CallbackEntry
-	recovered  bool // talking call restored after a restart, no engine entry
+	// aheadCancel ends a callback's dial ahead (the customer kept waiting
+	// is released) when the entry ends.
+	aheadCancel context.CancelFunc
+	recovered   bool // talking call restored after a restart, no engine entry
 	// recLegs are the call's legs that were open in storage when
 	// switchboard stopped, not yet found again on the PBX; the node's
 	// reconciliation adopts or closes them.
@@ -384,6 +387,23 @@ func (c *Controller) Idle() bool {
 		return false
 	}
 	return true
+}
+
+// Running returns ErrNotRunning until the event loop has started and
+// after it has stopped: a caller that must not act half-way (store a
+// rules version it could not put in force) asks first.
+func (c *Controller) Running() error {
+	select {
+	case <-c.stopped:
+		return ErrNotRunning
+	default:
+	}
+	select {
+	case <-c.running:
+		return nil
+	default:
+		return ErrNotRunning
+	}
 }
 
 // Received is how many PBX events the loop has taken (tests compare it
@@ -826,7 +846,10 @@ func (c *Controller) abandon(cl *call, now time.Time, why string) {
 	if cl.enqueuedAt.IsZero() {
 		wait = now.Sub(cl.arrivedAt)
 	}
-	if cl.queue != "" {
+	if cl.queue != "" && cl.callback == nil {
+		// A callback customer dialled ahead who hangs up is the desk's
+		// attempt (hung_up), not a queue abandon: they were counted as a
+		// callback accepted when they left the line.
 		c.board.Abandoned(cl.queue, wait, now)
 	}
 	c.closeWait(cl, storage.OutcomeAbandoned, now)
@@ -1030,6 +1053,8 @@ func (c *Controller) apply(ds []routing.Decision) {
 			c.onExit(v, now)
 		case routing.OfferCallback:
 			c.onOfferCallback(v.CallID, v.Queue, "routing step", now)
+		case routing.DialAhead:
+			c.onDialAhead(v)
 		case routing.AgentStateChanged:
 			c.onAgentState(v)
 		case routing.AgentFlagged:

@@ -103,6 +103,9 @@ func (c *Controller) endCall(cl *call, outcome, reason string, now time.Time) {
 		return
 	}
 	cl.phase = phaseEnded
+	if cl.aheadCancel != nil {
+		cl.aheadCancel() // a customer dialled ahead and still waiting is released
+	}
 	if c.jr != nil && cl.callback == nil {
 		r := storage.Call{ID: cl.id, Node: cl.caller.Node, CallerLegID: cl.caller.String(), CallerNumber: cl.callerNum, CallerName: cl.callerName,
 			DialedNumber: cl.dialed, Queue: cl.queue, Priority: cl.priority, AgentID: cl.agentID, ArrivedAt: cl.arrivedAt.UTC(),
