@@ -50,6 +50,11 @@ type Rules struct {
 	Get func(ctx context.Context, version int64) (RuleVersion, error)
 	// Reload puts a parsed configuration in force without dropping calls.
 	Reload func(ctx context.Context, cfg *routing.Config) error
+	// Ready (optional) says whether Reload can run now. Asked before a
+	// version is stored, so that a node still starting refuses the apply
+	// (503, try again) instead of storing a version it cannot put in
+	// force and having the client's retry store it twice.
+	Ready func() error
 	// Agents returns the live agents, for dry runs with live: true
 	// (optional).
 	Agents func() []routing.AgentView
@@ -399,6 +404,11 @@ func (h *rulesHandlers) store(w http.ResponseWriter, ctx context.Context, v Rule
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.rs.Ready != nil {
+		if err := h.rs.Ready(); err != nil {
+			return fmt.Errorf("rules not applied, nothing stored: %w", err)
+		}
+	}
 	if err := h.rs.Add(ctx, &v); err != nil {
 		return fmt.Errorf("store rules version: %w", err)
 	}

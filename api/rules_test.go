@@ -45,6 +45,8 @@ type rulesEnv struct {
 	engine *routing.Engine
 	now    time.Time
 	failOn int // make Reload fail for this stored version (0: never)
+	// notReady, when set, is what Ready answers (a node still starting).
+	notReady error
 }
 
 func newRulesEnv(t *testing.T) *rulesEnv {
@@ -103,6 +105,11 @@ func newRulesEnv(t *testing.T) *rulesEnv {
 			_, err := env.engine.Reload(cfg, env.now)
 			return err
 		},
+		Ready: func() error {
+			env.mu.Lock()
+			defer env.mu.Unlock()
+			return env.notReady
+		},
 		Agents: func() []routing.AgentView {
 			env.mu.Lock()
 			defer env.mu.Unlock()
@@ -110,7 +117,7 @@ func newRulesEnv(t *testing.T) *rulesEnv {
 		},
 		Now: func() time.Time { return env.now },
 	}
-	s, err := New(Options{Token: "tok"}, RulesRoutes(rs))
+	s, err := New(Options{Token: "tok", Errors: []ErrorStatus{{Err: errStarting, Status: http.StatusServiceUnavailable}}}, RulesRoutes(rs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +254,31 @@ func TestRulesReloadFailureIsReported(t *testing.T) {
 	code, eb, _ := do(t, "POST", env.ts.URL+"/api/v1/rules", "tok", jsonBody(t, ApplyRules{Content: rulesV1, Author: "alice"}))
 	if code != 500 || !strings.Contains(eb.Error.Message, "stored but not in force") {
 		t.Fatalf("%d %+v", code, eb)
+	}
+}
+
+// errStarting stands for the controller's "not running yet".
+var errStarting = errors.New("controller not running")
+
+// A node that cannot put a version in force yet refuses the apply before
+// storing it: the 503 means "try again", and the retry must not find a
+// first copy already stored (it did once, in a server test).
+func TestRulesApplyWhileStartingStoresNothing(t *testing.T) {
+	env := newRulesEnv(t)
+	env.notReady = errStarting
+	code, eb, _ := do(t, "POST", env.ts.URL+"/api/v1/rules", "tok", jsonBody(t, ApplyRules{Content: rulesV1, Author: "alice"}))
+	if code != 503 || !strings.Contains(eb.Error.Message, "nothing stored") {
+		t.Fatalf("apply while starting: %d %+v", code, eb)
+	}
+	if l, err := env.store.RuleVersions(context.Background(), 10); err != nil || len(l) != 0 {
+		t.Fatalf("versions after a refused apply: %v %v", l, err)
+	}
+	env.mu.Lock()
+	env.notReady = nil
+	env.mu.Unlock()
+	code, _, raw := do(t, "POST", env.ts.URL+"/api/v1/rules", "tok", jsonBody(t, ApplyRules{Content: rulesV1, Author: "alice"}))
+	if code != 201 || !strings.Contains(raw, `"version": 1`) {
+		t.Fatalf("retry once started: %d %s", code, raw)
 	}
 }
 

@@ -50,6 +50,7 @@ func (s *Server) rulesAPI() api.Rules {
 		Reload: func(ctx context.Context, cfg *routing.Config) error {
 			return s.ctl.ReloadRules(ctx, s.withSimAgents(cfg))
 		},
+		Ready:  s.ctl.Running,
 		Agents: func() []routing.AgentView { return s.ctl.Snapshot().Agents },
 		Now:    func() time.Time { return s.clk.Now() },
 	}
