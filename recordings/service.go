@@ -62,6 +62,9 @@ type Deps struct {
 	// AnnounceTimeout is how long to wait for the announcement to finish
 	// before recording starts anyway (default 30 s).
 	AnnounceTimeout time.Duration
+	// RetryMin and RetryMax bound the backoff between database retries of
+	// a PBX recording event (default 200 ms to 5 s).
+	RetryMin, RetryMax time.Duration
 }
 
 // Service applies the recording policy to bridged calls and keeps each
@@ -78,6 +81,8 @@ type Service struct {
 	now   func() time.Time
 	cmdTO time.Duration
 	annTO time.Duration
+	// backoff between database retries (see Deps.RetryMin)
+	retryMin, retryMax time.Duration
 
 	qmu    sync.Mutex
 	queue  []controller.CallEvent
@@ -128,6 +133,13 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	if s.annTO <= 0 {
 		s.annTO = 30 * time.Second
+	}
+	s.retryMin, s.retryMax = d.RetryMin, d.RetryMax
+	if s.retryMin <= 0 {
+		s.retryMin = 200 * time.Millisecond
+	}
+	if s.retryMax < s.retryMin {
+		s.retryMax = max(5*time.Second, s.retryMin)
 	}
 	for n, nc := range cfg.Nodes {
 		t, _ := ParseTemplate(nc.Template) // validated above
@@ -284,11 +296,11 @@ func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
 	case controller.EventPBX:
 		switch e := ev.PBXEvent.(type) {
 		case adapters.RecordingStarted:
-			s.onStarted(ctx, e)
+			s.untilStored(ctx, "recording start", e.Recording, func() error { return s.onStarted(ctx, e) })
 		case adapters.RecordingFinished:
-			s.onFinished(ctx, e)
+			s.untilStored(ctx, "recording finish", e.Recording, func() error { return s.onFinished(ctx, e) })
 		case adapters.RecordingFailed:
-			s.onFailed(ctx, e)
+			s.untilStored(ctx, "recording failure", e.Recording, func() error { return s.onFailed(ctx, e) })
 		case adapters.Reconciled:
 			s.onReconciled(ctx, e)
 		case adapters.PlaybackFinished:
@@ -563,8 +575,41 @@ func (s *Service) forgetCall(callID, recID string) {
 // PBX event must not be lost to a database blip (the event queue holds the
 // rest meanwhile).
 func (s *Service) save(ctx context.Context, r *storage.Recording) error {
+	return s.saveTries(ctx, r, 5)
+}
+
+// untilStored runs a PBX recording event's handler until the database
+// takes it, however long the database is away: the event's metadata (the
+// PBX's duration, the file, the end) exists nowhere else. Later events
+// wait behind it in the queue, so the order is kept. Only ctx ending (a
+// shutdown) gives up, and says so; the next start's reconciliation then
+// settles the recording from the PBX's list.
+func (s *Service) untilStored(ctx context.Context, what string, ref adapters.RecordingRef, handle func() error) {
+	wait := s.retryMin
+	for attempt := 1; ; attempt++ {
+		err := handle()
+		if err == nil {
+			if attempt > 1 {
+				s.log.Info(what+" stored after the database came back", "node", ref.Node, "name", ref.Name, "attempts", attempt)
+			}
+			return
+		}
+		if attempt == 1 || attempt%20 == 0 {
+			s.log.Error(what+" not stored yet; retrying until the database answers", "node", ref.Node, "name", ref.Name, "attempts", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Error(what+" not stored: shutting down", "node", ref.Node, "name", ref.Name, "err", err)
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, s.retryMax)
+	}
+}
+
+func (s *Service) saveTries(ctx context.Context, r *storage.Recording, tries int) error {
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < tries; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
 		err = s.store.SaveRecording(cctx, r)
 		cancel()
@@ -574,7 +619,7 @@ func (s *Service) save(ctx context.Context, r *storage.Recording) error {
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		case <-time.After(time.Duration(attempt+1) * s.retryMin):
 		}
 	}
 	return err
@@ -600,14 +645,17 @@ func (s *Service) lookup(ctx context.Context, ref adapters.RecordingRef) (*stora
 	return r, err
 }
 
-func (s *Service) onStarted(ctx context.Context, e adapters.RecordingStarted) {
+func (s *Service) onStarted(ctx context.Context, e adapters.RecordingStarted) error {
 	r, err := s.lookup(ctx, e.Recording)
-	if err != nil {
+	if errors.Is(err, storage.ErrNotFound) {
 		s.log.Warn("recording started that switchboard did not ask for", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
-		return
+		return nil
+	}
+	if err != nil {
+		return err
 	}
 	if r.Status != storage.RecordingActive {
-		return // a late start after the finish: the finish wins
+		return nil // a late start after the finish: the finish wins
 	}
 	if !e.At.IsZero() {
 		r.StartedAt = e.At.UTC()
@@ -619,16 +667,17 @@ func (s *Service) onStarted(ctx context.Context, e adapters.RecordingStarted) {
 		r.Format = e.Format
 	}
 	r.URI = s.uri(r)
-	if err := s.save(ctx, r); err != nil {
-		s.log.Error("recording start not stored", "recording_id", r.ID, "call_id", r.CallID, "err", err)
-	}
+	return s.save(ctx, r)
 }
 
-func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) {
+func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) error {
 	r, err := s.lookup(ctx, e.Recording)
-	if err != nil {
+	if errors.Is(err, storage.ErrNotFound) {
 		s.log.Warn("recording finished that switchboard does not know", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
-		return
+		return nil
+	}
+	if err != nil {
+		return err
 	}
 	at := e.At.UTC()
 	if at.IsZero() {
@@ -661,16 +710,20 @@ func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) 
 	r.URI = s.uri(r)
 	s.fileFacts(r, false)
 	if err := s.save(ctx, r); err != nil {
-		s.log.Error("recording finish not stored", "recording_id", r.ID, "call_id", r.CallID, "err", err)
+		return err
 	}
 	s.done(r)
+	return nil
 }
 
-func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) {
+func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) error {
 	r, err := s.lookup(ctx, e.Recording)
-	if err != nil {
+	if errors.Is(err, storage.ErrNotFound) {
 		s.log.Warn("recording failed that switchboard does not know", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
-		return
+		return nil
+	}
+	if err != nil {
+		return err
 	}
 	at := e.At.UTC()
 	if at.IsZero() {
@@ -679,10 +732,11 @@ func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) {
 	s.closePause(ctx, r, at)
 	r.Status, r.Error, r.EndedAt = storage.RecordingFailed, "pbx: "+e.Cause, &at
 	if err := s.save(ctx, r); err != nil {
-		s.log.Error("recording failure not stored", "recording_id", r.ID, "call_id", r.CallID, "err", err)
+		return err
 	}
 	s.log.Warn("recording failed", "recording_id", r.ID, "call_id", r.CallID, "agent_id", r.AgentID, "queue", r.Queue, "node", r.Node, "cause", e.Cause)
 	s.done(r)
+	return nil
 }
 
 // closePause ends a pause still open when the recording ends, so the span
