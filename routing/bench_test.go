@@ -286,8 +286,15 @@ func BenchmarkWaitingCallMemory(b *testing.B) {
 //   - entry-rules: 10,000 rules each with a compiled expression.
 //   - steps: 1,900 queues × 50 steps (just under the size limit).
 //   - long-expressions: 1,000 rules with 1.9 KB expressions.
+//   - step-conditions: 37,500 steps with an agent condition, 10,000
+//     distinct (one compilation each took 1.6 s for 40,000 before
+//     repeated texts were compiled once and distinct ones bounded).
+//   - patterns: `matches` patterns up to the file's budget of compiled
+//     instructions; refused-patterns: 10,000 oversized ones (2.3 s
+//     before patterns were bounded; refusing must not cost a
+//     compilation each).
 func BenchmarkParseRulesWorstCases(b *testing.B) {
-	var typeErrs, chain, rules, steps, exprs strings.Builder
+	var typeErrs, chain, rules, steps, exprs, conds, pats, badPats strings.Builder
 	typeErrs.WriteString("queues:\n")
 	for i := 0; i < 20000; i++ {
 		typeErrs.WriteString("  - {name: x, max_length: lots}\n")
@@ -309,9 +316,25 @@ func BenchmarkParseRulesWorstCases(b *testing.B) {
 		}
 	}
 	exprs.WriteString("queues: [{name: a}]\nentry:\n")
-	long := `caller == "1"` + strings.Repeat(` || caller == "12345"`, 90)
+	long := strings.Repeat(` || caller == "12345"`, 90)
 	for i := 0; i < 1000; i++ {
-		fmt.Fprintf(&exprs, "  - {name: r%d, queue: a, when: '%s'}\n", i, long)
+		// Distinct texts: a repeated one is compiled once.
+		fmt.Fprintf(&exprs, "  - {name: r%d, queue: a, when: 'caller == \"%d\"%s'}\n", i, i, long)
+	}
+	conds.WriteString("queues:\n")
+	for i := 0; i < 750; i++ {
+		fmt.Fprintf(&conds, "  - name: q%d\n    steps:\n", i)
+		for j := 0; j < MaxStepsPerQueue; j++ {
+			fmt.Fprintf(&conds, "      - {after: %ds, agent: 'agent.skills.x > %d'}\n", j, (i*MaxStepsPerQueue+j)%MaxExpressions)
+		}
+	}
+	pats.WriteString("queues: [{name: a}]\nentry:\n")
+	for i := 0; i < MaxPatternsSize/(MaxPatternSize-10); i++ {
+		fmt.Fprintf(&pats, "  - {queue: a, when: 'caller matches \"^[0-9]{%d}%d$\"'}\n", MaxPatternSize-10, i)
+	}
+	badPats.WriteString("queues: [{name: a}]\nentry:\n")
+	for i := 0; i < MaxEntryRules; i++ {
+		fmt.Fprintf(&badPats, "  - {queue: a, when: 'caller matches \"[a-z]{1000}%d\"'}\n", i)
 	}
 	for _, c := range []struct {
 		name string
@@ -323,6 +346,9 @@ func BenchmarkParseRulesWorstCases(b *testing.B) {
 		{"entry-rules", rules.String(), true},
 		{"steps", steps.String(), true},
 		{"long-expressions", exprs.String(), true},
+		{"step-conditions", conds.String(), true},
+		{"patterns", pats.String(), true},
+		{"refused-patterns", badPats.String(), false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			data := []byte(c.src)

@@ -131,6 +131,9 @@ func TestExpressionRestrictions(t *testing.T) {
 		{`hour in 0..len(caller)`, "a range needs constant whole-number bounds"},
 		{`open("ofice")`, `open("ofice"): no calendar of that name (calendars: office)`},
 		{`dialed > 3`, "invalid operation"},
+		{`caller matches vars.PATTERN`, "matches needs a constant pattern"},
+		{`caller matches ("^" + dialed)`, "matches needs a constant pattern"},
+		{`caller matches "[a-z]{1000}"`, `pattern "[a-z]{1000}" compiles to 1002 instructions; at most 1000`},
 	} {
 		t.Run(tc.when, func(t *testing.T) {
 			_, err := ParseRules("r.yaml", []byte(file(tc.when)))
@@ -189,5 +192,70 @@ func TestValidateFindsWhatCanNeverHappen(t *testing.T) {
 				t.Fatalf("error %q\nwant %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestExpressionBudgetsOfAFile: the file's expressions are bounded
+// together — distinct texts (the same text anywhere is compiled once, so
+// a condition repeated on every step costs one compilation) and the
+// compiled size of all `matches` patterns — so a file of many cheap
+// expressions cannot make validation take seconds
+// (BenchmarkParseRulesWorstCases/step-conditions, /refused-patterns).
+func TestExpressionBudgetsOfAFile(t *testing.T) {
+	steps := func(queues int, cond func(i int) string) []byte {
+		var b strings.Builder
+		b.WriteString("queues:\n")
+		for i := 0; i < queues; i++ {
+			fmt.Fprintf(&b, "  - name: q%d\n    steps:\n", i)
+			for j := 0; j < MaxStepsPerQueue; j++ {
+				fmt.Fprintf(&b, "      - {after: %ds, agent: '%s'}\n", j, cond(i*MaxStepsPerQueue+j))
+			}
+		}
+		return []byte(b.String())
+	}
+	// 15,000 steps with one condition: accepted, and the steps share
+	// one compiled program.
+	cfg, err := ParseRules("r.yaml", steps(300, func(int) string { return "agent.skills.x > 3" }))
+	if err != nil {
+		t.Fatalf("one condition repeated: %.300v", err)
+	}
+	if len(cfg.Queues) != 300 || cfg.Queues[299].Steps[49].Agent == nil {
+		t.Fatal("steps lost their condition")
+	}
+	var set exprSet
+	p1, _ := set.compile("agent.skills.x > 3", AgentEnv{}, nil)
+	p2, _ := set.compile("agent.skills.x > 3", AgentEnv{}, nil)
+	p3, _ := set.compile("agent.skills.x > 3", RuleEnv{}, nil) // another environment: its own program (an error here)
+	if p1 == nil || p1 != p2 || p3 == p1 || len(set.progs) != 2 {
+		t.Fatalf("a repeated text is compiled again: %p %p %p, %d programs", p1, p2, p3, len(set.progs))
+	}
+	// 15,000 distinct ones: refused past MaxExpressions, at the first
+	// one over, once per expression over (capped like any error).
+	_, err = ParseRules("r.yaml", steps(300, func(i int) string { return fmt.Sprintf("agent.skills.x > %d", i) }))
+	var re RulesErrors
+	if !errors.As(err, &re) {
+		t.Fatalf("distinct conditions: %v", err)
+	}
+	want := fmt.Sprintf(`queue "q200" step 1: agent: more than %d distinct expressions in the file`, MaxExpressions)
+	if !strings.Contains(re[0].Msg, want) || re[0].Pos.Line != 2+200*(MaxStepsPerQueue+2)+2 {
+		t.Fatalf("first error %v, want %q at line %d", re[0], want, 2+200*(MaxStepsPerQueue+2)+2)
+	}
+	if last := re[len(re)-1].Msg; last != "… and 4800 more errors (only the first 200 are listed)" {
+		t.Fatalf("last error %q", last)
+	}
+	// Patterns: each within MaxPatternSize, together within
+	// MaxPatternsSize; past it every further pattern is refused.
+	var b strings.Builder
+	b.WriteString("queues: [{name: a}]\nentry:\n")
+	n := MaxPatternsSize / 900
+	for i := 0; i <= n; i++ {
+		fmt.Fprintf(&b, "  - {queue: a, when: 'caller matches \"^[0-9]{900}%d$\"'}\n", i)
+	}
+	_, err = ParseRules("r.yaml", []byte(b.String()))
+	if !errors.As(err, &re) || len(re) != 1 {
+		t.Fatalf("patterns: %v", err)
+	}
+	if want := fmt.Sprintf("r.yaml:%d:22: entry rule \"entry %d\": the file's patterns compile to more than %d instructions together", 3+n, n+1, MaxPatternsSize); !strings.HasPrefix(re[0].Error(), want) {
+		t.Fatalf("%v\nwant %s…", re[0], want)
 	}
 }

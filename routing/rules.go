@@ -399,6 +399,7 @@ type parser struct {
 	dropped int                 // errors beyond maxErrors, counted only
 	aliased map[*yaml.Node]bool // anchors already key-checked
 	visits  int                 // nodes walked by checkKeys (bounded; tested)
+	exprs   exprSet             // the file's compiled expressions
 }
 
 func (p *parser) add(e RuleError) {
@@ -791,7 +792,7 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 		var prog *vm.Program
 		if r.When != "" {
 			wn := node(n, "when")
-			pr, err := compileExpr(r.When, RuleEnv{}, cals)
+			pr, err := p.exprs.compile(r.When, RuleEnv{}, cals)
 			if err != nil {
 				p.errAt(wn, "entry rule %q: %v", name, err)
 			}
@@ -826,7 +827,7 @@ func (p *parser) build(doc *yaml.Node, rf *ruleFile) *Config {
 		boostNames[name] = true
 		var prog *vm.Program
 		if b.When != "" {
-			pr, err := compileExpr(b.When, RuleEnv{}, cals)
+			pr, err := p.exprs.compile(b.When, RuleEnv{}, cals)
 			if err != nil {
 				p.errAt(node(n, "when"), "boost %q: %v", name, err)
 			}
@@ -998,7 +999,7 @@ type CallFacts struct {
 }
 
 func (p *parser) agentFilter(n *yaml.Node, src, what string) AgentFilter {
-	prog, err := compileExpr(src, AgentEnv{}, nil)
+	prog, err := p.exprs.compile(src, AgentEnv{}, nil)
 	if err != nil {
 		p.errAt(n, "%s: agent: %v", what, err)
 		return nil
