@@ -48,10 +48,13 @@ func floorErr(err error) error {
 	return err
 }
 
-func (s *Server) floorView() api.FloorView { return floorView(s.ctl.Snapshot()) }
+func (s *Server) floorView() api.FloorView { return FloorView(s.ctl.Snapshot()) }
 
-// floorView copies a controller snapshot into the API's shapes.
-func floorView(snap controller.Snapshot) api.FloorView {
+// FloorView copies a controller snapshot into the API's shapes (totals
+// summed by api.Sum): what GET /api/v1/floor serves, and so what
+// `switchboard stats` prints. Exported so a test can put a controller on
+// a manual clock behind the very view the server gives.
+func FloorView(snap controller.Snapshot) api.FloorView {
 	v := api.FloorView{At: snap.At, Queues: make([]api.Queue, 0, len(snap.Queues)), Agents: make([]api.Agent, 0, len(snap.Agents)), Nodes: []api.Node{}}
 	for _, q := range snap.Queues {
 		v.Queues = append(v.Queues, api.Queue{
