@@ -876,44 +876,41 @@ func TestE2EConcurrentCalls(t *testing.T) {
 			t.Fatalf("%+v", c)
 		}
 		e.closedOnce(id, storage.OutcomeAnswered)
-		// Answered is not enough: an agent leg that went before its
-		// bridge also ends the call as answered.
-		if n := e.obs.count(controller.EventBridged, id); n != 1 {
-			t.Fatalf("call %s bridged %d times by the controller, want once", id, n)
+		if n := e.obs.count(controller.EventBridged, id); n > 1 {
+			t.Fatalf("call %s bridged %d times by the controller", id, n)
 		}
 	}
 	e.waitQueue("all answered", func(q controller.QueueStatus) bool {
 		return q.Answered == calls && q.Abandoned == 0 && q.Offered == calls
 	})
+	// Answered is not enough: an agent leg that went before its bridge
+	// also ends the call as answered. Asterisk says which were connected.
 	if n := srv.Bridged("PJSIP/*"); n != calls {
 		t.Fatalf("Asterisk connected %d agent legs to a caller, want %d", n, calls)
 	}
 	e.waitClean()
 }
 
-// endCounter counts calls the controller finished: complete (bridged,
-// then ended) or failed (ended without a bridge, abandoned, left the
-// queue). Observe runs on the controller's loop only.
+// endCounter counts calls the controller finished: ended, or failed
+// (abandoned, left the queue); and the calls it reported bridged.
+// Whether an ended call was connected is the PBX's to say (aritest's
+// Bridged): the controller reports a bridge only when its bridge command
+// returns while the call still talks, and an agent who hangs up a
+// millisecond after the bridge often beats that reply. Observe runs on
+// the controller's loop only.
 type endCounter struct {
-	complete, failed atomic.Int64
-	signal           chan struct{}
-	bridged          map[string]bool // calls bridged and not yet ended
+	ended, failed, bridged atomic.Int64
+	signal                 chan struct{}
 }
 
 func (c *endCounter) Observe(e controller.CallEvent) {
 	switch e.Kind {
 	case controller.EventBridged:
-		c.bridged[e.CallID] = true
+		c.bridged.Add(1)
 		return
 	case controller.EventEnded:
-		if c.bridged[e.CallID] {
-			c.complete.Add(1)
-		} else {
-			c.failed.Add(1)
-		}
-		delete(c.bridged, e.CallID)
+		c.ended.Add(1)
 	case controller.EventAbandoned, controller.EventExited:
-		delete(c.bridged, e.CallID)
 		c.failed.Add(1)
 	default:
 		return
@@ -930,11 +927,14 @@ func (c *endCounter) Observe(e controller.CallEvent) {
 // originated → it answers (StasisStart) → hold stopped → mixing bridge →
 // the agent hangs up 1 ms after the bridge → the controller hangs the
 // caller up → the empty bridge is deleted → records journaled. One op is
-// one complete call: the controller bridged it and then ended it, and
-// the fake Asterisk connected its agent leg to the caller (Bridged); any
-// call that did not complete, or a count of calls connected at the PBX
-// that differs, fails the run. It reports complete calls per second
-// (connected at the PBX) and process CPU per call (controller,
+// one complete call: the controller ended it and the fake Asterisk had
+// its agent leg in a mixing bridge with the caller (Bridged, counted at
+// the PBX, not by the controller); a call abandoned or out of the queue,
+// or a number of calls connected at the PBX other than the number the
+// controller ended, fails the run. It reports connected calls per second,
+// the share of them the controller reported bridged (ctl-bridged/call:
+// below 1 when the agent's hangup beats the bridge reply), and process
+// CPU per call (controller,
 // routing, adapter, ari/v6 and the fake Asterisk together, so the
 // controller's own share is lower). At most 128 calls are in flight, one
 // per agent. Goal: ≥ 300 calls/s on 2 cores.
@@ -968,7 +968,7 @@ func BenchmarkE2ECalls(b *testing.B) {
 		eng.UpsertAgent(e2eAgent(fmt.Sprintf("a%d", i), fmt.Sprintf("PJSIP/%d", 1000+i)), now)
 	}
 	srv.Behave("PJSIP/*", aritest.Behavior{HangupAfterBridge: time.Millisecond})
-	count := &endCounter{signal: make(chan struct{}, 1), bridged: map[string]bool{}}
+	count := &endCounter{signal: make(chan struct{}, 1)}
 	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: a, Engine: eng, Journal: newE2EJournal(),
 		Observers: []controller.Observer{count}, Log: quiet})
 	if err != nil {
@@ -993,7 +993,7 @@ func BenchmarkE2ECalls(b *testing.B) {
 	injected := 0
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		done := int(count.complete.Load() + count.failed.Load())
+		done := int(count.ended.Load() + count.failed.Load())
 		if done >= b.N {
 			break
 		}
@@ -1015,15 +1015,16 @@ func BenchmarkE2ECalls(b *testing.B) {
 	cpu := processCPU() - cpu0
 	b.StopTimer()
 	if n := count.failed.Load(); n > 0 {
-		b.Fatalf("%d of %d calls did not complete (ended unbridged, abandoned or left the queue)", n, b.N)
+		b.Fatalf("%d of %d calls abandoned or out of the queue", n, b.N)
 	}
-	// The PBX's own count, apart from the controller's: every complete
-	// call had its agent leg in a mixing bridge with the caller.
+	// The PBX's own count, apart from the controller's: every call the
+	// controller ended had its agent leg connected to the caller.
 	connected := srv.Bridged("PJSIP/*")
-	if complete := int(count.complete.Load()); connected != complete {
-		b.Fatalf("Asterisk connected %d agent legs to a caller; the controller completed %d calls", connected, complete)
+	if ended := int(count.ended.Load()); connected != ended {
+		b.Fatalf("Asterisk connected %d agent legs to a caller; the controller ended %d calls", connected, ended)
 	}
 	b.ReportMetric(float64(connected)/elapsed.Seconds(), "calls/s")
+	b.ReportMetric(float64(count.bridged.Load())/float64(connected), "ctl-bridged/call")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/call")
 	b.ReportMetric(float64(srv.Requests())/float64(b.N), "requests/call")
 	b.ReportMetric(float64(srv.Conns())/float64(b.N), "dials/call")
