@@ -970,7 +970,7 @@ func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decis
 	for i := 0; i < n; i++ {
 		trace.Considered[i] = top[i].def.ID
 	}
-	trace.Reason = e.reasonFor(q, top[0], req)
+	trace.Reason = offerReason(q, top[0], req)
 	e.removeWaiting(cs)
 	cs.phase = phaseOffered
 	return e.offer(cs, top[0], q, trace, now, out)
@@ -995,7 +995,7 @@ func (e *Engine) ringAll(cs *callState, q *queueState, req map[string]int, filte
 	slices.SortFunc(cands, func(a, b *agentState) int { return cmp.Compare(a.def.ID, b.def.ID) })
 	trace := e.trace(cs, q)
 	trace.Candidates, trace.Free = len(cands), len(q.avail)
-	trace.Reason = fmt.Sprintf("ring-all: %d available agents rung at once; the first to answer wins", len(cands))
+	trace.Reason = ringAllReason(len(cands))
 	for i := 0; i < len(cands) && i < maxTraceConsidered; i++ {
 		trace.Considered = append(trace.Considered, cands[i].def.ID)
 	}
@@ -1022,7 +1022,7 @@ func (e *Engine) randomPick(cs *callState, q *queueState, req map[string]int, fi
 	ag := cands[e.rng.IntN(len(cands))] // cands are in index order: reproducible
 	trace := e.trace(cs, q)
 	trace.Candidates, trace.Free, trace.Considered = len(cands), len(q.avail), []string{ag.def.ID}
-	trace.Reason = fmt.Sprintf("random: %s drawn from %d", ag.def.ID, len(cands))
+	trace.Reason = randomReason(ag.def.ID, len(cands))
 	e.removeWaiting(cs)
 	cs.phase = phaseOffered
 	return e.offer(cs, ag, q, trace, now, out)
@@ -1112,24 +1112,6 @@ func skillScore(ag *agentState, req map[string]int, queue string) int {
 	return s
 }
 
-func (e *Engine) reasonFor(q *queueState, ag *agentState, req map[string]int) string {
-	switch q.cfg.Strategy {
-	case StrategyFewestCalls:
-		return fmt.Sprintf("fewest calls: %s has handled %d", ag.def.ID, ag.handled)
-	case StrategyLeastTalk:
-		return fmt.Sprintf("least talk time: %s has talked %s", ag.def.ID, ag.talk)
-	case StrategyTopDown:
-		return fmt.Sprintf("top-down: %s is first in order (%d)", ag.def.ID, ag.def.Queues[q.cfg.Name])
-	case StrategyRoundRobin:
-		return fmt.Sprintf("round-robin: %s is next in turn", ag.def.ID)
-	case StrategyBestSkill:
-		return fmt.Sprintf("best skill: %s scores %d", ag.def.ID, skillScore(ag, req, q.cfg.Name))
-	case StrategyRandom:
-		return fmt.Sprintf("random: %s drawn", ag.def.ID)
-	}
-	return fmt.Sprintf("longest idle: %s available since %s", ag.def.ID, ag.idleSince.UTC().Format(time.RFC3339))
-}
-
 // matchAgent finds the best waiting call for a newly available agent: its
 // queues in its own priority order (1 first); among queues of equal
 // priority, the call that has waited longest (after priority ageing).
@@ -1154,8 +1136,7 @@ func (e *Engine) matchAgent(ag *agentState, now time.Time, out []Decision) []Dec
 	if prio == 0 {
 		prio = defaultQueuePriority
 	}
-	trace.Reason = fmt.Sprintf("agent %s became available: first eligible call in its queues by their order (%s is its priority %d) and then by wait (waited %s, call priority %d)",
-		ag.def.ID, best.queue, prio, now.Sub(best.since).Round(time.Second), best.priority)
+	trace.Reason = availableReason(ag.def.ID, best.queue, prio, now.Sub(best.since).Round(time.Second), best.priority)
 	e.removeWaiting(best)
 	best.phase = phaseOffered
 	return e.offer(best, ag, q, trace, now, out)
