@@ -56,7 +56,7 @@ type callState struct {
 	filter   AgentFilter // entry rule's agent condition
 	rule     string
 	phase    callPhase
-	offers   map[string]uint64 // agent id → offer timer token
+	offers   offerSet // agent id → offer timer token
 	// offerQueue is the queue the ringing offers came from: its miss
 	// rules apply even if the call overflowed while ringing.
 	offerQueue string
@@ -491,13 +491,14 @@ func (e *Engine) Answered(callID, agentID string, now time.Time) []Decision {
 	if !ok {
 		return nil
 	}
-	if _, offered := cs.offers[agentID]; !offered {
+	if !cs.offers.has(agentID) {
 		return nil
 	}
 	out := make([]Decision, 0, 4)
-	delete(cs.offers, agentID)
-	for _, other := range sortedKeys(cs.offers) {
-		delete(cs.offers, other)
+	cs.offers.remove(agentID)
+	var ids [1]string
+	for _, other := range cs.offers.sortedIDs(ids[:0]) {
+		cs.offers.remove(other)
 		out = append(out, Withdraw{CallID: callID, AgentID: other, Reason: "answered by " + agentID})
 		if ag := e.agents[other]; ag != nil && ag.state == StateOffered && ag.callID == callID {
 			ag.callID = ""
@@ -529,14 +530,14 @@ func (e *Engine) OfferFailed(callID, agentID, reason string, now time.Time) []De
 	if !ok {
 		return nil
 	}
-	if _, offered := cs.offers[agentID]; !offered {
+	if !cs.offers.has(agentID) {
 		return nil
 	}
 	return e.leadScan(now, e.offerFailed(cs, agentID, reason, now, nil))
 }
 
 func (e *Engine) offerFailed(cs *callState, agentID, reason string, now time.Time, out []Decision) []Decision {
-	delete(cs.offers, agentID)
+	cs.offers.remove(agentID)
 	if cs.declined == nil {
 		cs.declined = map[string]bool{}
 	}
@@ -562,7 +563,7 @@ func (e *Engine) offerFailed(cs *callState, agentID, reason string, now time.Tim
 			e.indexAvail(ag)
 		}
 	}
-	if len(cs.offers) == 0 && cs.phase == phaseOffered {
+	if cs.offers.count() == 0 && cs.phase == phaseOffered {
 		out = e.requeue(cs, now, out)
 	}
 	// The agent that missed may take other calls.
@@ -585,8 +586,9 @@ func (e *Engine) Abandoned(callID string, now time.Time) []Decision {
 	}
 	var out []Decision
 	e.removeWaiting(cs)
-	for _, id := range sortedKeys(cs.offers) {
-		delete(cs.offers, id)
+	var ids [1]string
+	for _, id := range cs.offers.sortedIDs(ids[:0]) {
+		cs.offers.remove(id)
 		out = append(out, Withdraw{CallID: callID, AgentID: id, Reason: "caller hung up"})
 		if ag := e.agents[id]; ag != nil && ag.state == StateOffered && ag.callID == callID {
 			ag.callID = ""
@@ -1050,11 +1052,8 @@ func (e *Engine) nextInTurn(cs *callState, q *queueState, req map[string]int, fi
 }
 
 func (e *Engine) offer(cs *callState, ag *agentState, q *queueState, trace Trace, now time.Time, out []Decision) []Decision {
-	if cs.offers == nil {
-		cs.offers = make(map[string]uint64, 1)
-	}
 	e.token++
-	cs.offers[ag.def.ID] = e.token
+	cs.offers.add(ag.def.ID, e.token)
 	cs.offerQueue = q.cfg.Name
 	e.releaseEarmarks(cs, ag)
 	ag.callID = cs.call.ID
@@ -1249,9 +1248,9 @@ func (e *Engine) withdrawAgentOffer(ag *agentState, why string, now time.Time, o
 	if cs == nil {
 		return out
 	}
-	delete(cs.offers, ag.def.ID)
+	cs.offers.remove(ag.def.ID)
 	out = append(out, Withdraw{CallID: cs.call.ID, AgentID: ag.def.ID, Reason: why})
-	if len(cs.offers) == 0 && cs.phase == phaseOffered {
+	if cs.offers.count() == 0 && cs.phase == phaseOffered {
 		// The leaving agent is in StateOffered, so not in any avail index:
 		// matching cannot pick it again.
 		out = e.requeue(cs, now, out)
@@ -1488,8 +1487,9 @@ func (e *Engine) exitQueue(cs *callState, reason string, pol ExitPolicy, now tim
 		return append(out, OfferCallback{CallID: cs.call.ID, Queue: cs.queue})
 	}
 	e.removeWaiting(cs)
-	for _, id := range sortedKeys(cs.offers) {
-		delete(cs.offers, id)
+	var ids [1]string
+	for _, id := range cs.offers.sortedIDs(ids[:0]) {
+		cs.offers.remove(id)
 		out = append(out, Withdraw{CallID: cs.call.ID, AgentID: id, Reason: "call left queue: " + reason})
 		if ag := e.agents[id]; ag != nil && ag.callID == cs.call.ID {
 			ag.callID = ""
@@ -1612,7 +1612,7 @@ func (e *Engine) timerLive(t timer) bool {
 	switch t.kind {
 	case timerOffer:
 		cs := e.calls[t.id]
-		return cs != nil && cs.offers[t.agent] == t.token
+		return cs != nil && cs.offers.tokenOf(t.agent) == t.token
 	case timerWrapUp:
 		ag := e.agents[t.id]
 		return ag != nil && ag.state == StateWrapUp && ag.wrapToken == t.token

@@ -1,0 +1,61 @@
+package routing
+
+import (
+	"slices"
+	"testing"
+)
+
+// offerSet keeps one offer inline and moves to a map on a second: every
+// step of that must read the same as the map it replaced.
+func TestOfferSet(t *testing.T) {
+	type op struct {
+		add    string // agent to offer (with the next token), or
+		remove string // agent to withdraw
+	}
+	for _, tc := range []struct {
+		name string
+		ops  []op
+		want map[string]uint64
+	}{
+		{"empty", nil, map[string]uint64{}},
+		{"one", []op{{add: "b"}}, map[string]uint64{"b": 1}},
+		{"renewed", []op{{add: "b"}, {add: "b"}}, map[string]uint64{"b": 2}},
+		{"one removed", []op{{add: "b"}, {remove: "b"}}, map[string]uint64{}},
+		{"other removed", []op{{add: "b"}, {remove: "c"}}, map[string]uint64{"b": 1}},
+		{"empty id", []op{{add: ""}}, map[string]uint64{"": 1}},
+		{"two", []op{{add: "c"}, {add: "a"}}, map[string]uint64{"a": 2, "c": 1}},
+		{"ring-all", []op{{add: "c"}, {add: "a"}, {add: "b"}, {remove: "a"}}, map[string]uint64{"b": 3, "c": 1}},
+		{"all gone", []op{{add: "c"}, {add: "a"}, {remove: "a"}, {remove: "c"}}, map[string]uint64{}},
+		{"again after empty", []op{{add: "c"}, {remove: "c"}, {add: "d"}}, map[string]uint64{"d": 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s offerSet
+			tok := uint64(0)
+			for _, o := range tc.ops {
+				if o.remove != "" {
+					s.remove(o.remove)
+					continue
+				}
+				tok++
+				s.add(o.add, tok)
+			}
+			if s.count() != len(tc.want) {
+				t.Errorf("count = %d, want %d", s.count(), len(tc.want))
+			}
+			for _, id := range []string{"", "a", "b", "c", "d"} {
+				want, ok := tc.want[id]
+				if s.tokenOf(id) != want || s.has(id) != ok {
+					t.Errorf("%q: token %d has %v, want %d %v", id, s.tokenOf(id), s.has(id), want, ok)
+				}
+			}
+			var wantIDs []string
+			for id := range tc.want {
+				wantIDs = append(wantIDs, id)
+			}
+			slices.Sort(wantIDs)
+			if got := s.sortedIDs([]string{"keep"}); !slices.Equal(got[1:], wantIDs) || got[0] != "keep" {
+				t.Errorf("sortedIDs = %q, want keep + %q", got, wantIDs)
+			}
+		})
+	}
+}
