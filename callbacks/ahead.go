@@ -90,6 +90,19 @@ func (d *Desk) DialAhead(ctx context.Context, callbackID, predicted string) (Ahe
 		}
 		return AheadResult{Result: res}, rerr
 	}
+	// Watch for the customer's hangup from the moment they answered: one
+	// during the prompt below (or before the watch starts) must end the
+	// wait, not leave a dead leg in the queue until the hold limit.
+	// Observe drops byLeg[cust] on the hangup, under the same lock, so a
+	// leg missing there hung up between ring's return and now.
+	hung := make(chan adapters.Event, 4)
+	d.mu.Lock()
+	if _, up := d.byLeg[cust]; up {
+		d.waiters[att.Tag] = hung
+	} else {
+		hung <- adapters.LegHungUp{Base: adapters.Base{Ref: cust}, Tag: att.Tag}
+	}
+	d.mu.Unlock()
 	a.answered, a.cust, a.at = true, cust, d.clk.Now()
 	d.store.AttemptAnswered(context.WithoutCancel(ctx), att.ID, a.at)
 	d.renew(ctx, cb.ID)
@@ -98,7 +111,7 @@ func (d *Desk) DialAhead(ctx context.Context, callbackID, predicted string) (Ahe
 	d.pbx.StartHold(pctx, cust, "")
 	cancel()
 	close(a.ready)
-	go d.watchAhead(ctx, a)
+	go d.watchAhead(ctx, a, hung)
 	return AheadResult{Answered: true, Customer: cust}, nil
 }
 
@@ -124,12 +137,7 @@ func (d *Desk) holdLimit(queue string) time.Duration {
 // no_agent: not the customer's fault, retried after the interval), or when
 // the customer hangs up or ctx ends (outcome hung_up). It stops as soon
 // as a Connect takes the attempt over.
-func (d *Desk) watchAhead(ctx context.Context, a *aheadDial) {
-	hung := make(chan adapters.Event, 4)
-	d.mu.Lock()
-	d.waiters[a.att.Tag] = hung
-	d.byLeg[a.cust] = a.att.Tag
-	d.mu.Unlock()
+func (d *Desk) watchAhead(ctx context.Context, a *aheadDial, hung chan adapters.Event) {
 	defer func() {
 		d.mu.Lock()
 		if d.waiters[a.att.Tag] == hung {
@@ -178,17 +186,70 @@ func (d *Desk) watchAhead(ctx context.Context, a *aheadDial) {
 		}
 		a.closed = true
 		a.mu.Unlock()
-		d.hangup(a.cust)
-		d.finish(ctx, a.cb, a.plan, a.att, Result{Outcome: outcome, Customer: a.cust}, 0, detail, a.log)
-		d.dropAhead(a.cb.ID, a)
-		if d.floor != nil {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if err := d.floor.RemoveCallback(rctx, EntryCallID(a.cb.ID)); err != nil {
-				a.log.Debug("entry already off the queue", "err", err)
-			}
-			cancel()
+		end := d.clk.Now()
+		if outcome == OutcomeNoAgent {
+			// Off the queue first, so no agent is offered the entry while
+			// the customer hears the apology.
+			d.removeEntry(ctx, a)
+			d.apologize(context.WithoutCancel(ctx), a, hung)
 		}
+		d.hangup(a.cust)
+		d.finishAt(ctx, a.cb, a.plan, a.att, Result{Outcome: outcome, Customer: a.cust}, 0, detail, a.log, end)
+		d.dropAhead(a.cb.ID, a)
+		d.removeEntry(ctx, a)
 		return
+	}
+}
+
+// removeEntry takes a dial ahead's entry off the routing floor.
+func (d *Desk) removeEntry(ctx context.Context, a *aheadDial) {
+	if d.floor == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.floor.RemoveCallback(rctx, EntryCallID(a.cb.ID)); err != nil {
+		a.log.Debug("entry already off the queue", "err", err)
+	}
+}
+
+// apologize tells a customer released at the hold limit that we will call
+// again (PromptSorryLater), and returns once the prompt has played, the
+// customer hung up, or a bound passed: a hangup right after Play would
+// cut the prompt off.
+func (d *Desk) apologize(ctx context.Context, a *aheadDial, hung <-chan adapters.Event) {
+	key := "playleg:" + a.cust.String()
+	done := make(chan adapters.Event, 4)
+	d.mu.Lock()
+	d.waiters[key] = done
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		if d.waiters[key] == done {
+			delete(d.waiters, key)
+		}
+		d.mu.Unlock()
+	}()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	d.pbx.StopHold(pctx, a.cust)
+	_, err := d.pbx.Play(pctx, a.cust, adapters.Media{Kind: "sound", Value: PromptSorryLater})
+	cancel()
+	if err != nil {
+		a.log.Warn("apology prompt failed", "err", err)
+		return
+	}
+	bound := d.clk.After(15 * time.Second)
+	for {
+		select {
+		case <-done:
+			return
+		case ev := <-hung:
+			if _, gone := ev.(adapters.LegHungUp); gone {
+				return
+			}
+		case <-bound:
+			return
+		}
 	}
 }
 

@@ -85,8 +85,12 @@ func (d *Desk) Connect(ctx context.Context, callbackID string, agent AgentOffer)
 // finish records an attempt's outcome and, on failure, the next attempt's
 // time per the retry policy.
 func (d *Desk) finish(ctx context.Context, cb *storage.Callback, plan Plan, att *storage.CallbackAttempt, res Result, cause int, detail string, log *slog.Logger) (Result, error) {
+	return d.finishAt(ctx, cb, plan, att, res, cause, detail, log, d.clk.Now())
+}
+
+// finishAt is finish for an attempt that ended at end.
+func (d *Desk) finishAt(ctx context.Context, cb *storage.Callback, plan Plan, att *storage.CallbackAttempt, res Result, cause int, detail string, log *slog.Logger, end time.Time) (Result, error) {
 	res.Attempt = att.Seq
-	end := d.clk.Now()
 	next, done := plan.AfterAttempt(res.Outcome, end)
 	r := storage.AttemptResult{Outcome: string(res.Outcome), Cause: cause, Detail: detail, Attempts: next.Attempts}
 	switch {

@@ -19,7 +19,11 @@ const (
 	PromptInvalid     = "callback-invalid-number"   // "that number is not valid"
 	PromptConfirmed   = "callback-confirmed"        // "thank you, we will call you back; you keep your place"
 	PromptSorry       = "callback-unavailable"      // "callbacks are not available now; please hold"
-	maxEntryTries     = 3
+	// PromptSorryLater is played to a customer dialled ahead (lead time)
+	// released at the hold limit: "sorry, no agent is free yet; we will
+	// call you back shortly".
+	PromptSorryLater = "callback-sorry-later"
+	maxEntryTries    = 3
 )
 
 type offerPhase int
