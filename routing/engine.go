@@ -35,6 +35,9 @@ type Engine struct {
 	// id → call id), so one predicted agent never starts two dials.
 	leadCalls map[string]*callState
 	earmarks  map[string]string
+	// idSlab is the unused rest of a chunk that traces' Considered lists
+	// are cut from (see considered).
+	idSlab []string
 }
 
 type callPhase int
@@ -968,7 +971,7 @@ func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decis
 		n = 1
 	}
 	trace := e.trace(cs, q)
-	trace.Candidates, trace.Free, trace.Considered = cands, len(q.avail), make([]string, n)
+	trace.Candidates, trace.Free, trace.Considered = cands, len(q.avail), e.considered(n)
 	for i := 0; i < n; i++ {
 		trace.Considered[i] = top[i].def.ID
 	}
@@ -981,6 +984,30 @@ func (e *Engine) matchCall(cs *callState, now time.Time, out []Decision) []Decis
 // trace starts the trace of an offer of cs from q.
 func (e *Engine) trace(cs *callState, q *queueState) Trace {
 	return Trace{Version: e.cfg.Version, Queue: q.cfg.Name, Rule: cs.rule, Step: e.stepLabel(cs), Strategy: string(q.cfg.Strategy)}
+}
+
+// idSlabSize is how many agent ids one chunk of Considered lists holds:
+// about 25 offers of the longest list, 128 of one id.
+const idSlabSize = 128
+
+// considered is a list of n agent ids for a trace's Considered, cut from
+// a shared chunk rather than allocated per offer (an offer is made on
+// almost every routing decision). Its capacity is n, so a reader that
+// appends gets its own copy and never writes over a neighbour's list;
+// the engine never writes a list again once the offer is out. A chunk
+// stays in memory while any trace cut from it does (the controller
+// keeps an offer's trace for the life of its call): at most
+// idSlabSize ids, 2 KB, per chunk.
+func (e *Engine) considered(n int) []string {
+	if n > len(e.idSlab) {
+		if n > idSlabSize {
+			return make([]string, n)
+		}
+		e.idSlab = make([]string, idSlabSize)
+	}
+	s := e.idSlab[:n:n]
+	e.idSlab = e.idSlab[n:]
+	return s
 }
 
 // ringAll offers the call to every free eligible agent, in id order.
@@ -998,8 +1025,9 @@ func (e *Engine) ringAll(cs *callState, q *queueState, req map[string]int, filte
 	trace := e.trace(cs, q)
 	trace.Candidates, trace.Free = len(cands), len(q.avail)
 	trace.Reason = ringAllReason(len(cands))
-	for i := 0; i < len(cands) && i < maxTraceConsidered; i++ {
-		trace.Considered = append(trace.Considered, cands[i].def.ID)
+	trace.Considered = e.considered(min(len(cands), maxTraceConsidered))
+	for i := range trace.Considered {
+		trace.Considered[i] = cands[i].def.ID
 	}
 	e.removeWaiting(cs)
 	cs.phase = phaseOffered
@@ -1023,7 +1051,8 @@ func (e *Engine) randomPick(cs *callState, q *queueState, req map[string]int, fi
 	}
 	ag := cands[e.rng.IntN(len(cands))] // cands are in index order: reproducible
 	trace := e.trace(cs, q)
-	trace.Candidates, trace.Free, trace.Considered = len(cands), len(q.avail), []string{ag.def.ID}
+	trace.Candidates, trace.Free, trace.Considered = len(cands), len(q.avail), e.considered(1)
+	trace.Considered[0] = ag.def.ID
 	trace.Reason = randomReason(ag.def.ID, len(cands))
 	e.removeWaiting(cs)
 	cs.phase = phaseOffered
@@ -1130,7 +1159,8 @@ func (e *Engine) matchAgent(ag *agentState, now time.Time, out []Decision) []Dec
 	}
 	q := e.queues[best.queue]
 	trace := e.trace(best, q)
-	trace.Candidates, trace.Considered = 1, []string{ag.def.ID}
+	trace.Candidates, trace.Considered = 1, e.considered(1)
+	trace.Considered[0] = ag.def.ID
 	prio := ag.def.Queues[best.queue]
 	if prio == 0 {
 		prio = defaultQueuePriority

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -57,5 +58,50 @@ func TestOfferSet(t *testing.T) {
 				t.Errorf("sortedIDs = %q, want keep + %q", got, wantIDs)
 			}
 		})
+	}
+}
+
+// Traces' Considered lists are cut from a shared chunk: across many
+// offers (more than a chunk holds) each keeps its own ids, and a reader
+// appending to one does not write over the next offer's list.
+func TestConsideredListsStayApart(t *testing.T) {
+	var ags []Agent
+	for i := 0; i < 8; i++ {
+		ags = append(ags, agent(fmt.Sprintf("a%d", i), map[string]int{"support": 1}, nil))
+	}
+	e := newTestEngine(t, QueueConfig{Name: "support"}, ags...)
+	for i, a := range ags {
+		mustLogin(t, e, a.ID, at(i))
+	}
+	var traces []Trace
+	var want [][]string
+	for i := 0; i < 3*idSlabSize; i++ {
+		now := at(100 + i)
+		id := fmt.Sprintf("c%d", i)
+		ds, err := e.Arrive(Call{ID: id}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := offers(ds)
+		if len(o) != 1 {
+			t.Fatalf("call %d: offers %+v", i, o)
+		}
+		traces = append(traces, o[0].Trace)
+		want = append(want, slices.Clone(o[0].Trace.Considered))
+		e.Abandoned(id, now)
+	}
+	for _, tr := range traces {
+		// A reader extending a list must not reach the next one.
+		_ = append(tr.Considered, "intruder")
+	}
+	for i, tr := range traces {
+		if len(tr.Considered) == 0 || !slices.Equal(tr.Considered, want[i]) {
+			t.Fatalf("offer %d: considered %q, want %q", i, tr.Considered, want[i])
+		}
+	}
+	// The lists name the free agents best first (longest idle): five of
+	// the eight, the offered one first.
+	if got := traces[0].Considered; len(got) != maxTraceConsidered || got[0] != "a0" {
+		t.Errorf("first offer considered %q", got)
 	}
 }
