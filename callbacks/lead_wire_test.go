@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-cc/switchboard/adapters"
 	"github.com/switchboard-cc/switchboard/adapters/ari"
 	"github.com/switchboard-cc/switchboard/adapters/ari/aritest"
 	"github.com/switchboard-cc/switchboard/clock"
@@ -324,4 +325,37 @@ func TestWireLeadTimeAgentMisses(t *testing.T) {
 	if n := srv.Originated(leadCustomer); n != 1 {
 		t.Fatalf("customer dialled %d times, want 1", n)
 	}
+}
+
+// TestWireLeadTimeHangsUpAtAnswer: the customer hangs up the moment they
+// answer the early call — while "connecting you" is being started, before
+// the desk watches the wait. The try still ends hung_up and the entry
+// leaves the queue; it does not wait with a dead leg until the hold limit.
+func TestWireLeadTimeHangsUpAtAnswer(t *testing.T) {
+	r, clk, srv, cb := leadFlow(t, nil)
+	ctx := context.Background()
+	r.pbx.mu.Lock()
+	r.pbx.before = func(leg adapters.LegRef, media []adapters.Media) {
+		if len(media) == 0 || media[0].Value != "callback-connecting" {
+			return
+		}
+		if err := srv.HangupFar(leg.ID, 16); err != nil {
+			t.Error(err)
+		}
+		// The desk has seen the hangup (Observe forgets the leg) before
+		// the prompt goes on.
+		r.waitFor("hangup observed", func() bool {
+			r.desk.mu.Lock()
+			defer r.desk.mu.Unlock()
+			_, known := r.desk.byLeg[leg]
+			return !known
+		})
+	}
+	r.pbx.mu.Unlock()
+	clk.Advance(10 * time.Second)
+	r.waitFor("attempt ended hung_up", func() bool {
+		_, atts, _ := r.desk.Get(ctx, cb.ID)
+		return len(atts) == 1 && atts[0].Outcome == string(OutcomeHungUp)
+	})
+	r.waitFor("entry off the queue", func() bool { return r.desk.handedCount() == 0 && len(r.ctl.Snapshot().Calls) == 0 })
 }

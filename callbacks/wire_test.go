@@ -135,9 +135,17 @@ type playLog struct {
 	adapters.PBX
 	mu    sync.Mutex
 	plays map[string][]string // leg id → prompts
+	// before, when set, runs before each Play reaches the PBX.
+	before func(leg adapters.LegRef, media []adapters.Media)
 }
 
 func (p *playLog) Play(ctx context.Context, leg adapters.LegRef, media ...adapters.Media) (string, error) {
+	p.mu.Lock()
+	before := p.before
+	p.mu.Unlock()
+	if before != nil {
+		before(leg, media)
+	}
 	id, err := p.PBX.Play(ctx, leg, media...)
 	if err == nil {
 		p.mu.Lock()
