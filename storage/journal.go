@@ -169,7 +169,7 @@ func NewJournal(store *Store, opts JournalOptions, log *slog.Logger) (*Journal, 
 	}
 	j := &Journal{store: store, opts: opts, log: log.With("component", "journal"), types: map[string]reflect.Type{},
 		wakeLog: make(chan struct{}, 1), wakeApply: make(chan struct{}, 1), done: make(chan struct{})}
-	for _, r := range []Record{Call{}, Leg{}, QueueWait{}, AgentStateChange{}, Agent{}, Queue{}} {
+	for _, r := range []Record{Call{}, Leg{}, QueueWait{}, AgentStateChange{}, Agent{}, Queue{}, RecordingWrite{}} {
 		j.register(r)
 	}
 	for _, r := range opts.Types {
@@ -643,6 +643,15 @@ func (j *Journal) apply(ctx context.Context, lines []logLine) error {
 	defer cancel()
 	return j.store.db.WithContext(tctx).Transaction(func(tx *gorm.DB) error {
 		for _, g := range ordered {
+			if g.rows.Type().Elem().Implements(applierType) {
+				// Partial writes (RecordingWrite): each in append order.
+				for i := 0; i < g.rows.Len(); i++ {
+					if err := g.rows.Index(i).Interface().(JournalApplier).ApplyJournal(tx); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			p := reflect.New(g.rows.Type())
 			p.Elem().Set(g.rows)
 			if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).CreateInBatches(p.Interface(), 200).Error; err != nil {
@@ -652,6 +661,8 @@ func (j *Journal) apply(ctx context.Context, lines []logLine) error {
 		return nil
 	})
 }
+
+var applierType = reflect.TypeOf((*JournalApplier)(nil)).Elem()
 
 func (j *Journal) segPath(n int) string {
 	return filepath.Join(j.opts.Dir, fmt.Sprintf("journal-%08d.log", n))
