@@ -56,7 +56,7 @@ func newARIRig(t *testing.T, cfg Config) *wireRig {
 func startWire(t *testing.T, cfg Config, ad adapters.PBX, endpoint string, now ...func() time.Time) *wireRig {
 	t.Helper()
 	st := openStore(t)
-	d := Deps{PBX: ad, Store: st, Log: testLog(t)}
+	d := Deps{PBX: ad, Store: st, Journal: testJournal(t, st), Log: testLog(t)}
 	if len(now) > 0 {
 		d.Now = now[0]
 	}

@@ -78,7 +78,7 @@ func bridgedCall(id, queue, node string) controller.CallEvent {
 func recorderService(t *testing.T, cfg Config, pbx Recorder, now func() time.Time) (*Service, *storage.Store) {
 	t.Helper()
 	st := openStore(t)
-	svc, err := New(cfg, Deps{PBX: pbx, Store: st, Log: quiet, Now: now})
+	svc, err := New(cfg, Deps{PBX: pbx, Store: st, Journal: testJournal(t, st), Log: quiet, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestPendingAnnouncementSurvivesRestart(t *testing.T) {
 	// switchboard restarts while the announcements play: a new service on
 	// the same database and a fresh PBX link.
 	after := &recorder{}
-	svc2, err := New(cfg, Deps{PBX: after, Store: st, Log: quiet, Now: clockNow})
+	svc2, err := New(cfg, Deps{PBX: after, Store: st, Journal: testJournal(t, st), Log: quiet, Now: clockNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,75 +400,5 @@ func TestPendingAnnouncementSurvivesRestart(t *testing.T) {
 	}
 	if p, _ := st.PendingRecordings(ctx, ""); len(p) != 0 {
 		t.Fatalf("left pending: %+v", p)
-	}
-}
-
-// downStore is the real store with a database that refuses the next n
-// reads and writes of recording rows (the database away).
-type downStore struct {
-	*storage.Store
-	mu sync.Mutex
-	n  int
-}
-
-func (d *downStore) refuse() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.n > 0 {
-		d.n--
-		return errors.New("dial tcp 127.0.0.1:3306: connect: connection refused")
-	}
-	return nil
-}
-
-func (d *downStore) SaveRecording(ctx context.Context, r *storage.Recording) error {
-	if err := d.refuse(); err != nil {
-		return err
-	}
-	return d.Store.SaveRecording(ctx, r)
-}
-
-func (d *downStore) Recording(ctx context.Context, id string) (*storage.Recording, error) {
-	if err := d.refuse(); err != nil {
-		return nil, err
-	}
-	return d.Store.Recording(ctx, id)
-}
-
-// A finish event that arrives while the database is away is kept and
-// stored when it answers, however many attempts that takes (it was given
-// up after five, about 3 s, and the PBX's duration was lost); the event
-// after it waits its turn.
-func TestFinishSurvivesLongDatabaseOutage(t *testing.T) {
-	st := openStore(t)
-	db := &downStore{Store: st}
-	rec := &recorder{}
-	svc, err := New(Config{Queues: map[string]Policy{"support": {Mode: ModeAlways}}},
-		Deps{PBX: rec, Store: db, Log: quiet, Now: func() time.Time { return t0 }, RetryMin: time.Microsecond, RetryMax: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	observe(svc, bridgedCall("c1", "support", "pbx1"), bridgedCall("c2", "support", "pbx1"))
-	ctx := context.Background()
-	recs, _, _ := st.SearchRecordings(ctx, storage.RecordingFilter{Status: storage.RecordingActive})
-	if len(recs) != 2 {
-		t.Fatalf("recordings %+v", recs)
-	}
-	db.mu.Lock()
-	db.n = 200 // far more refusals than the old five tries
-	db.mu.Unlock()
-	for i, r := range recs {
-		svc.Observe(controller.CallEvent{Kind: controller.EventPBX, Node: "pbx1", PBXEvent: adapters.RecordingFinished{
-			Base: adapters.Base{At: t0.Add(time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: r.PBXName}, Duration: time.Duration(40+i) * time.Second}})
-	}
-	svc.Drain(ctx)
-	for i, r := range recs {
-		got, err := st.Recording(ctx, r.ID)
-		if err != nil || got.Status != storage.RecordingFinished || got.DurationMS != int64(40+i)*1000 {
-			t.Fatalf("after the outage: %+v %v", got, err)
-		}
-	}
-	if db.n != 0 {
-		t.Fatalf("the database was not retried through its outage (%d refusals left)", db.n)
 	}
 }

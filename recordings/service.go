@@ -29,8 +29,6 @@ var (
 
 // Store is what the service needs from storage (storage.Store satisfies it).
 type Store interface {
-	CreateRecording(ctx context.Context, r *storage.Recording) error
-	SaveRecording(ctx context.Context, r *storage.Recording) error
 	Recording(ctx context.Context, id string) (*storage.Recording, error)
 	RecordingByPBXName(ctx context.Context, node, name string) (*storage.Recording, error)
 	RecordingsOfCall(ctx context.Context, callID string) ([]storage.Recording, error)
@@ -38,6 +36,16 @@ type Store interface {
 	PendingRecordings(ctx context.Context, node string) ([]storage.Recording, error)
 	StartPause(ctx context.Context, id string, at time.Time, by, reason string) (*storage.PauseSpan, error)
 	EndPause(ctx context.Context, id string, at time.Time, by string) (*storage.PauseSpan, error)
+}
+
+// Journal carries the service's writes to the database (storage.Journal
+// satisfies it): on local disk first, in the database when it answers, in
+// order, replayed after a restart. The service never writes recording
+// rows to the database itself, so a database outage neither stops a
+// recording nor loses the PBX's facts about one, and no event waits for
+// the database.
+type Journal interface {
+	Append(rec storage.Record)
 }
 
 // Recorder is the part of the PBX port the service drives
@@ -54,7 +62,9 @@ type Recorder interface {
 type Deps struct {
 	PBX   Recorder
 	Store Store
-	Log   *slog.Logger
+	// Journal takes every write of a recording row (required).
+	Journal Journal
+	Log     *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// CommandTimeout bounds each PBX command and database write (default 5 s).
@@ -62,9 +72,6 @@ type Deps struct {
 	// AnnounceTimeout is how long to wait for the announcement to finish
 	// before recording starts anyway (default 30 s).
 	AnnounceTimeout time.Duration
-	// RetryMin and RetryMax bound the backoff between database retries of
-	// a PBX recording event (default 200 ms to 5 s).
-	RetryMin, RetryMax time.Duration
 }
 
 // Service applies the recording policy to bridged calls and keeps each
@@ -77,12 +84,11 @@ type Service struct {
 	tpls  map[string]Template
 	pbx   Recorder
 	store Store
+	jr    Journal
 	log   *slog.Logger
 	now   func() time.Time
 	cmdTO time.Duration
 	annTO time.Duration
-	// backoff between database retries (see Deps.RetryMin)
-	retryMin, retryMax time.Duration
 
 	qmu    sync.Mutex
 	queue  []controller.CallEvent
@@ -94,6 +100,11 @@ type Service struct {
 	byName   map[string]string   // node/name (rendered name and PBX name) → recording id
 	refs     map[string]adapters.RecordingRef
 	announce map[string]*pendingStart // by playback id
+	// rows are this process's recordings from their create until they end,
+	// as last written: PBX events about them are settled from memory, so
+	// they need no database read and a row whose create is still in the
+	// journal (database away) is found all the same.
+	rows map[string]storage.Recording
 }
 
 type bridged struct {
@@ -118,10 +129,10 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, tpls: map[string]Template{}, pbx: d.PBX, store: d.Store, log: d.Log, now: d.Now,
+	s := &Service{cfg: cfg, tpls: map[string]Template{}, pbx: d.PBX, store: d.Store, jr: d.Journal, log: d.Log, now: d.Now,
 		cmdTO: d.CommandTimeout, annTO: d.AnnounceTimeout, signal: make(chan struct{}, 1),
 		calls: map[string]*bridged{}, byName: map[string]string{}, refs: map[string]adapters.RecordingRef{},
-		announce: map[string]*pendingStart{}}
+		announce: map[string]*pendingStart{}, rows: map[string]storage.Recording{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -134,19 +145,12 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if s.annTO <= 0 {
 		s.annTO = 30 * time.Second
 	}
-	s.retryMin, s.retryMax = d.RetryMin, d.RetryMax
-	if s.retryMin <= 0 {
-		s.retryMin = 200 * time.Millisecond
-	}
-	if s.retryMax < s.retryMin {
-		s.retryMax = max(5*time.Second, s.retryMin)
-	}
 	for n, nc := range cfg.Nodes {
 		t, _ := ParseTemplate(nc.Template) // validated above
 		s.tpls[n] = t
 	}
-	if s.pbx == nil || s.store == nil {
-		return nil, fmt.Errorf("recordings: service needs a PBX and a store")
+	if s.pbx == nil || s.store == nil || s.jr == nil {
+		return nil, fmt.Errorf("recordings: service needs a PBX, a store and a journal")
 	}
 	return s, nil
 }
@@ -296,11 +300,11 @@ func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
 	case controller.EventPBX:
 		switch e := ev.PBXEvent.(type) {
 		case adapters.RecordingStarted:
-			s.untilStored(ctx, "recording start", e.Recording, func() error { return s.onStarted(ctx, e) })
+			s.onStarted(ctx, e)
 		case adapters.RecordingFinished:
-			s.untilStored(ctx, "recording finish", e.Recording, func() error { return s.onFinished(ctx, e) })
+			s.onFinished(ctx, e)
 		case adapters.RecordingFailed:
-			s.untilStored(ctx, "recording failure", e.Recording, func() error { return s.onFailed(ctx, e) })
+			s.onFailed(ctx, e)
 		case adapters.Reconciled:
 			s.onReconciled(ctx, e)
 		case adapters.PlaybackFinished:
@@ -347,8 +351,9 @@ func (s *Service) Start(ctx context.Context, callID, by string) (string, error) 
 func (s *Service) start(ctx context.Context, ev controller.CallEvent, reason, by string) (string, error) {
 	s.mu.Lock()
 	if b := s.calls[ev.CallID]; b != nil && b.recordingID != "" {
+		id := b.recordingID
 		s.mu.Unlock()
-		return b.recordingID, fmt.Errorf("call %q: %w", ev.CallID, ErrAlreadyRecording)
+		return id, fmt.Errorf("call %q: %w", ev.CallID, ErrAlreadyRecording)
 	}
 	for _, p := range s.announce {
 		if p.call.CallID == ev.CallID {
@@ -370,9 +375,7 @@ func (s *Service) start(ctx context.Context, ev controller.CallEvent, reason, by
 			return "", fmt.Errorf("announce before recording call %q: %w", ev.CallID, err)
 		}
 		r.Status = storage.RecordingPending
-		if err := s.store.CreateRecording(ctx, r); err != nil {
-			return "", fmt.Errorf("announce before recording call %q: %w", ev.CallID, err)
-		}
+		s.create(r)
 		cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
 		id, err := s.pbx.Play(cctx, ev.Caller, adapters.Media{Kind: "sound", Value: pol.Announce})
 		cancel()
@@ -383,9 +386,8 @@ func (s *Service) start(ctx context.Context, ev controller.CallEvent, reason, by
 			r.Status, r.Error = storage.RecordingFailed, "announcement failed: "+err.Error()
 			end := s.now().UTC()
 			r.EndedAt = &end
-			if serr := s.save(ctx, r); serr != nil {
-				return "", fmt.Errorf("announce before recording call %q: %w (and storing the failure: %v)", ev.CallID, err, serr)
-			}
+			s.done(r)
+			s.write(r, []string{"status", "error", "ended_at"}, storage.RecordingPending)
 			return r.ID, fmt.Errorf("announce before recording call %q: %w", ev.CallID, err)
 		}
 		s.mu.Lock()
@@ -438,17 +440,16 @@ func (s *Service) newRow(ev controller.CallEvent, reason, by string) *storage.Re
 	return r
 }
 
-// record writes the row first (status recording), then asks the PBX: a
-// crash between the two leaves a row that reconciliation settles, never a
-// file nobody knows about.
+// record writes the row first (status recording, to the journal: on local
+// disk before the PBX is asked, whether or not the database answers), then
+// asks the PBX: a crash between the two leaves a row that reconciliation
+// settles, never a file nobody knows about.
 func (s *Service) record(ctx context.Context, ev controller.CallEvent, reason, by string) (string, error) {
 	r, err := s.prepareRow(ctx, ev, reason, by)
 	if err != nil {
 		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
 	}
-	if err := s.store.CreateRecording(ctx, r); err != nil {
-		return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
-	}
+	s.create(r)
 	return s.recordRow(ctx, ev, r)
 }
 
@@ -483,12 +484,11 @@ func (s *Service) recordRow(ctx context.Context, ev controller.CallEvent, r *sto
 			until := r.StartedAt.AddDate(0, 0, pol.RetentionDays)
 			r.RetentionUntil = &until
 		}
-		if err := s.save(ctx, r); err != nil {
-			return "", fmt.Errorf("record call %q: %w", ev.CallID, err)
-		}
+		s.write(r, []string{"status", "started_at", "retention_until"}, storage.RecordingPending)
 	}
 	s.mu.Lock()
 	s.byName[ev.Node+"/"+r.PBXName] = r.ID
+	s.rows[r.ID] = *r // a restored pending row is in flight from now on too
 	if b := s.calls[ev.CallID]; b != nil {
 		b.recordingID = r.ID
 	}
@@ -502,9 +502,8 @@ func (s *Service) recordRow(ctx context.Context, ev controller.CallEvent, r *sto
 		r.Status, r.Error = storage.RecordingFailed, "record command: "+err.Error()
 		end := s.now().UTC()
 		r.EndedAt = &end
-		if serr := s.save(ctx, r); serr != nil {
-			log.Error("recording failure not stored", "err", serr)
-		}
+		s.done(r)
+		s.write(r, []string{"status", "error", "ended_at"})
 		return r.ID, fmt.Errorf("record call %q: %w", ev.CallID, err)
 	}
 	s.mu.Lock()
@@ -513,16 +512,19 @@ func (s *Service) recordRow(ctx context.Context, ev controller.CallEvent, r *sto
 	s.mu.Unlock()
 	if ref.Name != r.PBXName || (ref.Node != "" && ref.Node != r.Node) {
 		// FreeSWITCH names a recording by its path: keep the PBX's name,
-		// so events after a restart still find the row.
-		if cur, err := s.store.Recording(ctx, r.ID); err == nil {
-			cur.PBXName = ref.Name
-			if ref.Node != "" {
-				cur.Node = ref.Node
-			}
-			if err := s.save(ctx, cur); err != nil {
-				log.Error("recording name not stored", "err", err)
-			}
+		// so events after a restart still find the row. Only the name is
+		// written: a start event may have come meanwhile.
+		s.mu.Lock()
+		cur, ok := s.rows[r.ID]
+		s.mu.Unlock()
+		if !ok {
+			cur = *r
 		}
+		cur.PBXName = ref.Name
+		if ref.Node != "" {
+			cur.Node = ref.Node
+		}
+		s.write(&cur, []string{"pbx_name", "node"})
 	}
 	log.Info("recording requested", "reason", reason, "by", by, "name", ref.Name)
 	return r.ID, nil
@@ -542,9 +544,15 @@ func (s *Service) nameTaken(ctx context.Context, callID, node, name string) (boo
 	if taken {
 		return true, nil
 	}
-	recs, err := s.store.RecordingsOfCall(ctx, callID)
+	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+	recs, err := s.store.RecordingsOfCall(cctx, callID)
+	cancel()
 	if err != nil {
-		return false, err
+		// The database cannot say (it is away): the name takes the
+		// suffix, which cannot repeat, rather than the call going
+		// unrecorded.
+		s.log.Warn("recording name check: database not answering; name made unique", "call_id", callID, "node", node, "err", err)
+		return true, nil
 	}
 	for _, r := range recs {
 		if r.Node == node && (r.PBXName == name || stemOf(r.PBXName) == name) {
@@ -571,119 +579,141 @@ func (s *Service) forgetCall(callID, recID string) {
 	s.mu.Unlock()
 }
 
-// save writes a row, retrying while the database is away: metadata from a
-// PBX event must not be lost to a database blip (the event queue holds the
-// rest meanwhile).
-func (s *Service) save(ctx context.Context, r *storage.Recording) error {
-	return s.saveTries(ctx, r, 5)
+// create journals a new row (insert; an existing row of that id is left
+// alone) and keeps it in memory until the recording ends.
+func (s *Service) create(r *storage.Recording) {
+	s.mu.Lock()
+	s.rows[r.ID] = *r
+	s.mu.Unlock()
+	s.jr.Append(storage.RecordingWrite{Seq: storage.NewID("rw-"), Create: true, Row: *r})
 }
 
-// untilStored runs a PBX recording event's handler until the database
-// takes it, however long the database is away: the event's metadata (the
-// PBX's duration, the file, the end) exists nowhere else. Later events
-// wait behind it in the queue, so the order is kept. Only ctx ending (a
-// shutdown) gives up, and says so; the next start's reconciliation then
-// settles the recording from the PBX's list.
-func (s *Service) untilStored(ctx context.Context, what string, ref adapters.RecordingRef, handle func() error) {
-	wait := s.retryMin
-	for attempt := 1; ; attempt++ {
-		err := handle()
-		if err == nil {
-			if attempt > 1 {
-				s.log.Info(what+" stored after the database came back", "node", ref.Node, "name", ref.Name, "attempts", attempt)
-			}
-			return
-		}
-		if attempt == 1 || attempt%20 == 0 {
-			s.log.Error(what+" not stored yet; retrying until the database answers", "node", ref.Node, "name", ref.Name, "attempts", attempt, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			s.log.Error(what+" not stored: shutting down", "node", ref.Node, "name", ref.Name, "err", err)
-			return
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, s.retryMax)
+// write journals an update of cols of r (the service's own columns only),
+// applied only while the row's status is one of ifStatus when given, and
+// keeps the in-memory copy of a recording still in flight up to date.
+func (s *Service) write(r *storage.Recording, cols []string, ifStatus ...string) {
+	s.mu.Lock()
+	if _, ok := s.rows[r.ID]; ok {
+		s.rows[r.ID] = *r
 	}
+	s.mu.Unlock()
+	s.jr.Append(storage.RecordingWrite{Seq: storage.NewID("rw-"), Row: *r, Columns: cols, IfStatus: ifStatus})
 }
 
-func (s *Service) saveTries(ctx context.Context, r *storage.Recording, tries int) error {
-	var err error
-	for attempt := 0; attempt < tries; attempt++ {
-		cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
-		err = s.store.SaveRecording(cctx, r)
-		cancel()
-		if err == nil || errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt+1) * s.retryMin):
-		}
-	}
-	return err
-}
+// errDBAway marks a lookup the database could not answer.
+var errDBAway = errors.New("database not answering")
 
-// lookup finds the row a PBX recording event is about: by the name the
-// PBX used, or by its stem (FreeSWITCH reports /dir/name.wav for name).
+// lookup finds the row a PBX event is about: in memory for this process's
+// recordings (by the name the PBX used, or its stem: FreeSWITCH reports
+// /dir/name.wav for name), else in the database, asked once (an earlier
+// run's recording). A database that does not answer gives errDBAway:
+// the caller then journals the write by name instead of waiting.
 func (s *Service) lookup(ctx context.Context, ref adapters.RecordingRef) (*storage.Recording, error) {
-	stem := strings.TrimSuffix(path.Base(ref.Name), path.Ext(ref.Name))
+	stem := stemOf(ref.Name)
 	s.mu.Lock()
 	id := s.byName[ref.Node+"/"+ref.Name]
 	if id == "" {
 		id = s.byName[ref.Node+"/"+stem]
 	}
+	r, ok := s.rows[id]
 	s.mu.Unlock()
+	if ok {
+		return &r, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+	defer cancel()
 	if id != "" {
-		return s.store.Recording(ctx, id)
+		got, err := s.store.Recording(cctx, id)
+		return got, dbErr(err)
 	}
-	r, err := s.store.RecordingByPBXName(ctx, ref.Node, ref.Name)
+	got, err := s.store.RecordingByPBXName(cctx, ref.Node, ref.Name)
 	if errors.Is(err, storage.ErrNotFound) && stem != ref.Name {
-		r, err = s.store.RecordingByPBXName(ctx, ref.Node, stem)
+		got, err = s.store.RecordingByPBXName(cctx, ref.Node, stem)
 	}
-	return r, err
+	return got, dbErr(err)
 }
 
-func (s *Service) onStarted(ctx context.Context, e adapters.RecordingStarted) error {
+func dbErr(err error) error {
+	if err == nil || errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errDBAway, err)
+}
+
+// byNameWrite journals a PBX event's write for a recording this process does
+// not hold and the database could not be asked about: the journal finds
+// the row by (node, name) when it applies it.
+func (s *Service) byNameWrite(ref adapters.RecordingRef, w storage.RecordingWrite) {
+	w.Seq, w.Node, w.PBXName = storage.NewID("rw-"), ref.Node, ref.Name
+	s.jr.Append(w)
+}
+
+func (s *Service) onStarted(ctx context.Context, e adapters.RecordingStarted) {
 	r, err := s.lookup(ctx, e.Recording)
 	if errors.Is(err, storage.ErrNotFound) {
 		s.log.Warn("recording started that switchboard did not ask for", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
-		return nil
+		return
 	}
+	cols := []string{}
+	row := storage.Recording{}
 	if err != nil {
-		return err
-	}
-	if r.Status != storage.RecordingActive {
-		return nil // a late start after the finish: the finish wins
+		r = &row
+		s.log.Warn("recording start stored by name: "+err.Error(), "node", e.Recording.Node, "name", e.Recording.Name)
+	} else if r.Status != storage.RecordingActive {
+		return // a late start after the finish: the finish wins
 	}
 	if !e.At.IsZero() {
 		r.StartedAt = e.At.UTC()
+		cols = append(cols, "started_at")
 	}
 	if e.Path != "" {
 		r.Path = e.Path
+		cols = append(cols, "path")
 	}
 	if e.Format != "" {
 		r.Format = e.Format
+		cols = append(cols, "format")
+	}
+	if err != nil {
+		s.byNameWrite(e.Recording, storage.RecordingWrite{Row: row, Columns: cols, IfStatus: []string{storage.RecordingActive}})
+		return
 	}
 	r.URI = s.uri(r)
-	return s.save(ctx, r)
+	s.write(r, append(cols, "uri"), storage.RecordingActive)
 }
 
-func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) error {
+func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) {
 	r, err := s.lookup(ctx, e.Recording)
 	if errors.Is(err, storage.ErrNotFound) {
 		s.log.Warn("recording finished that switchboard does not know", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
-		return nil
-	}
-	if err != nil {
-		return err
+		return
 	}
 	at := e.At.UTC()
 	if at.IsZero() {
 		at = s.now().UTC()
 	}
+	if err != nil {
+		// An earlier run's recording and no database to read its start
+		// from: the journal settles the duration against the stored start
+		// when it applies the write.
+		row := storage.Recording{Node: e.Recording.Node, PBXName: e.Recording.Name, Path: e.Path, Format: e.Format,
+			EndedAt: &at, Status: storage.RecordingFinished}
+		cols := []string{"status", "ended_at"}
+		if e.Path != "" {
+			cols = append(cols, "path")
+		}
+		if e.Format != "" {
+			cols = append(cols, "format")
+		}
+		if s.fileFacts(&row, false) {
+			cols = append(cols, "size_bytes", "checksum")
+		}
+		s.log.Warn("recording finish stored by name: "+err.Error(), "node", e.Recording.Node, "name", e.Recording.Name)
+		s.byNameWrite(e.Recording, storage.RecordingWrite{Row: row, Columns: cols, Finish: true, PBXDuration: e.Duration})
+		return
+	}
 	s.closePause(ctx, r, at)
+	cols := []string{"status", "ended_at", "duration_ms", "path", "format", "uri"}
 	if e.Path != "" {
 		r.Path = e.Path
 	}
@@ -691,67 +721,63 @@ func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) 
 		r.Format = e.Format
 	}
 	r.EndedAt = &at
-	span := at.Sub(r.StartedAt)
-	switch {
-	case e.Duration > 0 && span > 0 && e.Duration > span+2*time.Second:
-		// A file cannot be longer than the time between its start and
-		// finish events (2 s of slack for whole-second PBX figures and
-		// clock skew): keep the span, say why.
+	ms, note := storage.RecordingDuration(r.StartedAt, at, e.Duration)
+	if note != "" {
 		s.log.Warn("pbx recording duration longer than the recording lasted; using the event span",
-			"recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "pbx_duration", e.Duration, "span", span)
-		r.DurationMS = span.Milliseconds()
-		r.Note = fmt.Sprintf("pbx reported %s for a %s recording; event span used", e.Duration, span.Round(time.Millisecond))
-	case e.Duration > 0:
-		r.DurationMS = e.Duration.Milliseconds()
-	case span > 0:
-		r.DurationMS = span.Milliseconds()
+			"recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "pbx_duration", e.Duration, "span", at.Sub(r.StartedAt))
+		r.Note = note
+		cols = append(cols, "note")
 	}
+	r.DurationMS = ms
 	r.Status = storage.RecordingFinished
 	r.URI = s.uri(r)
-	s.fileFacts(r, false)
-	if err := s.save(ctx, r); err != nil {
-		return err
+	if s.fileFacts(r, false) {
+		cols = append(cols, "size_bytes", "checksum")
 	}
+	// Forgotten first: whoever sees the row ended finds the call free to
+	// record again.
 	s.done(r)
-	return nil
+	s.write(r, cols)
 }
 
-func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) error {
+func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) {
 	r, err := s.lookup(ctx, e.Recording)
 	if errors.Is(err, storage.ErrNotFound) {
 		s.log.Warn("recording failed that switchboard does not know", "node", e.Recording.Node, "name", e.Recording.Name, "err", err)
-		return nil
-	}
-	if err != nil {
-		return err
+		return
 	}
 	at := e.At.UTC()
 	if at.IsZero() {
 		at = s.now().UTC()
 	}
+	cols := []string{"status", "error", "ended_at"}
+	if err != nil {
+		s.log.Warn("recording failure stored by name: "+err.Error(), "node", e.Recording.Node, "name", e.Recording.Name)
+		s.byNameWrite(e.Recording, storage.RecordingWrite{Columns: cols,
+			Row: storage.Recording{Status: storage.RecordingFailed, Error: "pbx: " + e.Cause, EndedAt: &at}})
+		return
+	}
 	s.closePause(ctx, r, at)
 	r.Status, r.Error, r.EndedAt = storage.RecordingFailed, "pbx: "+e.Cause, &at
-	if err := s.save(ctx, r); err != nil {
-		return err
-	}
-	s.log.Warn("recording failed", "recording_id", r.ID, "call_id", r.CallID, "agent_id", r.AgentID, "queue", r.Queue, "node", r.Node, "cause", e.Cause)
 	s.done(r)
-	return nil
+	s.write(r, cols)
+	s.log.Warn("recording failed", "recording_id", r.ID, "call_id", r.CallID, "agent_id", r.AgentID, "queue", r.Queue, "node", r.Node, "cause", e.Cause)
 }
 
 // closePause ends a pause still open when the recording ends, so the span
-// has an end and the paused total counts it.
+// has an end and the paused total counts it. Pauses are the desk's rows,
+// written directly: with the database away the pause stays open (the
+// recording's own end is journalled regardless).
 func (s *Service) closePause(ctx context.Context, r *storage.Recording, at time.Time) {
-	if _, err := s.store.EndPause(ctx, r.ID, at, "system"); err == nil {
-		if fresh, err := s.store.Recording(ctx, r.ID); err == nil {
-			r.PausedMS = fresh.PausedMS
-		}
-	}
+	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+	defer cancel()
+	_, _ = s.store.EndPause(cctx, r.ID, at, "system")
 }
 
 func (s *Service) done(r *storage.Recording) {
 	s.mu.Lock()
 	delete(s.refs, r.ID)
+	delete(s.rows, r.ID)
 	for k, v := range s.byName {
 		if v == r.ID {
 			delete(s.byName, k)
@@ -787,7 +813,9 @@ func fileName(r *storage.Recording) string {
 // the link was down; any other is missing.
 func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
 	s.restorePending(ctx, e)
-	active, err := s.store.ActiveRecordings(ctx, e.Node)
+	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+	active, err := s.store.ActiveRecordings(cctx, e.Node)
+	cancel()
 	if err != nil {
 		s.log.Error("reconcile recordings", "node", e.Node, "err", err)
 		return
@@ -841,12 +869,11 @@ func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
 			r.EndedAt = &now
 		}
 		r.URI = s.uri(r)
-		if err := s.save(ctx, r); err != nil {
-			s.log.Error("reconciled recording not stored", "recording_id", r.ID, "err", err)
-			continue
-		}
-		s.log.Info("recording reconciled", "recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "status", r.Status)
+		// Only while still marked recording: a finish journalled earlier
+		// (and not yet in the database) wins over this view.
 		s.done(r)
+		s.write(r, []string{"status", "note", "error", "ended_at", "duration_ms", "path", "format", "uri", "size_bytes", "checksum"}, storage.RecordingActive)
+		s.log.Info("recording reconciled", "recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "status", r.Status)
 	}
 }
 
@@ -857,7 +884,9 @@ func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
 // from when it was decided) and then recorded; one whose call is gone is
 // failed, saying so. One this process already waits for is left alone.
 func (s *Service) restorePending(ctx context.Context, e adapters.Reconciled) {
-	pending, err := s.store.PendingRecordings(ctx, e.Node)
+	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+	pending, err := s.store.PendingRecordings(cctx, e.Node)
+	cancel()
 	if err != nil {
 		s.log.Error("reconcile pending recordings", "node", e.Node, "err", err)
 		return
@@ -886,9 +915,7 @@ func (s *Service) restorePending(ctx context.Context, e adapters.Reconciled) {
 		}
 		if r.CallerLeg == "" || !live[r.CallerLeg] {
 			r.Status, r.Error, r.EndedAt = storage.RecordingFailed, "call ended before the announcement finished (not recorded)", &now
-			if err := s.save(ctx, r); err != nil {
-				s.log.Error("pending recording not settled", "recording_id", r.ID, "call_id", r.CallID, "err", err)
-			}
+			s.write(r, []string{"status", "error", "ended_at"}, storage.RecordingPending)
 			continue
 		}
 		ev := controller.CallEvent{Kind: controller.EventBridged, CallID: r.CallID, Queue: r.Queue, AgentID: r.AgentID,

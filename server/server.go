@@ -132,7 +132,7 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, fmt.Errorf("%w: callbacks: %w", config.ErrInvalid, err)
 	}
 	if s.recs, err = recordings.New(cfg.Recordings, recordings.Deps{
-		PBX: s.pbx, Store: s.store, Log: log.With("component", "recordings"), Now: s.clk.Now,
+		PBX: s.pbx, Store: s.store, Journal: s.journal, Log: log.With("component", "recordings"), Now: s.clk.Now,
 		CommandTimeout: cfg.Controller.CommandTimeout,
 	}); err != nil {
 		return nil, fmt.Errorf("%w: recordings: %w", config.ErrInvalid, err)
