@@ -38,6 +38,9 @@ type Engine struct {
 	// idSlab is the unused rest of a chunk that traces' Considered lists
 	// are cut from (see considered).
 	idSlab []string
+	// decSlab is the unused rest of a chunk that decision slices are cut
+	// from (see decisions).
+	decSlab []Decision
 }
 
 type callPhase int
@@ -470,7 +473,7 @@ func (e *Engine) enqueue(c Call, queue string, prio int, req map[string]int, fil
 		e.pushTimer(own.until, timerOwner, c.ID, own.agent, 0, 0)
 	}
 	cs.vtime = vtime(since, prio, q.cfg.PriorityStep)
-	out := make([]Decision, 0, 4)
+	out := e.decisions()
 	e.calls[c.ID] = cs
 	out = append(out, Queued{CallID: c.ID, Queue: queue, Priority: prio, Since: since, Rule: rule})
 	if q.empty() {
@@ -497,7 +500,7 @@ func (e *Engine) Answered(callID, agentID string, now time.Time) []Decision {
 	if !cs.offers.has(agentID) {
 		return nil
 	}
-	out := make([]Decision, 0, 4)
+	out := e.decisions()
 	cs.offers.remove(agentID)
 	var ids [1]string
 	for _, other := range cs.offers.sortedIDs(ids[:0]) {
@@ -588,6 +591,9 @@ func (e *Engine) Abandoned(callID string, now time.Time) []Decision {
 		return e.Ended(callID, now)
 	}
 	var out []Decision
+	if cs.offers.count() > 0 {
+		out = e.decisions() // withdrawals and the agents' state changes
+	}
 	e.removeWaiting(cs)
 	var ids [1]string
 	for _, id := range cs.offers.sortedIDs(ids[:0]) {
@@ -614,7 +620,7 @@ func (e *Engine) Ended(callID string, now time.Time) []Decision {
 		return e.Abandoned(callID, now)
 	}
 	delete(e.calls, callID)
-	out := make([]Decision, 0, 4)
+	out := e.decisions()
 	ag := e.agents[cs.agent]
 	wrap := cs.wrapUp
 	if ag != nil && ag.def.WrapUp > 0 {
@@ -1007,6 +1013,32 @@ func (e *Engine) considered(n int) []string {
 	}
 	s := e.idSlab[:n:n]
 	e.idSlab = e.idSlab[n:]
+	return s
+}
+
+// decSlabSize is how many decisions one chunk of returned slices holds:
+// 64 slices of decisionsCap.
+const (
+	decisionsCap = 4
+	decSlabSize  = 64 * decisionsCap
+)
+
+// decisions is an empty slice for a method's decisions with room for
+// decisionsCap (an arrival, an answer or an end makes up to about that
+// many), cut from a shared chunk rather than allocated per call. Its
+// capacity is capped, so appending past it moves to a slice of the
+// caller's own, and the engine never touches a slice once returned: the
+// caller owns it and may keep it across later calls into the engine
+// (the controller does: it applies decisions and feeds the engine again
+// while iterating). A chunk, and the decisions in it, stays in memory
+// while any slice cut from it does: 4 KB plus what those decisions hold,
+// which is nothing for a caller that drops a slice once applied.
+func (e *Engine) decisions() []Decision {
+	if len(e.decSlab) < decisionsCap {
+		e.decSlab = make([]Decision, decSlabSize)
+	}
+	s := e.decSlab[:0:decisionsCap]
+	e.decSlab = e.decSlab[decisionsCap:]
 	return s
 }
 

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -103,5 +104,49 @@ func TestConsideredListsStayApart(t *testing.T) {
 	// the eight, the offered one first.
 	if got := traces[0].Considered; len(got) != maxTraceConsidered || got[0] != "a0" {
 		t.Errorf("first offer considered %q", got)
+	}
+}
+
+// Decision slices are cut from a shared chunk: a caller keeping them
+// across later calls (the controller feeds the engine while applying a
+// slice) sees each unchanged, and appending to one does not write over
+// the next.
+func TestDecisionSlicesStayApart(t *testing.T) {
+	e := newTestEngine(t, QueueConfig{Name: "support"},
+		agent("a", map[string]int{"support": 1}, nil), agent("b", map[string]int{"support": 1}, nil))
+	mustLogin(t, e, "a", at(0))
+	mustLogin(t, e, "b", at(1))
+	var kept, want [][]Decision
+	keep := func(ds []Decision) {
+		kept = append(kept, ds)
+		want = append(want, slices.Clone(ds))
+	}
+	for i := 0; i < decSlabSize; i++ {
+		now := at(10 + i)
+		id := fmt.Sprintf("c%d", i)
+		ds, err := e.Arrive(Call{ID: id}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep(ds)
+		o := offers(ds)
+		if len(o) != 1 {
+			t.Fatalf("call %d: offers %+v", i, o)
+		}
+		if i%2 == 0 {
+			keep(e.Abandoned(id, now))
+			continue
+		}
+		keep(e.Answered(id, o[0].AgentID, now))
+		keep(e.Ended(id, now))
+	}
+	for _, ds := range kept {
+		// More than the room a slice is cut with.
+		_ = append(ds, slices.Repeat([]Decision{Withdraw{CallID: "intruder"}}, decisionsCap)...)
+	}
+	for i, ds := range kept {
+		if len(ds) == 0 || !reflect.DeepEqual(ds, want[i]) {
+			t.Fatalf("slice %d: %+v, want %+v", i, ds, want[i])
+		}
 	}
 }
