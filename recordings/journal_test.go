@@ -47,6 +47,8 @@ func (f flushing) Append(rec storage.Record) {
 	}
 }
 
+func (f flushing) Flush(ctx context.Context) error { return f.j.Flush(ctx) }
+
 // testJournal is a flushing journal over st in a fresh directory.
 func testJournal(t *testing.T, st *storage.Store) Journal {
 	t.Helper()

@@ -46,7 +46,17 @@ type Store interface {
 // the database.
 type Journal interface {
 	Append(rec storage.Record)
+	// Flush waits until what was appended is in the database, or ctx
+	// ends.
+	Flush(ctx context.Context) error
 }
+
+// startFlushWait bounds how long an on-demand start waits for its row to
+// reach the database: long enough that a supervisor's next `recordings
+// show ID` finds it when the database is up, short enough that an outage
+// does not hold the request (the recording runs either way; the row
+// follows when the database is back).
+const startFlushWait = 3 * time.Second
 
 // Recorder is the part of the PBX port the service drives
 // (adapters.PBX satisfies it).
@@ -345,7 +355,16 @@ func (s *Service) Start(ctx context.Context, callID, by string) (string, error) 
 	if s.cfg.PolicyFor(b.ev.Queue).Mode == ModeNever {
 		return "", fmt.Errorf("start recording of call %q (queue %q): %w", callID, b.ev.Queue, ErrNotAllowed)
 	}
-	return s.start(ctx, b.ev, "on-demand", by)
+	id, err := s.start(ctx, b.ev, "on-demand", by)
+	if err == nil && id != "" {
+		// The caller was handed an id: let it read its own write.
+		fctx, cancel := context.WithTimeout(ctx, startFlushWait)
+		if ferr := s.jr.Flush(fctx); ferr != nil {
+			s.log.Warn("on-demand recording started; its row is not in the database yet", "call_id", callID, "recording_id", id, "err", ferr)
+		}
+		cancel()
+	}
+	return id, err
 }
 
 func (s *Service) start(ctx context.Context, ev controller.CallEvent, reason, by string) (string, error) {

@@ -447,7 +447,12 @@ func TestRecordingsCLIReviewAndRetention(t *testing.T) {
 	if !strings.Contains(out, "2m10s") || !strings.Contains(out, "sup-1") {
 		t.Fatalf("comment:\n%s", out)
 	}
-	if code, _, stderr := rcli(t, url, "evaluations", "comment", ev.Evaluation.ID, "--at", "11:00", "--text", "x"); code != 0 {
+	// Past the end of the 10-minute recording: the field is named and
+	// nothing is stored; inside it, the comment is taken.
+	if code, _, stderr := rcli(t, url, "evaluations", "comment", ev.Evaluation.ID, "--at", "11:00", "--text", "x"); code != 1 || !strings.Contains(stderr, `field "at"`) {
+		t.Fatalf("comment past the end: %d %s", code, stderr)
+	}
+	if code, _, stderr := rcli(t, url, "evaluations", "comment", ev.Evaluation.ID, "--at", "9:00", "--text", "x"); code != 0 {
 		t.Fatalf("comment: %s", stderr)
 	}
 
