@@ -257,9 +257,14 @@ type Desk struct {
 // New builds a desk. floor may be nil in tools that only list and edit
 // callbacks (CLI through storage).
 func New(cfg Config, store Store, pbx adapters.PBX, floor Floor, clk clock.Clock, log *slog.Logger) (*Desk, error) {
-	if cfg.Queues == nil {
-		cfg.Queues = map[string]QueueConfig{}
+	// normalize fills defaults into the queues: on a copy, so a caller's
+	// map (shared by a second desk, or read while this one runs) is never
+	// written.
+	queues := make(map[string]QueueConfig, len(cfg.Queues))
+	for k, v := range cfg.Queues {
+		queues[k] = v
 	}
+	cfg.Queues = queues
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
