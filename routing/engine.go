@@ -17,6 +17,12 @@ import (
 //
 // It is not safe for concurrent use: one goroutine (the controller's event
 // loop) owns it.
+//
+// A []Decision a method returns is the caller's: the engine never reads or
+// writes it again, so it may be kept, appended to or applied while calling
+// the engine again. (Slices, and traces' Considered lists, are cut from
+// shared chunks to save an allocation each, with their capacity capped so
+// an append moves to the caller's own memory; see decisions.)
 type Engine struct {
 	cfg    *Config
 	queues map[string]*queueState
