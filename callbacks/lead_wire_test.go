@@ -2,12 +2,16 @@ package callbacks
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
 	"github.com/switchboard-cc/switchboard/adapters/ari"
 	"github.com/switchboard-cc/switchboard/adapters/ari/aritest"
+	"github.com/switchboard-cc/switchboard/adapters/esl"
+	"github.com/switchboard-cc/switchboard/adapters/esl/esltest"
 	"github.com/switchboard-cc/switchboard/clock"
 	"github.com/switchboard-cc/switchboard/controller"
 	"github.com/switchboard-cc/switchboard/routing"
@@ -358,4 +362,86 @@ func TestWireLeadTimeHangsUpAtAnswer(t *testing.T) {
 		return len(atts) == 1 && atts[0].Outcome == string(OutcomeHungUp)
 	})
 	r.waitFor("entry off the queue", func() bool { return r.desk.handedCount() == 0 && len(r.ctl.Snapshot().Calls) == 0 })
+}
+
+// TestWireLeadTimeFreeSWITCH is TestWireLeadTimeDialsAhead through eslgo
+// and the FreeSWITCH adapter against esltest: the customer is dialled
+// (originate, counted in the fake's command log) exactly 20 s before the
+// agent's wrap-up ends, hears "connecting you" and waits on hold; when
+// the wrap-up ends the agent is rung and bridged to them; one dial.
+func TestWireLeadTimeFreeSWITCH(t *testing.T) {
+	fs, err := esltest.New(esltest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	ad, err := esl.New(esl.Config{Node: "fs1", Addr: fs.Addr(), CommandTimeout: 2 * time.Second, HealthInterval: time.Hour,
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := eslFake{fs}
+	const custDial = "sofia/gateway/carrier/+4930555"
+	clk := clock.NewManual(simT0)
+	agents := []routing.Agent{{ID: "1001", Endpoint: "user/1001", Queues: map[string]int{"support": 1}}}
+	r := startFlowQueue(t, ad, f, clk, leadRules, agents, "sofia/gateway/carrier/{number}",
+		QueueConfig{LeadTime: 20 * time.Second, Retry: Retry{MaxAttempts: 3, Interval: time.Minute}})
+	ctx := context.Background()
+	if err := r.ctl.AgentLogin(ctx, "1001"); err != nil {
+		t.Fatal(err)
+	}
+	caller := f.call(t, "+4930111")
+	r.waitFor("caller served", func() bool { return len(r.ans.list()) == 1 })
+	r.waitFor("caller bridged", func() bool { return f.bridgedTo(caller) != "" })
+	clk.Advance(2 * time.Minute)
+	f.hangup(t, caller)
+	r.waitFor("1001 in wrap-up", func() bool { return agentState(r, "1001") == routing.StateWrapUp })
+	cb, err := r.desk.Schedule(ctx, Request{Number: "+4930555", Queue: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("entry handed to routing", func() bool { r.desk.Dispatch(ctx); return r.desk.handedCount() == 1 })
+	clk.Advance(10*time.Second - time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // give a wrong early dial the time to show
+	if n := f.dials(custDial); n != 0 {
+		t.Fatalf("customer dialled %d times with 20s+1ms of wrap-up left", n)
+	}
+	clk.Advance(time.Millisecond)
+	r.waitFor("customer dialled ahead", func() bool { return f.dials(custDial) == 1 })
+	var cust string
+	r.waitFor("customer answered", func() bool {
+		_, atts, _ := r.desk.Get(ctx, cb.ID)
+		if len(atts) == 1 && atts[0].AnsweredAt != nil {
+			cust = atts[0].LegID
+		}
+		return cust != ""
+	})
+	r.waitFor("connecting prompt", func() bool { return r.pbx.heard(cust, "callback-connecting") })
+	r.waitFor("customer on hold music", func() bool {
+		ch, ok := fs.Channel(cust)
+		return ok && slices.ContainsFunc(ch.Playing, func(p string) bool { return strings.HasPrefix(p, "local_stream://") })
+	})
+	if s := agentState(r, "1001"); s != routing.StateWrapUp {
+		t.Fatalf("agent %s while the customer was dialled ahead, want wrap_up", s)
+	}
+	if n := f.dials("user/1001"); n != 1 {
+		t.Fatalf("agent rung %d times before free, want only for the first caller", n)
+	}
+	clk.Advance(20 * time.Second) // wrap-up ends
+	r.waitFor("callback answered", func() bool { return len(r.ans.list()) == 2 })
+	ev := r.ans.list()[1]
+	if ev.AgentID != "1001" || ev.CallID != EntryCallID(cb.ID) || ev.Caller.ID != cust {
+		t.Fatalf("answered %+v, want 1001 with the waiting customer %s", ev, cust)
+	}
+	r.waitFor("bridged at the PBX", func() bool { return f.bridgedTo(cust) == ev.AgentLeg.ID })
+	got, atts, err := r.desk.Get(ctx, cb.ID)
+	if err != nil || got.State != storage.CallbackCompleted || len(atts) != 1 || atts[0].Outcome != string(OutcomeConnected) {
+		t.Fatalf("after: %+v %+v %v", got, atts, err)
+	}
+	if w := atts[0].EndedAt.Sub(*atts[0].AnsweredAt); w != 20*time.Second {
+		t.Fatalf("customer waited %s after answering, want the 20s lead", w)
+	}
+	if n := f.dials(custDial); n != 1 {
+		t.Fatalf("customer dialled %d times, want 1", n)
+	}
 }
