@@ -98,7 +98,25 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		if perr != nil {
 			return nil, fmt.Errorf("open database %q: %w", MaskDSN(dsn), perr)
 		}
-		db, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: cfg}), gcfg)
+		// The driver's own log lines (a connection reset under a query,
+		// "closing bad idle connection" after the server dropped an idle
+		// one) go to slog through the Config's Logger, not the driver's
+		// package default (stderr, "[mysql] …"). Per-Config rather than
+		// mysql.SetLogger: that is process-global mutable state shared by
+		// every pool (and every parallel test) in the process, while the
+		// Config belongs to this Store and carries its logger. The pool is
+		// opened from a connector built on cfg and handed to GORM, because
+		// GORM's DSN path re-parses cfg.FormatDSN(), which has no logger.
+		cfg.Logger = driverLogger{log: o.log.With("component", "mysql")}
+		conn, cerr := mysqldrv.NewConnector(cfg)
+		if cerr != nil {
+			return nil, fmt.Errorf("open database %q: %w", MaskDSN(dsn), cerr)
+		}
+		pool := sql.OpenDB(conn)
+		db, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: cfg, Conn: pool}), gcfg)
+		if err != nil {
+			pool.Close()
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", MaskDSN(dsn), err)
@@ -226,6 +244,19 @@ func (s *Store) sqlDB() (*sql.DB, error) { return s.db.DB() }
 
 func (s *Store) migrations() (fs.FS, error) {
 	return fs.Sub(migrationsFS, "migrations/"+s.dialect)
+}
+
+// driverLogger bridges go-sql-driver/mysql's Logger to slog. The driver
+// logs only trouble on a connection (read/write errors, a bad idle
+// connection it closes and retries on a fresh one, an unexpected packet
+// sequence): the query itself reports any error that matters to the
+// caller, so these are warnings. The text keeps the driver's
+// "file.go:line " prefix, which says which check fired.
+type driverLogger struct{ log *slog.Logger }
+
+// Print implements mysql.Logger.
+func (d driverLogger) Print(v ...any) {
+	d.log.Warn(strings.TrimSpace(fmt.Sprint(v...)))
 }
 
 // gormLogger sends GORM's errors and slow queries to slog; record-not-found
