@@ -183,6 +183,8 @@ func (b *freeswitchBackend) hangup(ch string) error { return b.fs.Hangup(ch, "NO
 func (b *freeswitchBackend) stopArrivals()          {}
 func (b *freeswitchBackend) close()                 { b.fs.Close() }
 
+// counts: connected is the agent legs the fake FreeSWITCH bridged with a
+// caller (uuid_bridge), counted at the PBX rather than by the controller.
 func (b *freeswitchBackend) counts() map[string]int {
 	originates := 0
 	for _, c := range b.fs.Commands() {
@@ -190,7 +192,7 @@ func (b *freeswitchBackend) counts() map[string]int {
 			originates++
 		}
 	}
-	return map[string]int{"agent_legs": originates, "esl_connections": b.fs.Connections()}
+	return map[string]int{"agent_legs": originates, "connected": b.fs.Bridged("user/*"), "esl_connections": b.fs.Connections()}
 }
 
 func wireAgents(n int, endpoint string) []routing.Agent {

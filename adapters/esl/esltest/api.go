@@ -143,6 +143,12 @@ func (s *Server) api(line string) string {
 		other.bridged, other.bridgeA, other.state, other.app, other.appData = ch.uuid, false, "CS_EXCHANGE_MEDIA", "", ""
 		s.emitLocked(ch, "CHANNEL_BRIDGE", "switch_ivr_bridge.c", bridgeHeaders(ch.uuid, other.uuid), nil)
 		for _, c := range []*channel{ch, other} {
+			if !c.connected {
+				c.connected = true
+				if c.originated {
+					s.talks[c.name]++
+				}
+			}
 			if d := c.behavior.HangupAfterBridge; d > 0 && !c.talkTimer {
 				c.talkTimer = true
 				uuid := c.uuid

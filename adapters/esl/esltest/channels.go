@@ -30,6 +30,7 @@ type channel struct {
 	behavior              Behavior
 	originated            bool
 	talkTimer             bool // Behavior.HangupAfterBridge is running
+	connected             bool // ever bridged with another channel (counted once for Bridged)
 }
 
 type recording struct {

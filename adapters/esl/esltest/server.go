@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -38,6 +39,7 @@ type Server struct {
 	faults    Faults
 	commands  []string
 	globals   map[string]string
+	talks     map[string]int // dial string → originated legs ever bridged with another channel
 	closed    bool
 	wg        sync.WaitGroup
 }
@@ -87,6 +89,7 @@ func New(opts Options) (*Server, error) {
 		channels: map[string]*channel{},
 		seq:      opts.StartSequence - 1,
 		globals:  map[string]string{},
+		talks:    map[string]int{},
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -180,6 +183,24 @@ func (s *Server) Commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.commands...)
+}
+
+// Bridged counts the legs originated to a dial string matching pattern
+// that were ever bridged (uuid_bridge) with another channel — each leg
+// once, however often it was bridged — so a test or a load run counts
+// calls connected at the PBX rather than in the code under test. A
+// pattern ending in "*" matches by prefix, as in Endpoint.
+func (s *Server) Bridged(pattern string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pre, prefix := strings.CutSuffix(pattern, "*")
+	n := 0
+	for dial, c := range s.talks {
+		if dial == pattern || prefix && strings.HasPrefix(dial, pre) {
+			n += c
+		}
+	}
+	return n
 }
 
 // Global returns a global variable set with global_setvar.

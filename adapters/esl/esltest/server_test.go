@@ -628,3 +628,56 @@ func TestHangupAfterBridge(t *testing.T) {
 		t.Fatalf("events %v: want the agent's hangup after the bridge", seen)
 	}
 }
+
+// TestBridged: Bridged counts the originated legs that were ever bridged
+// with another channel, each leg once (bridged again, with another
+// caller, it still counts once), never an inbound leg nor an originated
+// one that was answered but never bridged; a pattern ending in "*"
+// matches by prefix. Two originated legs bridged together both count.
+func TestBridged(t *testing.T) {
+	s := startServer(t)
+	c := dialRaw(t, s, "")
+	api := func(cmd string) {
+		t.Helper()
+		c.send("api " + cmd)
+		if f := c.expect("api/response"); !strings.HasPrefix(string(f.Body), "+OK") {
+			t.Fatalf("%s: %q", cmd, f.Body)
+		}
+	}
+	callers := []string{
+		s.InboundCall(Call{CallerNumber: "5551001", Dialed: "800"}),
+		s.InboundCall(Call{CallerNumber: "5551002", Dialed: "800"}),
+	}
+	for _, leg := range []struct{ uuid, dial string }{
+		{"agent1", "user/1001"}, {"agent2", "user/1002"}, {"agent3", "user/2001"},
+		{"conf1", "user/3001"}, {"conf2", "user/3002"},
+	} {
+		api("originate {origination_uuid=" + leg.uuid + "}" + leg.dial + " &park()")
+	}
+	if n := s.Bridged("user/*"); n != 0 {
+		t.Fatalf("Bridged(user/*) = %d before any bridge, want 0", n)
+	}
+	api("uuid_bridge " + callers[0] + " agent1")
+	api("uuid_bridge " + callers[1] + " agent1") // agent1 again: still one leg
+	api("uuid_bridge " + callers[1] + " agent2")
+	api("uuid_bridge conf1 conf2") // two originated legs: both connected
+	for _, tc := range []struct {
+		pattern string
+		want    int
+	}{
+		{"user/1001", 1},
+		{"user/1002", 1},
+		{"user/1*", 2},
+		{"user/2001", 0}, // answered, never bridged
+		{"user/2*", 0},
+		{"user/3*", 2},
+		{"user/*", 4},
+		{"user/", 0},   // exact match without "*"
+		{"sofia/*", 0}, // inbound callers are not counted
+		{"*", 4},
+	} {
+		if n := s.Bridged(tc.pattern); n != tc.want {
+			t.Errorf("Bridged(%q) = %d, want %d", tc.pattern, n, tc.want)
+		}
+	}
+}
