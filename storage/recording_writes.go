@@ -49,6 +49,14 @@ type RecordingWrite struct {
 	// row's start to Row.EndedAt (see RecordingDuration).
 	Finish      bool          `json:"finish,omitempty"`
 	PBXDuration time.Duration `json:"pbx_duration,omitempty"`
+	// ClosePauseAt, when set, closes the row's open pause span (if any)
+	// at that moment (never before the pause began) by ClosePauseBy, and
+	// adds it to the paused total: a recording that ends while paused.
+	// It goes with the end's own write, so the span is closed exactly
+	// when the end is applied — also after a database outage or a
+	// restart — and never twice (a replay finds no open span).
+	ClosePauseAt *time.Time `json:"close_pause_at,omitempty"`
+	ClosePauseBy string     `json:"close_pause_by,omitempty"`
 }
 
 // JournalKey implements Record: every write is its own record.
@@ -120,6 +128,11 @@ func (w RecordingWrite) ApplyJournal(tx *gorm.DB) error {
 			cols = append(cols, "note")
 		}
 	}
+	if w.ClosePauseAt != nil {
+		if err := closeOpenPause(tx, cur.ID, *w.ClosePauseAt, w.ClosePauseBy); err != nil {
+			return fmt.Errorf("recording write %s to %s: %w", w.Seq, cur.ID, err)
+		}
+	}
 	if len(cols) == 0 {
 		return nil
 	}
@@ -136,6 +149,32 @@ func (w RecordingWrite) ApplyJournal(tx *gorm.DB) error {
 				return fmt.Errorf("recording write %s to %s: tags: %w", w.Seq, cur.ID, err)
 			}
 		}
+	}
+	return nil
+}
+
+// closeOpenPause closes recording id's open pause span at at (or at its
+// start, if that is later) and adds it to the paused total; with no open
+// span it does nothing, which makes a replay harmless.
+func closeOpenPause(tx *gorm.DB, id string, at time.Time, by string) error {
+	var span PauseSpan
+	if err := tx.Where("recording_id = ? AND resumed_at IS NULL", id).Order("id DESC").Take(&span).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil
+		}
+		return fmt.Errorf("open pause: %w", err)
+	}
+	at = at.UTC()
+	if at.Before(span.PausedAt) {
+		at = span.PausedAt
+	}
+	if err := tx.Model(&PauseSpan{}).Where("id = ? AND resumed_at IS NULL", span.ID).
+		Updates(map[string]any{"resumed_at": at, "resumed_by": recTrunc(by, 128)}).Error; err != nil {
+		return fmt.Errorf("close pause %d: %w", span.ID, err)
+	}
+	if err := tx.Model(&Recording{}).Where("id = ?", id).
+		Update("paused_ms", gorm.Expr("paused_ms + ?", at.Sub(span.PausedAt).Milliseconds())).Error; err != nil {
+		return fmt.Errorf("paused total: %w", err)
 	}
 	return nil
 }
