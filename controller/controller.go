@@ -743,6 +743,13 @@ func (c *Controller) onAnswered(e adapters.LegAnswered) {
 			return
 		}
 		cl.bridge = bridge
+		// A leg may hang up just after the PBX bridged, and its hangup
+		// reach the loop before this reply: the call then ended at that
+		// hangup (finishTalk: answered, agent, talk time from the
+		// pick-up, all already in its record). No "bridged" follows its
+		// "ended" on purpose: listeners act on it as on a live
+		// conversation (recordings starts recording the bridge), which
+		// here is gone. TestAgentHangsUpBeforeBridgeReply.
 		if cl.phase == phaseTalking {
 			c.notify(EventBridged, cl, nil)
 		}
