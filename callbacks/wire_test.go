@@ -222,8 +222,9 @@ func startFlowWith(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock,
 	return startFlowQueue(t, ad, fake, clk, rules, agents, custEP, QueueConfig{})
 }
 
-// startFlowQueue is startFlowWith with the support queue's callback policy.
-func startFlowQueue(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock, rules string, agents []routing.Agent, custEP string, qc QueueConfig) *flowRig {
+// startFlowQueue is startFlowWith with the support queue's callback
+// policy, and observers of the controller's events of one's own.
+func startFlowQueue(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock, rules string, agents []routing.Agent, custEP string, qc QueueConfig, extra ...controller.Observer) *flowRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := storage.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "wire.db"), storage.WithLogger(quiet()))
@@ -254,7 +255,7 @@ func startFlowQueue(t *testing.T, ad adapters.PBX, fake fakePBX, clk clock.Clock
 	}
 	ans := &answers{}
 	ctl, err := controller.New(controller.Config{}, controller.Deps{PBX: pl, Engine: eng, Clock: clk, Log: quiet(),
-		Callbacks: plug, Observers: []controller.Observer{plug, ans}})
+		Callbacks: plug, Observers: append([]controller.Observer{plug, ans}, extra...)})
 	if err != nil {
 		t.Fatal(err)
 	}
