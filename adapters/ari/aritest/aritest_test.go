@@ -775,3 +775,36 @@ func TestHangupAfterBridge(t *testing.T) {
 		t.Fatal("an agent without HangupAfterBridge hung up")
 	}
 }
+
+// A drop that falls between the handshake (after which the app counts as
+// connected) and the handler attaching the socket still closes the
+// client's socket. It stayed open, the client never heard of the drop,
+// and the adapter's TestLibraryLogsReachLogSlog waited for a log line
+// that never came.
+func TestDropBeforeSocketAttachedClosesIt(t *testing.T) {
+	srv, _ := newServer(t)
+	srv.beforeAttach = func() {
+		if !srv.Connected("switchboard") {
+			t.Error("app not connected after the handshake")
+		}
+		srv.DropWebsocket("switchboard")
+	}
+	es, err := dialEvents(t, srv, "switchboard", "switchboard", "switchboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m, ok := <-es.c:
+		if ok {
+			t.Fatalf("event %v on a dropped socket", m)
+		}
+	case <-time.After(10 * time.Second): // a safety bound, not a timing
+		t.Fatal("the client's socket is still open after the drop")
+	}
+	for i := 0; i < 500 && srv.Connected("switchboard"); i++ {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if srv.Connected("switchboard") {
+		t.Fatal("the dropped socket still counts as connected")
+	}
+}

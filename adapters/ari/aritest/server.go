@@ -124,6 +124,10 @@ type Server struct {
 	closed    bool
 	down      bool // SetDown: cut every request off
 	timers    map[*time.Timer]struct{}
+	// beforeAttach, when set (tests of this package only), runs in the
+	// websocket handler after the handshake registered the app and before
+	// the socket is attached: the window a drop can fall into.
+	beforeAttach func()
 }
 
 type app struct {
@@ -692,6 +696,7 @@ type wsConn struct {
 	once     sync.Once
 	replaced bool // guarded by Server.mu
 	silent   bool // guarded by mu
+	dropped  bool // guarded by mu: drop ran, maybe before ws was attached
 	live     bool // a real client (false: a replacing controller we only pretend exists)
 }
 
@@ -720,6 +725,7 @@ func (c *wsConn) drop() {
 	c.once.Do(func() {
 		close(c.done)
 		c.mu.Lock()
+		c.dropped = true
 		ws := c.ws
 		c.mu.Unlock()
 		if ws != nil {
@@ -757,6 +763,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	websocket.Server{Handler: func(ws *websocket.Conn) {
+		if s.beforeAttach != nil {
+			s.beforeAttach()
+		}
 		s.mu.Lock()
 		c := s.pending[ws.Request()]
 		delete(s.pending, ws.Request())
@@ -768,8 +777,16 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		a := s.app(appName)
 		c.mu.Lock()
 		c.ws = ws
+		dropped := c.dropped
 		c.mu.Unlock()
 		s.mu.Unlock()
+		if dropped {
+			// Dropped between the handshake (which made the app connected)
+			// and now: drop found no socket to close, so close it here, or
+			// the client would stay connected to a socket the fake has
+			// forgotten and never hear of the drop.
+			ws.Close() //nolint:errcheck // dropping on purpose
+		}
 		go c.writeLoop()
 		// Read until the client goes away; ARI clients send nothing.
 		var discard []byte
