@@ -386,6 +386,9 @@ func TestWireLeadTimeFreeSWITCH(t *testing.T) {
 	agents := []routing.Agent{{ID: "1001", Endpoint: "user/1001", Queues: map[string]int{"support": 1}}}
 	r := startFlowQueue(t, ad, f, clk, leadRules, agents, "sofia/gateway/carrier/{number}",
 		QueueConfig{LeadTime: 20 * time.Second, Retry: Retry{MaxAttempts: 3, Interval: time.Minute}})
+	// A call parked before the adapter subscribed would go unseen: the
+	// controller's readiness does not see through the playLog wrapper.
+	r.waitFor("adapter connected", func() bool { ok, _ := ad.Ready(); return ok })
 	ctx := context.Background()
 	if err := r.ctl.AgentLogin(ctx, "1001"); err != nil {
 		t.Fatal(err)

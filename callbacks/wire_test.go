@@ -375,6 +375,7 @@ func TestWireVirtualHoldFreeSWITCH(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := startFlow(t, ad, eslFake{fs}, "user/1001", "sofia/gateway/carrier/{number}")
+	r.waitFor("adapter connected", func() bool { ok, _ := ad.Ready(); return ok })
 	virtualHoldFlow(t, r, "sofia/gateway/carrier/+331")
 }
 
