@@ -70,6 +70,9 @@ type leg struct {
 	originated bool
 	job        string
 	local      bool // we asked for the hangup
+	// session is the adapter's session number when we originated the leg:
+	// reconciliation reports only legs from earlier sessions as vanished.
+	session uint64
 }
 
 type playback struct {
@@ -110,6 +113,10 @@ type Adapter struct {
 	recs      map[string]string    // recording path → leg uuid
 	up        bool
 	downErr   string
+	// session counts the sessions that came up (subscribed): the events
+	// of a leg originated in the current one come on its events
+	// connection, so nothing about that leg was missed.
+	session uint64
 }
 
 type rawEvent struct {
@@ -380,6 +387,7 @@ func (a *Adapter) startSession(ctx context.Context, evc *session, cmdc []*sessio
 	}
 	a.mu.Lock()
 	a.up, a.downErr = true, ""
+	a.session++
 	a.mu.Unlock()
 	a.log.Info("freeswitch connected", "addr", a.cfg.Addr)
 	a.emit(adapters.NodeState{Base: adapters.Base{At: time.Now()}, Node: a.cfg.Node, Up: true})
@@ -774,7 +782,7 @@ func (a *Adapter) originate(ctx context.Context, endpoint, cidNum, cidName strin
 	}
 	args := "{" + strings.Join(parts, ",") + "}" + endpoint + " &" + app
 	a.mu.Lock()
-	a.legs[id] = &leg{role: role, tag: tag, originated: true, job: job}
+	a.legs[id] = &leg{role: role, tag: tag, originated: true, job: job, session: a.session}
 	a.jobs[job] = id
 	a.mu.Unlock()
 	resp, err := a.cmdFor(id).send(ctx, bgapi{cmd: "originate", args: args, job: job})

@@ -551,3 +551,76 @@ func metricValue(t *testing.T, a *Adapter, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// Reconciliation while an originate is on its way: bgapi answers before
+// FreeSWITCH creates the channel, so a listing taken meanwhile lacks a leg
+// originated in this session. That leg has not vanished (its events come
+// on the subscribed connection): Reconciled lists it as ringing, so the
+// controller does not close its offer, and its answer is still reported.
+// It was forgotten, and the controller rang the next agent
+// (TestE2EConcurrentCommandsNoCrossedReplies caught it under load).
+func TestDefenceReconcileKeepsLegOriginatedThisSession(t *testing.T) {
+	h := startHarness(t, func(c *Config) { c.CommandConns = 2; c.CommandTimeout = 10 * time.Second }, nil)
+	ctx := ctxT(t)
+	h.fs.Endpoint("user/1001", esltest.Behavior{Manual: true})
+	// The fake holds each originate, before creating its channel, for
+	// far longer than the listing takes.
+	h.fs.SetFaults(esltest.Faults{ReplyDelay: time.Second, ReplyDelayMatch: "originate"})
+	for attempt := 0; attempt < 30; attempt++ {
+		tag := fmt.Sprintf("offer-%d", attempt)
+		type result struct {
+			ref adapters.LegRef
+			err error
+		}
+		res := make(chan result, 1)
+		go func() {
+			ref, err := h.a.Originate(ctx, adapters.OriginateRequest{Endpoint: "user/1001", Tag: tag})
+			res <- result{ref, err}
+		}()
+		var id string
+		waitUntil(t, "originate on its way", func() bool {
+			h.a.mu.Lock()
+			defer h.a.mu.Unlock()
+			for lid, l := range h.a.legs {
+				if l.tag == tag {
+					id = lid
+				}
+			}
+			return id != ""
+		})
+		if h.a.cmdFor(id) == h.a.cmds[0] {
+			// The listing would queue behind this originate on the same
+			// connection: try another leg id.
+			r := <-res
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			continue
+		}
+		h.a.reconcile <- struct{}{}
+		rec := h.rec.waitFor(t, "reconciled", isType[adapters.Reconciled]("")).(adapters.Reconciled)
+		listed := false
+		for _, l := range rec.Legs {
+			if l.Ref.ID == id {
+				listed = l.State == "Ring" && l.Tag == tag
+			}
+		}
+		if !listed {
+			t.Fatalf("leg %s being originated is not listed as ringing: %+v", id, rec.Legs)
+		}
+		r := <-res
+		if r.err != nil || r.ref.ID != id {
+			t.Fatalf("originate: %+v", r)
+		}
+		waitUntil(t, "agent ringing", func() bool { _, ok := h.fs.Channel(id); return ok })
+		if err := h.fs.Answer(id); err != nil {
+			t.Fatal(err)
+		}
+		h.rec.waitFor(t, "answer of the leg", func(e adapters.Event) bool {
+			a, ok := e.(adapters.LegAnswered)
+			return ok && a.Ref.ID == id && a.Tag == tag
+		})
+		return
+	}
+	t.Fatal("every originate went on the listing's connection")
+}

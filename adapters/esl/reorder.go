@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
@@ -131,6 +132,9 @@ func (a *Adapter) eventLoop(ctx context.Context) {
 // (parked callers from before a restart, legs it originated in an earlier
 // life) are adopted.
 func (a *Adapter) reconcileNow(ctx context.Context) {
+	a.mu.Lock()
+	session := a.session
+	a.mu.Unlock()
 	body, err := a.cmds[0].api(ctx, "show", "channels as json")
 	if err != nil {
 		a.log.Warn("freeswitch reconcile: show channels failed", "err", err)
@@ -184,8 +188,18 @@ func (a *Adapter) reconcileNow(ctx context.Context) {
 	for _, r := range rows {
 		present[r.UUID] = r
 	}
+	var pending []string // ours, originated in this session, not listed
 	for id, l := range a.legs {
 		r, ok := present[id]
+		if !ok && l.originated && l.session == session {
+			// Originated since this session came up: bgapi answers before
+			// FreeSWITCH creates the channel, so the listing may not have
+			// it yet. Its events (create, answer, or the hangup of a
+			// failed dial) come on the subscribed connection; it has not
+			// vanished, and the controller must not be told it did.
+			pending = append(pending, id)
+			continue
+		}
 		if !ok {
 			a.log.Info("freeswitch leg vanished while the link was down", "call_leg", id, "role", l.role)
 			a.buryLocked(id)
@@ -229,6 +243,15 @@ func (a *Adapter) reconcileNow(ctx context.Context) {
 		}
 		rec.Legs = append(rec.Legs, adapters.LegInfo{Ref: a.ref(r.UUID), State: state, CallerNumber: r.CIDNum,
 			DialedNumber: r.Dest, Tag: l.tag})
+	}
+	sort.Strings(pending)
+	for _, id := range pending {
+		l := a.legs[id]
+		state := "Ring"
+		if l.state == legAnswered {
+			state = "Up"
+		}
+		rec.Legs = append(rec.Legs, adapters.LegInfo{Ref: a.ref(id), State: state, Tag: l.tag})
 	}
 	a.mu.Unlock()
 	out = append(out, rec)
