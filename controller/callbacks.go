@@ -258,7 +258,7 @@ func (c *Controller) onDialAheadResult(cl *call, res DialAheadResult, err error)
 	// hangup ends the entry like any caller's.
 	cl.caller = res.Customer
 	cl.answered, cl.onHold = true, true
-	c.byLeg[res.Customer] = legOwner{callID: cl.id, role: adapters.RoleCaller}
+	c.byLeg[res.Customer] = legOwner{callID: cl.id, role: adapters.RoleCaller, upGen: c.ups[res.Customer.Node]}
 	c.log.Info("callback customer answered ahead of an agent; waiting in place", "call_id", cl.id, "queue", cl.queue)
 }
 
@@ -327,10 +327,10 @@ func (c *Controller) onCallbackResult(cl *call, of *offer, res CallbackResult, e
 	cl.agentLeg = res.Agent
 	cl.bridge = res.Bridge
 	if !res.Customer.IsZero() {
-		c.byLeg[res.Customer] = legOwner{callID: cl.id, role: adapters.RoleCaller}
+		c.byLeg[res.Customer] = legOwner{callID: cl.id, role: adapters.RoleCaller, upGen: c.ups[res.Customer.Node]}
 	}
 	if !res.Agent.IsZero() {
-		c.byLeg[res.Agent] = legOwner{callID: cl.id, role: adapters.RoleAgent, tag: of.tag}
+		c.byLeg[res.Agent] = legOwner{callID: cl.id, role: adapters.RoleAgent, tag: of.tag, upGen: c.ups[res.Agent.Node]}
 	}
 	ds := c.engine.Answered(cl.id, of.agentID, now)
 	cl.phase, cl.agentID, cl.answeredAt = phaseTalking, of.agentID, now

@@ -169,6 +169,7 @@ type Controller struct {
 	legRecs  map[adapters.LegRef]*storage.Leg
 	offers   map[string]*offer // by tag
 	nodes    map[string]NodeStatus
+	ups      map[string]uint64        // per node: how often it came up (NodeState)
 	recovery map[string]recoveredCall // live calls from before a restart, by caller leg "node/id"
 	// hangAfterPlay: caller legs that leave with an announcement and are
 	// hung up when it finishes.
@@ -191,6 +192,13 @@ type legOwner struct {
 	callID string
 	role   adapters.LegRole
 	tag    string
+	// upGen, for a leg learned from a command's result (an originate),
+	// is how often its node had come up then (ups); 0 for legs learned
+	// from the PBX's events. Results and events reach the loop in any
+	// order, so a reconciliation may list the node's legs from before
+	// such a leg existed: one learned since the node last came up has
+	// not vanished while the link was down.
+	upGen uint64
 }
 
 type callPhase string
@@ -304,7 +312,7 @@ func New(cfg Config, d Deps) (*Controller, error) {
 		obs: d.Observers, desk: d.Callbacks, board: stats.New(loc, cfg.ShortAbandon), loc: loc,
 		snapEvery: 100 * time.Millisecond,
 		internal:  make(chan func(), 4096), requests: make(chan request), running: make(chan struct{}), stopped: make(chan struct{}),
-		calls: map[string]*call{}, byLeg: map[adapters.LegRef]legOwner{}, legRecs: map[adapters.LegRef]*storage.Leg{}, offers: map[string]*offer{},
+		calls: map[string]*call{}, byLeg: map[adapters.LegRef]legOwner{}, ups: map[string]uint64{}, legRecs: map[adapters.LegRef]*storage.Leg{}, offers: map[string]*offer{},
 		nodes: map[string]NodeStatus{}, recovery: map[string]recoveredCall{}, hangAfterPlay: map[adapters.LegRef]bool{},
 	}
 	c.board.SetFormula(formula)
@@ -592,7 +600,7 @@ func (c *Controller) claimTagged(ref adapters.LegRef, tag string) {
 // whichever comes first: the Originate result or the leg's own events.
 func (c *Controller) trackAgentLeg(of *offer, ref adapters.LegRef) {
 	if _, known := c.byLeg[ref]; !known {
-		c.byLeg[ref] = legOwner{callID: of.callID, role: adapters.RoleAgent, tag: of.tag}
+		c.byLeg[ref] = legOwner{callID: of.callID, role: adapters.RoleAgent, tag: of.tag, upGen: c.ups[ref.Node]}
 	}
 	if c.legRecs[ref] == nil {
 		c.journalLeg(of.callID, ref, adapters.RoleAgent, of.agentID, of.endpoint)
@@ -905,11 +913,20 @@ func (c *Controller) onReconciled(e adapters.Reconciled) {
 			continue
 		}
 		own := c.byLeg[ref]
+		if own.upGen != 0 && own.upGen == c.ups[e.Node] {
+			continue // originated since the node came up: see legOwner.upGen
+		}
 		c.log.Warn("leg vanished while the PBX link was down", "leg", ref.String(), "call_id", own.callID, "role", own.role)
 		c.onLegGone(ref, 0, reasonVanished)
 	}
 	for _, l := range e.Legs {
 		if _, known := c.byLeg[l.Ref]; known || !strings.HasPrefix(l.Tag, tagPrefix) {
+			continue
+		}
+		if _, ringing := c.offers[l.Tag]; ringing {
+			// An offer's leg whose originate is still on its way (the PBX
+			// listed it before the result reached the loop): the result
+			// tracks it, or hangs it up if the offer was withdrawn.
 			continue
 		}
 		// An agent leg of ours that no offer owns: either the agent of a

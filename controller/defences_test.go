@@ -361,3 +361,67 @@ func TestWithdrawnWhileOriginatingHangsUpTheLeg(t *testing.T) {
 		t.Fatalf("agent leg rows %+v, want the one ring, ended", rows)
 	}
 }
+
+// A reconciliation's listing may predate an agent leg the loop already
+// knows from its Originate result (results and events reach the loop in
+// any order; the FreeSWITCH adapter lists channels while calls are being
+// offered): a leg originated since the node came up has not vanished
+// while the link was down, and a listed leg whose Originate result is
+// still on its way is the offer's, not a stray. Either mistake rang the
+// next agent for a call whose first agent was ringing
+// (TestE2EConcurrentCommandsNoCrossedReplies in adapters/esl caught it).
+func TestReconcileListingOlderThanAnOffer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// resultPending: the Originate result has not reached the loop
+		// when the listing (which names the leg) does.
+		resultPending bool
+	}{{"listing before the leg existed", false}, {"listing before the originate result", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, testRules, []sim.AgentGroup{never}, nil, nil)
+			r.login("never-001")
+			caller := r.inject("1000", "5551000", 0)
+			r.advance(time.Second)
+			var leg adapters.LegRef
+			done := make(chan struct{})
+			r.ctl.post(func() {
+				defer close(done)
+				var of *offer
+				for _, o := range r.ctl.offers {
+					of = o
+				}
+				if of == nil {
+					return
+				}
+				leg = of.leg
+				listed := []adapters.LegInfo{{Ref: caller, State: "Up"}}
+				if tc.resultPending {
+					of.leg = adapters.LegRef{}
+					delete(r.ctl.byLeg, leg)
+					listed = append(listed, adapters.LegInfo{Ref: leg, State: "Ring", Tag: of.tag})
+				}
+				r.ctl.onPBX(adapters.Reconciled{Base: adapters.Base{At: r.clk.Now()}, Node: caller.Node, Legs: listed})
+				if tc.resultPending {
+					// The result arrives.
+					of.leg = leg
+					r.ctl.trackAgentLeg(of, leg)
+				}
+			})
+			<-done
+			r.settle()
+			if leg.IsZero() {
+				t.Fatal("no offer rang")
+			}
+			if !r.hasLeg(leg) {
+				t.Fatal("the ringing agent leg was hung up")
+			}
+			c, ok := r.call(caller)
+			if !ok || c.State != string(phaseRinging) || c.Offers != 1 {
+				t.Fatalf("call after the reconciliation: %+v", c)
+			}
+			if a := r.agent("never-001"); a.State != routing.StateOffered || a.Misses != 0 {
+				t.Fatalf("agent %+v", a)
+			}
+		})
+	}
+}

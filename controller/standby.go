@@ -24,6 +24,9 @@ func (c *Controller) onNodeState(e adapters.NodeState) {
 	st := prev
 	st.Node, st.Up, st.Standby, st.Error, st.Since = e.Node, e.Up, e.Standby, e.Err, e.At
 	c.nodes[e.Node] = st
+	if e.Up && !prev.Up {
+		c.ups[e.Node]++
+	}
 	c.log.Info("pbx node state", "node", e.Node, "up", e.Up, "standby", e.Standby, "err", e.Err)
 	if e.Standby && !prev.Standby {
 		c.handOver(e.Node)
