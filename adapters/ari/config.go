@@ -83,12 +83,7 @@ func (c Config) withDefaults() (Config, error) {
 	nodes := make([]NodeConfig, len(c.Nodes))
 	seen := map[string]bool{}
 	for i, n := range c.Nodes {
-		if n.Name == "" {
-			n.Name = "asterisk"
-			if i > 0 {
-				n.Name = fmt.Sprintf("asterisk-%d", i+1)
-			}
-		}
+		n.Name = defaultNodeName(n.Name, i)
 		if seen[n.Name] {
 			return c, fmt.Errorf("ari: nodes[%d].name: duplicate node name %q", i, n.Name)
 		}
@@ -144,6 +139,30 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxInflight = 64
 	}
 	return c, nil
+}
+
+// NodeNames are the node names the adapter puts in its leg refs, in
+// order (each node's name, or its default: asterisk, asterisk-2 …).
+func (c Config) NodeNames() []string {
+	names := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		names[i] = defaultNodeName(n.Name, i)
+	}
+	if len(names) == 0 {
+		names = []string{defaultNodeName("", 0)}
+	}
+	return names
+}
+
+func defaultNodeName(name string, i int) string {
+	switch {
+	case name != "":
+		return name
+	case i == 0:
+		return "asterisk"
+	default:
+		return fmt.Sprintf("asterisk-%d", i+1)
+	}
 }
 
 // endpoint expands a bare extension with the agent template.

@@ -748,7 +748,9 @@ func (a *Adapter) Originate(ctx context.Context, req adapters.OriginateRequest) 
 	if role == "" {
 		role = adapters.RoleAgent
 	}
-	return a.originate(ctx, req.Endpoint, req.CallerIDNumber, req.CallerIDName, req.Timeout, req.Tag, role, req.Vars, "park()")
+	// A bare extension is rendered in this node's form (agent_endpoint), so
+	// one agent definition works from every node of a mixed floor.
+	return a.originate(ctx, a.cfg.endpoint(req.Endpoint), req.CallerIDNumber, req.CallerIDName, req.Timeout, req.Tag, role, req.Vars, "park()")
 }
 
 func (a *Adapter) originate(ctx context.Context, endpoint, cidNum, cidName string, timeout time.Duration, tag string, role adapters.LegRole, extra map[string]string, app string) (adapters.LegRef, error) {

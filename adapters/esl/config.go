@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -63,6 +64,12 @@ type Config struct {
 	CommandConns int `yaml:"command_connections"`
 	// EventBuffer is the size of the Events channel; default 4096.
 	EventBuffer int `yaml:"event_buffer"`
+	// AgentEndpoint expands a bare agent extension in
+	// OriginateRequest.Endpoint ("1001", no '/') to a dial string; {ext} is
+	// replaced (default "user/{ext}"; e.g. "sofia/gateway/asterisk/{ext}"
+	// for phones registered on an Asterisk reached by a trunk). A full dial
+	// string (with '/') is used as given.
+	AgentEndpoint string `yaml:"agent_endpoint"`
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -100,6 +107,7 @@ func (c Config) withDefaults() Config {
 	str(&c.FallbackContext, "switchboard_fallback")
 	str(&c.FallbackExtension, "fallback")
 	str(&c.HeartbeatVar, "switchboard_heartbeat")
+	str(&c.AgentEndpoint, "user/{ext}")
 	if c.EventBuffer == 0 {
 		c.EventBuffer = 4096
 	}
@@ -148,5 +156,24 @@ func (c Config) Validate() error {
 	if err := safeLine("password", c.Password); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	if !strings.Contains(c.AgentEndpoint, "{ext}") {
+		return fmt.Errorf("%w: agent_endpoint %q must contain {ext}, e.g. user/{ext}", ErrConfig, c.AgentEndpoint)
+	}
+	if err := safeArg("agent_endpoint", c.AgentEndpoint); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	return nil
+}
+
+// NodeName is the node name the adapter puts in its leg refs (Node, or
+// its default).
+func (c Config) NodeName() string { return c.withDefaults().Node }
+
+// endpoint expands a bare extension (no '/') with the agent template; a
+// dial string is returned as given.
+func (c Config) endpoint(ep string) string {
+	if ep == "" || strings.Contains(ep, "/") {
+		return ep
+	}
+	return strings.ReplaceAll(c.AgentEndpoint, "{ext}", ep)
 }
