@@ -240,3 +240,90 @@ func copyDir(t *testing.T, from, to string) {
 		}
 	}
 }
+
+// A recording paused (card details) while the database is up ends while
+// it is away: the pause's close goes with the end through the journal, so
+// after a restart on the same journal the span has its end (at the
+// finish, by system) and the paused total counts it — it does not stay
+// paused for good. A second replay closes nothing twice.
+func TestPauseOpenAtEndClosedThroughOutage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		db   func(t *testing.T) outageDB
+	}{{"sqlite", sqliteOutage}, {"mariadb", mariadbOutage}} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := tc.db(t)
+			jdir := filepath.Join(t.TempDir(), "journal")
+			cfg := Config{Queues: map[string]Policy{"support": {Mode: ModeAlways}}}
+			ctx := context.Background()
+			now := t0
+			clk := func() time.Time { return now }
+
+			st1 := db.open(t)
+			j1, stop1 := runJournal(t, st1, jdir)
+			rec := &recorder{}
+			svc, err := New(cfg, Deps{PBX: rec, Store: st1, Journal: j1, Log: quiet, Now: clk, CommandTimeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			observe(svc, bridgedCall("c1", "support", "pbx1"))
+			id := svc.RecordingOfAgent("1001")
+			if id == "" {
+				t.Fatalf("not recording: %q", rec.commands())
+			}
+			flush(t, j1)
+			now = t0.Add(10 * time.Second)
+			if _, err := svc.Pause(ctx, id, "1001", "card details"); err != nil {
+				t.Fatal(err)
+			}
+
+			db.down(t, st1)
+			r := svc.lookupMem(adapters.RecordingRef{Node: "pbx1", Name: rec.names()[0]})
+			if r == nil {
+				t.Fatal("recording not held in memory")
+			}
+			observe(svc, controller.CallEvent{Kind: controller.EventPBX, Node: "pbx1", PBXEvent: adapters.RecordingFinished{
+				Base: adapters.Base{At: t0.Add(40 * time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: rec.names()[0]}}})
+			stop1()
+			again := filepath.Join(t.TempDir(), "again")
+			copyDir(t, jdir, again)
+
+			db.up(t)
+			st2 := db.open(t)
+			_, stop2 := runJournal(t, st2, jdir)
+			waitRows(t, st2, 1)
+			stop2()
+			check := func() {
+				t.Helper()
+				got, err := st2.Recording(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got.Pauses) != 1 || got.Pauses[0].ResumedAt == nil || !got.Pauses[0].ResumedAt.Equal(t0.Add(40*time.Second)) ||
+					got.Pauses[0].ResumedBy != "system" || got.PausedMS != 30000 || got.Status != storage.RecordingFinished {
+					t.Fatalf("pause not closed at the end: %+v pauses %+v", got, got.Pauses)
+				}
+			}
+			check()
+			j3, stop3 := runJournal(t, st2, again)
+			if j3.Stats().Replayed == 0 {
+				t.Fatal("nothing to replay")
+			}
+			flush(t, j3)
+			stop3()
+			check() // not counted twice
+		})
+	}
+}
+
+// recordNames are the names the service asked the PBX to record under,
+// in order.
+func (r *recorder) names() []string {
+	var names []string
+	for _, c := range r.commands() {
+		if n, ok := strings.CutPrefix(c, "record "); ok {
+			names = append(names, strings.Fields(n)[1]) // "record <bridge> <name>"
+		}
+	}
+	return names
+}

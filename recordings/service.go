@@ -104,6 +104,18 @@ type Service struct {
 	queue  []controller.CallEvent
 	busy   bool // a batch is being handled (guarded by qmu)
 	signal chan struct{}
+	// The database lane (guarded by qmu): events that need a database
+	// read — about a recording an earlier run started, and the PBX's
+	// (re)connect, whose reconciliation reads the node's rows — are worked
+	// on a goroutine of their own, in order, so a database that is slow
+	// or away never holds the events of this process's own recordings.
+	dbq      []dbItem
+	dbBusy   bool
+	dbSignal chan struct{}
+	// due are reconciliations the database could not answer, by node
+	// (the latest (re)connect wins), retried with a backoff on the
+	// database lane until it does.
+	due map[string]dbItem
 
 	mu       sync.Mutex
 	calls    map[string]*bridged // by call id, while bridged
@@ -121,6 +133,21 @@ type bridged struct {
 	ev          controller.CallEvent
 	recordingID string // the running recording, if any
 }
+
+// dbItem is an event on the database lane. For a (re)connect, known
+// holds the recordings this process held in flight when it came: one it
+// started later (the reconnect's list of live legs cannot show its call)
+// is its own to follow, never reconciliation's.
+type dbItem struct {
+	ev    controller.CallEvent
+	known map[string]bool
+}
+
+// Reconciliation retry backoff while the database does not answer.
+const (
+	reconcileRetryMin = 250 * time.Millisecond
+	reconcileRetryMax = 10 * time.Second
+)
 
 // pendingStart is a recording waiting for its announcement to end. Its
 // row (status pending) is in the database, so a restart finds it again
@@ -140,7 +167,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, tpls: map[string]Template{}, pbx: d.PBX, store: d.Store, jr: d.Journal, log: d.Log, now: d.Now,
-		cmdTO: d.CommandTimeout, annTO: d.AnnounceTimeout, signal: make(chan struct{}, 1),
+		cmdTO: d.CommandTimeout, annTO: d.AnnounceTimeout, signal: make(chan struct{}, 1), dbSignal: make(chan struct{}, 1), due: map[string]dbItem{},
 		calls: map[string]*bridged{}, byName: map[string]string{}, refs: map[string]adapters.RecordingRef{},
 		announce: map[string]*pendingStart{}, rows: map[string]storage.Recording{}}
 	if s.log == nil {
@@ -205,8 +232,12 @@ func (s *Service) Observe(ev controller.CallEvent) {
 	}
 }
 
-// Run works the event queue until ctx ends.
+// Run works the event queue until ctx ends, and the database lane on a
+// goroutine of its own.
 func (s *Service) Run(ctx context.Context) error {
+	slow := make(chan struct{})
+	go func() { defer close(slow); s.runDB(ctx) }()
+	defer func() { <-slow }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -231,27 +262,157 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// Idle reports whether every observed event has been handled.
+// runDB works the database lane until ctx ends: events in order, and
+// the reconciliations the database could not answer, retried with a
+// backoff (0.25 s doubling to 10 s) until it does.
+func (s *Service) runDB(ctx context.Context) {
+	backoff := reconcileRetryMin
+	retry := time.NewTimer(backoff)
+	retry.Stop()
+	armed := false
+	for {
+		s.qmu.Lock()
+		batch := s.dbq
+		s.dbq = nil
+		s.dbBusy = len(batch) > 0
+		s.qmu.Unlock()
+		for _, it := range batch {
+			s.handleDB(ctx, it)
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		if !armed && s.reconcileDue() {
+			retry.Reset(backoff)
+			armed = true
+		}
+		select {
+		case <-ctx.Done():
+			retry.Stop()
+			return
+		case <-s.dbSignal:
+		case <-retry.C:
+			armed = false
+			if s.retryReconcile(ctx) {
+				backoff = reconcileRetryMin
+			} else {
+				backoff = min(2*backoff, reconcileRetryMax)
+			}
+		}
+	}
+}
+
+// Idle reports whether every observed event has been handled (a
+// reconciliation waiting for the database to answer is not an event).
 func (s *Service) Idle() bool {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
-	return len(s.queue) == 0 && !s.busy
+	return len(s.queue) == 0 && !s.busy && len(s.dbq) == 0 && !s.dbBusy
 }
 
-// Drain handles every queued event now (tests, shutdown).
+// ReconcileDue reports whether a reconciliation waits for the database.
+func (s *Service) ReconcileDue() bool { return s.reconcileDue() }
+
+func (s *Service) reconcileDue() bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return len(s.due) > 0
+}
+
+// Drain handles every queued event now, on both lanes (tests, shutdown).
 func (s *Service) Drain(ctx context.Context) {
 	for {
 		s.qmu.Lock()
 		batch := s.queue
 		s.queue = nil
 		s.qmu.Unlock()
-		if len(batch) == 0 {
-			return
-		}
 		for _, ev := range batch {
 			s.handle(ctx, ev)
 		}
+		s.qmu.Lock()
+		slow := s.dbq
+		s.dbq = nil
+		s.qmu.Unlock()
+		for _, it := range slow {
+			s.handleDB(ctx, it)
+		}
+		if len(batch) == 0 && len(slow) == 0 {
+			return
+		}
 	}
+}
+
+// toDB hands an event to the database lane.
+func (s *Service) toDB(it dbItem) {
+	s.qmu.Lock()
+	s.dbq = append(s.dbq, it)
+	s.qmu.Unlock()
+	select {
+	case s.dbSignal <- struct{}{}:
+	default:
+	}
+}
+
+// handleDB handles an event on the database lane.
+func (s *Service) handleDB(ctx context.Context, it dbItem) {
+	switch e := it.ev.PBXEvent.(type) {
+	case adapters.RecordingStarted:
+		s.onStarted(ctx, e)
+	case adapters.RecordingFinished:
+		s.onFinished(ctx, e)
+	case adapters.RecordingFailed:
+		s.onFailed(ctx, e)
+	case adapters.Reconciled:
+		err := s.onReconciled(ctx, e, it.known)
+		s.qmu.Lock()
+		if err != nil {
+			s.due[e.Node] = it
+		} else {
+			delete(s.due, e.Node)
+		}
+		s.qmu.Unlock()
+		if err != nil {
+			s.log.Error("reconcile recordings: will retry when the database answers", "node", e.Node, "err", err)
+		}
+	case adapters.PlaybackFinished:
+		// Came after a (re)connect whose restore of pending rows was
+		// still on this lane: matched now that it has run.
+		if p := s.takeAnnouncement(e); p != nil {
+			if _, err := s.recordRow(ctx, p.call, p.row); err != nil {
+				s.log.Warn("recording not started after announcement", "call_id", p.call.CallID, "recording_id", p.row.ID, "err", err)
+			}
+		}
+	}
+}
+
+// retryReconcile runs every due reconciliation once more; it reports
+// whether all of them went through.
+func (s *Service) retryReconcile(ctx context.Context) bool {
+	s.qmu.Lock()
+	due := make([]dbItem, 0, len(s.due))
+	for _, it := range s.due {
+		due = append(due, it)
+	}
+	s.qmu.Unlock()
+	ok := true
+	for _, it := range due {
+		e := it.ev.PBXEvent.(adapters.Reconciled)
+		err := s.onReconciled(ctx, e, it.known)
+		s.qmu.Lock()
+		if cur, still := s.due[e.Node]; still && cur.ev.PBXEvent.(adapters.Reconciled).At.Equal(e.At) {
+			if err == nil {
+				delete(s.due, e.Node)
+			}
+		}
+		s.qmu.Unlock()
+		if err != nil {
+			ok = false
+			s.log.Warn("reconcile recordings: database still not answering", "node", e.Node, "err", err)
+		} else {
+			s.log.Info("recordings reconciled after the database came back", "node", e.Node)
+		}
+	}
+	return ok
 }
 
 func deref(e adapters.Event) adapters.Event {
@@ -308,39 +469,76 @@ func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
 			}
 		}
 	case controller.EventPBX:
+		// This process's own recordings are settled here, from memory;
+		// anything that needs the database goes to its lane.
 		switch e := ev.PBXEvent.(type) {
 		case adapters.RecordingStarted:
+			if s.lookupMem(e.Recording) == nil {
+				s.toDB(dbItem{ev: ev})
+				return
+			}
 			s.onStarted(ctx, e)
 		case adapters.RecordingFinished:
+			if s.lookupMem(e.Recording) == nil {
+				s.toDB(dbItem{ev: ev})
+				return
+			}
 			s.onFinished(ctx, e)
 		case adapters.RecordingFailed:
+			if s.lookupMem(e.Recording) == nil {
+				s.toDB(dbItem{ev: ev})
+				return
+			}
 			s.onFailed(ctx, e)
 		case adapters.Reconciled:
-			s.onReconciled(ctx, e)
-		case adapters.PlaybackFinished:
 			s.mu.Lock()
-			p := s.announce[e.PlaybackID]
-			delete(s.announce, e.PlaybackID)
-			if p == nil && e.Ref.ID != "" {
-				// A pending start restored after a restart: this process
-				// never knew its playback id; the caller's playback ending
-				// is the announcement ending.
-				for k, q := range s.announce {
-					if q.restored && q.call.Caller.ID == e.Ref.ID {
-						p = q
-						delete(s.announce, k)
-						break
-					}
-				}
+			known := make(map[string]bool, len(s.rows))
+			for id := range s.rows {
+				known[id] = true
 			}
 			s.mu.Unlock()
-			if p != nil {
-				if _, err := s.recordRow(ctx, p.call, p.row); err != nil {
-					s.log.Warn("recording not started after announcement", "call_id", p.call.CallID, "recording_id", p.row.ID, "err", err)
+			s.toDB(dbItem{ev: ev, known: known})
+		case adapters.PlaybackFinished:
+			p := s.takeAnnouncement(e)
+			if p == nil {
+				s.qmu.Lock()
+				behind := len(s.dbq) > 0 || s.dbBusy
+				s.qmu.Unlock()
+				if behind {
+					// Perhaps the announcement of a pending row a
+					// (re)connect's restore, still on the database lane,
+					// is about to take up: matched after it.
+					s.toDB(dbItem{ev: ev})
 				}
+				return
+			}
+			if _, err := s.recordRow(ctx, p.call, p.row); err != nil {
+				s.log.Warn("recording not started after announcement", "call_id", p.call.CallID, "recording_id", p.row.ID, "err", err)
 			}
 		}
 	}
+}
+
+// takeAnnouncement removes and returns the pending start a playback's end
+// is about, if any.
+func (s *Service) takeAnnouncement(e adapters.PlaybackFinished) *pendingStart {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.announce[e.PlaybackID]
+	delete(s.announce, e.PlaybackID)
+	if p == nil && e.Ref.ID != "" {
+		// A pending start restored after a restart: this process never
+		// knew its playback id; the caller's playback ending is the
+		// announcement ending.
+		for k, q := range s.announce {
+			if q.restored && q.call.Caller.ID == e.Ref.ID {
+				p = q
+				delete(s.announce, k)
+				break
+			}
+		}
+	}
+	return p
 }
 
 // Start records a bridged call on demand (agent or supervisor). It
@@ -619,6 +817,22 @@ func (s *Service) write(r *storage.Recording, cols []string, ifStatus ...string)
 	s.jr.Append(storage.RecordingWrite{Seq: storage.NewID("rw-"), Row: *r, Columns: cols, IfStatus: ifStatus})
 }
 
+// writeEnd journals the update that ends a recording (cols of r, as
+// write) together with the close of a pause still open then, at at: the
+// span gets its end and the paused total counts it in the same database
+// transaction as the end, whenever the database takes it — so a
+// recording that ends paused during an outage does not stay paused.
+func (s *Service) writeEnd(r *storage.Recording, cols []string, at time.Time, ifStatus ...string) {
+	s.mu.Lock()
+	if _, ok := s.rows[r.ID]; ok {
+		s.rows[r.ID] = *r
+	}
+	s.mu.Unlock()
+	at = at.UTC()
+	s.jr.Append(storage.RecordingWrite{Seq: storage.NewID("rw-"), Row: *r, Columns: cols, IfStatus: ifStatus,
+		ClosePauseAt: &at, ClosePauseBy: pauseCloser})
+}
+
 // errDBAway marks a lookup the database could not answer.
 var errDBAway = errors.New("database not answering")
 
@@ -628,17 +842,16 @@ var errDBAway = errors.New("database not answering")
 // run's recording). A database that does not answer gives errDBAway:
 // the caller then journals the write by name instead of waiting.
 func (s *Service) lookup(ctx context.Context, ref adapters.RecordingRef) (*storage.Recording, error) {
+	if r := s.lookupMem(ref); r != nil {
+		return r, nil
+	}
 	stem := stemOf(ref.Name)
 	s.mu.Lock()
 	id := s.byName[ref.Node+"/"+ref.Name]
 	if id == "" {
 		id = s.byName[ref.Node+"/"+stem]
 	}
-	r, ok := s.rows[id]
 	s.mu.Unlock()
-	if ok {
-		return &r, nil
-	}
 	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
 	defer cancel()
 	if id != "" {
@@ -650,6 +863,21 @@ func (s *Service) lookup(ctx context.Context, ref adapters.RecordingRef) (*stora
 		got, err = s.store.RecordingByPBXName(cctx, ref.Node, stem)
 	}
 	return got, dbErr(err)
+}
+
+// lookupMem finds a recording this process holds in flight (nil if it
+// holds none of that name).
+func (s *Service) lookupMem(ref adapters.RecordingRef) *storage.Recording {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.byName[ref.Node+"/"+ref.Name]
+	if id == "" {
+		id = s.byName[ref.Node+"/"+stemOf(ref.Name)]
+	}
+	if r, ok := s.rows[id]; ok {
+		return &r
+	}
+	return nil
 }
 
 func dbErr(err error) error {
@@ -728,10 +956,10 @@ func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) 
 			cols = append(cols, "size_bytes", "checksum")
 		}
 		s.log.Warn("recording finish stored by name: "+err.Error(), "node", e.Recording.Node, "name", e.Recording.Name)
-		s.byNameWrite(e.Recording, storage.RecordingWrite{Row: row, Columns: cols, Finish: true, PBXDuration: e.Duration})
+		s.byNameWrite(e.Recording, storage.RecordingWrite{Row: row, Columns: cols, Finish: true, PBXDuration: e.Duration,
+			ClosePauseAt: &at, ClosePauseBy: pauseCloser})
 		return
 	}
-	s.closePause(ctx, r, at)
 	cols := []string{"status", "ended_at", "duration_ms", "path", "format", "uri"}
 	if e.Path != "" {
 		r.Path = e.Path
@@ -756,7 +984,7 @@ func (s *Service) onFinished(ctx context.Context, e adapters.RecordingFinished) 
 	// Forgotten first: whoever sees the row ended finds the call free to
 	// record again.
 	s.done(r)
-	s.write(r, cols)
+	s.writeEnd(r, cols, at)
 }
 
 func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) {
@@ -772,26 +1000,18 @@ func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) {
 	cols := []string{"status", "error", "ended_at"}
 	if err != nil {
 		s.log.Warn("recording failure stored by name: "+err.Error(), "node", e.Recording.Node, "name", e.Recording.Name)
-		s.byNameWrite(e.Recording, storage.RecordingWrite{Columns: cols,
+		s.byNameWrite(e.Recording, storage.RecordingWrite{Columns: cols, ClosePauseAt: &at, ClosePauseBy: pauseCloser,
 			Row: storage.Recording{Status: storage.RecordingFailed, Error: "pbx: " + e.Cause, EndedAt: &at}})
 		return
 	}
-	s.closePause(ctx, r, at)
 	r.Status, r.Error, r.EndedAt = storage.RecordingFailed, "pbx: "+e.Cause, &at
 	s.done(r)
-	s.write(r, cols)
+	s.writeEnd(r, cols, at)
 	s.log.Warn("recording failed", "recording_id", r.ID, "call_id", r.CallID, "agent_id", r.AgentID, "queue", r.Queue, "node", r.Node, "cause", e.Cause)
 }
 
-// closePause ends a pause still open when the recording ends, so the span
-// has an end and the paused total counts it. Pauses are the desk's rows,
-// written directly: with the database away the pause stays open (the
-// recording's own end is journalled regardless).
-func (s *Service) closePause(ctx context.Context, r *storage.Recording, at time.Time) {
-	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
-	defer cancel()
-	_, _ = s.store.EndPause(cctx, r.ID, at, "system")
-}
+// pauseCloser is who closes a pause still open when its recording ends.
+const pauseCloser = "system"
 
 func (s *Service) done(r *storage.Recording) {
 	s.mu.Lock()
@@ -829,15 +1049,28 @@ func fileName(r *storage.Recording) string {
 // onReconciled settles this node's recordings still marked recording after
 // a (re)connect: one whose call legs survive is still running; one the PBX
 // lists as stored (or whose file is under the node's root) finished while
-// the link was down; any other is missing.
-func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
-	s.restorePending(ctx, e)
+// the link was down; any other is missing. It runs on the database lane;
+// an error means the database did not answer and nothing was settled
+// that a retry would settle differently (every step skips what an
+// earlier attempt did).
+func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled, known map[string]bool) error {
+	// What this service journalled before must be in the database first:
+	// the rows read below are then its latest view, so an announcement
+	// already settled is not taken up again.
+	fctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+	err := s.jr.Flush(fctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("reconcile node %q: %w", e.Node, err)
+	}
+	if err := s.restorePending(ctx, e); err != nil {
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
 	active, err := s.store.ActiveRecordings(cctx, e.Node)
 	cancel()
 	if err != nil {
-		s.log.Error("reconcile recordings", "node", e.Node, "err", err)
-		return
+		return fmt.Errorf("reconcile node %q: %w", e.Node, err)
 	}
 	live := map[string]bool{}
 	for _, l := range e.Legs {
@@ -854,6 +1087,12 @@ func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
 	}
 	for i := range active {
 		r := &active[i]
+		s.mu.Lock()
+		_, held := s.rows[r.ID]
+		s.mu.Unlock()
+		if held && !known[r.ID] {
+			continue // started after the (re)connect: followed by this process
+		}
 		if (r.CallerLeg != "" && live[r.CallerLeg]) || (r.AgentLeg != "" && live[r.AgentLeg]) {
 			continue
 		}
@@ -869,7 +1108,6 @@ func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
 			r.Path = sr.Path
 		}
 		onDisk := s.fileFacts(r, true)
-		s.closePause(ctx, r, now)
 		if listed || onDisk {
 			r.Status = storage.RecordingFinished
 			r.Note = "finish event missed; settled by reconciliation"
@@ -891,9 +1129,10 @@ func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
 		// Only while still marked recording: a finish journalled earlier
 		// (and not yet in the database) wins over this view.
 		s.done(r)
-		s.write(r, []string{"status", "note", "error", "ended_at", "duration_ms", "path", "format", "uri", "size_bytes", "checksum"}, storage.RecordingActive)
+		s.writeEnd(r, []string{"status", "note", "error", "ended_at", "duration_ms", "path", "format", "uri", "size_bytes", "checksum"}, now, storage.RecordingActive)
 		s.log.Info("recording reconciled", "recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "status", r.Status)
 	}
+	return nil
 }
 
 // restorePending takes up the node's recordings still waiting for their
@@ -902,13 +1141,12 @@ func (s *Service) onReconciled(ctx context.Context, e adapters.Reconciled) {
 // for again (until its caller's playback ends, or the announce timeout
 // from when it was decided) and then recorded; one whose call is gone is
 // failed, saying so. One this process already waits for is left alone.
-func (s *Service) restorePending(ctx context.Context, e adapters.Reconciled) {
+func (s *Service) restorePending(ctx context.Context, e adapters.Reconciled) error {
 	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
 	pending, err := s.store.PendingRecordings(cctx, e.Node)
 	cancel()
 	if err != nil {
-		s.log.Error("reconcile pending recordings", "node", e.Node, "err", err)
-		return
+		return fmt.Errorf("pending recordings of node %q: %w", e.Node, err)
 	}
 	live := map[string]bool{}
 	for _, l := range e.Legs {
@@ -921,7 +1159,7 @@ func (s *Service) restorePending(ctx context.Context, e adapters.Reconciled) {
 	for i := range pending {
 		r := &pending[i]
 		s.mu.Lock()
-		known := false
+		_, known := s.rows[r.ID] // recorded by this process meanwhile
 		for _, p := range s.announce {
 			if p.row.ID == r.ID {
 				known = true
@@ -954,4 +1192,5 @@ func (s *Service) restorePending(ctx context.Context, e adapters.Reconciled) {
 		s.mu.Unlock()
 		s.log.Info("pending recording taken up after reconnect", "recording_id", r.ID, "call_id", r.CallID, "node", r.Node)
 	}
+	return nil
 }
