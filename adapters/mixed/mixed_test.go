@@ -23,7 +23,9 @@ type fakePBX struct {
 	calls  []string
 }
 
-func newFake(name string) *fakePBX { return &fakePBX{name: name, events: make(chan adapters.Event, 16)} }
+func newFake(name string) *fakePBX {
+	return &fakePBX{name: name, events: make(chan adapters.Event, 16)}
+}
 
 func (f *fakePBX) note(op string, node string) {
 	f.mu.Lock()
