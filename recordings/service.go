@@ -998,20 +998,32 @@ func (s *Service) onFailed(ctx context.Context, e adapters.RecordingFailed) {
 		at = s.now().UTC()
 	}
 	cols := []string{"status", "error", "ended_at"}
+	// Only a recording still running (or waiting for its announcement)
+	// can fail: a failure reported after the finish — late, or by a PBX
+	// that sends both — must not turn a finished recording into a failed
+	// one. The same condition goes with the write, for a finish still in
+	// the journal when it is applied.
 	if err != nil {
 		s.log.Warn("recording failure stored by name: "+err.Error(), "node", e.Recording.Node, "name", e.Recording.Name)
-		s.byNameWrite(e.Recording, storage.RecordingWrite{Columns: cols, ClosePauseAt: &at, ClosePauseBy: pauseCloser,
+		s.byNameWrite(e.Recording, storage.RecordingWrite{Columns: cols, ClosePauseAt: &at, ClosePauseBy: pauseCloser, IfStatus: failable,
 			Row: storage.Recording{Status: storage.RecordingFailed, Error: "pbx: " + e.Cause, EndedAt: &at}})
+		return
+	}
+	if r.Status != storage.RecordingActive && r.Status != storage.RecordingPending {
+		s.log.Info("recording failure after its end ignored", "recording_id", r.ID, "call_id", r.CallID, "node", r.Node, "status", r.Status, "cause", e.Cause)
 		return
 	}
 	r.Status, r.Error, r.EndedAt = storage.RecordingFailed, "pbx: "+e.Cause, &at
 	s.done(r)
-	s.writeEnd(r, cols, at)
+	s.writeEnd(r, cols, at, failable...)
 	s.log.Warn("recording failed", "recording_id", r.ID, "call_id", r.CallID, "agent_id", r.AgentID, "queue", r.Queue, "node", r.Node, "cause", e.Cause)
 }
 
 // pauseCloser is who closes a pause still open when its recording ends.
 const pauseCloser = "system"
+
+// failable are the states a PBX failure may end.
+var failable = []string{storage.RecordingActive, storage.RecordingPending}
 
 func (s *Service) done(r *storage.Recording) {
 	s.mu.Lock()
