@@ -127,6 +127,25 @@ type Service struct {
 	// they need no database read and a row whose create is still in the
 	// journal (database away) is found all the same.
 	rows map[string]storage.Recording
+	// names are, per call while it lasts, the names of every recording
+	// this process started on it (and, once read, an earlier run's):
+	// the duplicate-name check of a bridge is answered from them.
+	names map[string]*callNames
+	// listed are the legs each node listed live at its last (re)connect,
+	// by node then leg id: a call on one of them may have been recorded
+	// by an earlier run (or another switchboard), which only the database
+	// knows. Any other call began while this process was connected.
+	listed map[string]map[string]bool
+}
+
+// callNames is what the service knows of the recording names one call
+// used.
+type callNames struct {
+	used map[string]bool // node/name
+	// read: an earlier run's names are in used (the database answered);
+	// unknown: the database could not say, so every new name takes the
+	// suffix rather than be asked again.
+	read, unknown bool
 }
 
 type bridged struct {
@@ -141,6 +160,9 @@ type bridged struct {
 type dbItem struct {
 	ev    controller.CallEvent
 	known map[string]bool
+	// reason is the policy's, for a bridged call whose name check needs
+	// the database.
+	reason string
 }
 
 // Reconciliation retry backoff while the database does not answer.
@@ -169,7 +191,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	s := &Service{cfg: cfg, tpls: map[string]Template{}, pbx: d.PBX, store: d.Store, jr: d.Journal, log: d.Log, now: d.Now,
 		cmdTO: d.CommandTimeout, annTO: d.AnnounceTimeout, signal: make(chan struct{}, 1), dbSignal: make(chan struct{}, 1), due: map[string]dbItem{},
 		calls: map[string]*bridged{}, byName: map[string]string{}, refs: map[string]adapters.RecordingRef{},
-		announce: map[string]*pendingStart{}, rows: map[string]storage.Recording{}}
+		announce: map[string]*pendingStart{}, rows: map[string]storage.Recording{}, names: map[string]*callNames{}, listed: map[string]map[string]bool{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -355,6 +377,10 @@ func (s *Service) toDB(it dbItem) {
 
 // handleDB handles an event on the database lane.
 func (s *Service) handleDB(ctx context.Context, it dbItem) {
+	if it.ev.Kind == controller.EventBridged {
+		s.startEarlier(ctx, it.ev, it.reason)
+		return
+	}
 	switch e := it.ev.PBXEvent.(type) {
 	case adapters.RecordingStarted:
 		s.onStarted(ctx, e)
@@ -440,7 +466,12 @@ func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
 		pol := s.cfg.PolicyFor(ev.Queue)
 		d := pol.Decide(s.cfg.SampleSeed, ev.CallID)
 		s.log.Debug("recording policy", "call_id", ev.CallID, "queue", ev.Queue, "policy", pol.String(), "record", d.Record, "reason", d.Reason)
-		if d.Record {
+		if d.Record && s.needsDB(ev) {
+			// A call that was up before this process's (re)connect: only
+			// the database knows an earlier run's recordings of it, so its
+			// start waits for that read on the database lane, never here.
+			s.toDB(dbItem{ev: ev, reason: d.Reason})
+		} else if d.Record {
 			if _, err := s.start(ctx, ev, d.Reason, "policy"); err != nil {
 				s.log.Warn("recording not started", "call_id", ev.CallID, "queue", ev.Queue, "agent_id", ev.AgentID, "node", ev.Node, "err", err)
 			}
@@ -449,6 +480,7 @@ func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
 		s.mu.Lock()
 		b := s.calls[ev.CallID]
 		delete(s.calls, ev.CallID)
+		delete(s.names, ev.CallID)
 		var ref adapters.RecordingRef
 		running := false
 		if b != nil && b.recordingID != "" {
@@ -492,6 +524,11 @@ func (s *Service) handle(ctx context.Context, ev controller.CallEvent) {
 			s.onFailed(ctx, e)
 		case adapters.Reconciled:
 			s.mu.Lock()
+			legs := make(map[string]bool, len(e.Legs))
+			for _, l := range e.Legs {
+				legs[l.Ref.ID] = true
+			}
+			s.listed[e.Node] = legs
 			known := make(map[string]bool, len(s.rows))
 			for id := range s.rows {
 				known[id] = true
@@ -673,11 +710,7 @@ func (s *Service) record(ctx context.Context, ev controller.CallEvent, reason, b
 // prepareRow builds a new row with a name no recording of the call uses.
 func (s *Service) prepareRow(ctx context.Context, ev controller.CallEvent, reason, by string) (*storage.Recording, error) {
 	r := s.newRow(ev, reason, by)
-	taken, err := s.nameTaken(ctx, ev.CallID, ev.Node, r.PBXName)
-	if err != nil {
-		return nil, err
-	}
-	if taken {
+	if s.nameTaken(ctx, ev, r.PBXName) {
 		// The same call recorded again within the template's resolution
 		// (stopped and restarted on demand in one second): the PBX would
 		// refuse or overwrite a file of that name, and its events would
@@ -685,6 +718,9 @@ func (s *Service) prepareRow(ctx context.Context, ev controller.CallEvent, reaso
 		// cannot repeat either.
 		r.PBXName += "-" + strings.TrimPrefix(r.ID, "rec-")
 	}
+	s.mu.Lock()
+	s.callNamesLocked(ev.CallID).used[ev.Node+"/"+r.PBXName] = true
+	s.mu.Unlock()
 	return r, nil
 }
 
@@ -748,35 +784,103 @@ func (s *Service) recordRow(ctx context.Context, ev controller.CallEvent, r *sto
 }
 
 // nameTaken reports whether a recording of this call on this node already
-// uses name. It compares stems: FreeSWITCH names a recording by its file
-// path (/dir/<name>.wav), which is what the row keeps once the PBX has
-// answered, so comparing the rendered name with the stored one would
-// miss every FreeSWITCH recording and let a second one overwrite the
-// first one's file. Templates must hold {call_id} or {recording_id}, so a
-// name can only repeat within one call.
-func (s *Service) nameTaken(ctx context.Context, callID, node, name string) (bool, error) {
-	s.mu.Lock()
-	_, taken := s.byName[node+"/"+name]
-	s.mu.Unlock()
-	if taken {
-		return true, nil
-	}
-	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
-	recs, err := s.store.RecordingsOfCall(cctx, callID)
-	cancel()
-	if err != nil {
-		// The database cannot say (it is away): the name takes the
-		// suffix, which cannot repeat, rather than the call going
-		// unrecorded.
-		s.log.Warn("recording name check: database not answering; name made unique", "call_id", callID, "node", node, "err", err)
-		return true, nil
-	}
-	for _, r := range recs {
-		if r.Node == node && (r.PBXName == name || stemOf(r.PBXName) == name) {
-			return true, nil
+// uses name. Names repeat only within one call (templates hold {call_id}
+// or {recording_id}), so the service's memory of the call answers: every
+// name this process used on it, and — for a call up before the node's
+// last (re)connect — the names the database lists for it, read once
+// (loadEarlier; on the database lane for a policy start, so a bridge
+// never waits for the database). FreeSWITCH names a recording by its
+// file path (/dir/<name>.wav), which is what the row keeps, so stored
+// names count by their stem too: comparing the rendered name with the
+// stored one would miss every FreeSWITCH recording and let a second one
+// overwrite the first one's file. A name the database could not check
+// is taken: the suffix cannot repeat, and the call is recorded anyway.
+func (s *Service) nameTaken(ctx context.Context, ev controller.CallEvent, name string) bool {
+	if s.needsDB(ev) {
+		if err := s.loadEarlier(ctx, ev); err != nil {
+			s.log.Warn("recording name check: database not answering; name made unique", "call_id", ev.CallID, "node", ev.Node, "err", err)
 		}
 	}
-	return false, nil
+	key := ev.Node + "/" + name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, running := s.byName[key]
+	m := s.names[ev.CallID]
+	return running || (m != nil && (m.unknown || m.used[key]))
+}
+
+// needsDB reports whether the call's earlier recordings are unknown to
+// this process: it was up before the node's last (re)connect and the
+// database has not been asked yet.
+func (s *Service) needsDB(ev controller.CallEvent) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.names[ev.CallID]; m != nil && (m.read || m.unknown) {
+		return false
+	}
+	listed := func(l adapters.LegRef) bool {
+		if l.ID == "" {
+			return false
+		}
+		node := l.Node
+		if node == "" {
+			node = ev.Node
+		}
+		return s.listed[node][l.ID]
+	}
+	return listed(ev.Caller) || listed(ev.AgentLeg)
+}
+
+// loadEarlier reads the names the database holds for a call (an earlier
+// run's recordings of it) into the service's memory, once. If the
+// database cannot answer, the call's names are marked unknown: every new
+// one takes the suffix.
+func (s *Service) loadEarlier(ctx context.Context, ev controller.CallEvent) error {
+	cctx, cancel := context.WithTimeout(ctx, s.cmdTO)
+	recs, err := s.store.RecordingsOfCall(cctx, ev.CallID)
+	cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.callNamesLocked(ev.CallID)
+	if err != nil {
+		m.unknown = true
+		return fmt.Errorf("recordings of call %q: %w", ev.CallID, err)
+	}
+	m.read = true
+	for _, r := range recs {
+		m.used[r.Node+"/"+r.PBXName] = true
+		m.used[r.Node+"/"+stemOf(r.PBXName)] = true
+	}
+	return nil
+}
+
+func (s *Service) callNamesLocked(callID string) *callNames {
+	m := s.names[callID]
+	if m == nil {
+		m = &callNames{used: map[string]bool{}}
+		s.names[callID] = m
+	}
+	return m
+}
+
+// startEarlier starts, on the database lane, the policy's recording of a
+// call up before the node's last (re)connect: its earlier names are read
+// first (one read, up to the command timeout); a call that ended or was
+// bridged anew meanwhile is left alone.
+func (s *Service) startEarlier(ctx context.Context, ev controller.CallEvent, reason string) {
+	if err := s.loadEarlier(ctx, ev); err != nil {
+		s.log.Warn("recording name check: database not answering; name made unique", "call_id", ev.CallID, "node", ev.Node, "err", err)
+	}
+	s.mu.Lock()
+	b := s.calls[ev.CallID]
+	same := b != nil && b.ev.Bridge == ev.Bridge && b.ev.AgentLeg == ev.AgentLeg
+	s.mu.Unlock()
+	if !same {
+		return
+	}
+	if _, err := s.start(ctx, ev, reason, "policy"); err != nil {
+		s.log.Warn("recording not started", "call_id", ev.CallID, "queue", ev.Queue, "agent_id", ev.AgentID, "node", ev.Node, "err", err)
+	}
 }
 
 func stemOf(name string) string { return strings.TrimSuffix(path.Base(name), path.Ext(name)) }
