@@ -35,7 +35,11 @@ func (h *hangNames) RecordingsOfCall(ctx context.Context, callID string) ([]stor
 	}
 }
 
-func (h *hangNames) asked() []string { h.mu.Lock(); defer h.mu.Unlock(); return append([]string(nil), h.calls...) }
+func (h *hangNames) asked() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.calls...)
+}
 
 // A bridge never waits for the database's name check: with that read
 // hanging (the command timeout is an hour) a new call is recorded at
