@@ -321,7 +321,7 @@ func (p *PBX) runMember(ctx context.Context, i int, m *member, noteUp func(*memb
 // own shutdown must never wait on us.
 func (p *PBX) forward(ctx context.Context, m *member, in <-chan adapters.Event, noteUp func(*member)) {
 	for e := range in {
-		if ns, ok := e.(adapters.NodeState); ok && ns.Up && !ns.Standby {
+		if nodeUp(e) {
 			noteUp(m)
 		}
 		if !p.send(ctx, e) {
@@ -330,6 +330,18 @@ func (p *PBX) forward(ctx context.Context, m *member, in <-chan adapters.Event, 
 			return
 		}
 	}
+}
+
+// nodeUp reports whether e says a node came up and active. Adapters send
+// events as values or pointers (the ARI adapter sends pointers).
+func nodeUp(e adapters.Event) bool {
+	switch ns := e.(type) {
+	case adapters.NodeState:
+		return ns.Up && !ns.Standby
+	case *adapters.NodeState:
+		return ns != nil && ns.Up && !ns.Standby
+	}
+	return false
 }
 
 // send hands one event to the consumer, waiting for it as long as the mix
