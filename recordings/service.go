@@ -34,8 +34,6 @@ type Store interface {
 	RecordingsOfCall(ctx context.Context, callID string) ([]storage.Recording, error)
 	ActiveRecordings(ctx context.Context, node string) ([]storage.Recording, error)
 	PendingRecordings(ctx context.Context, node string) ([]storage.Recording, error)
-	StartPause(ctx context.Context, id string, at time.Time, by, reason string) (*storage.PauseSpan, error)
-	EndPause(ctx context.Context, id string, at time.Time, by string) (*storage.PauseSpan, error)
 }
 
 // Journal carries the service's writes to the database (storage.Journal
@@ -136,6 +134,10 @@ type Service struct {
 	// by an earlier run (or another switchboard), which only the database
 	// knows. Any other call began while this process was connected.
 	listed map[string]map[string]bool
+	// open are the open pause spans of the recordings in rows (as
+	// journalled), pausing the recordings a pause or resume is acting on.
+	open    map[string]storage.PauseSpan
+	pausing map[string]bool
 }
 
 // callNames is what the service knows of the recording names one call
@@ -191,7 +193,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 	s := &Service{cfg: cfg, tpls: map[string]Template{}, pbx: d.PBX, store: d.Store, jr: d.Journal, log: d.Log, now: d.Now,
 		cmdTO: d.CommandTimeout, annTO: d.AnnounceTimeout, signal: make(chan struct{}, 1), dbSignal: make(chan struct{}, 1), due: map[string]dbItem{},
 		calls: map[string]*bridged{}, byName: map[string]string{}, refs: map[string]adapters.RecordingRef{},
-		announce: map[string]*pendingStart{}, rows: map[string]storage.Recording{}, names: map[string]*callNames{}, listed: map[string]map[string]bool{}}
+		announce: map[string]*pendingStart{}, rows: map[string]storage.Recording{}, names: map[string]*callNames{}, listed: map[string]map[string]bool{},
+		open: map[string]storage.PauseSpan{}, pausing: map[string]bool{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -1133,6 +1136,7 @@ func (s *Service) done(r *storage.Recording) {
 	s.mu.Lock()
 	delete(s.refs, r.ID)
 	delete(s.rows, r.ID)
+	delete(s.open, r.ID)
 	for k, v := range s.byName {
 		if v == r.ID {
 			delete(s.byName, k)

@@ -57,6 +57,25 @@ type RecordingWrite struct {
 	// restart — and never twice (a replay finds no open span).
 	ClosePauseAt *time.Time `json:"close_pause_at,omitempty"`
 	ClosePauseBy string     `json:"close_pause_by,omitempty"`
+	// ClosePauseFrom, with ClosePauseAt, closes only the open span that
+	// began at that moment (a resume closes the pause it ends): a replay
+	// after a later pause was opened never closes the later one.
+	ClosePauseFrom *time.Time `json:"close_pause_from,omitempty"`
+	// OpenPause opens a pause span (agent or supervisor pause, after the
+	// PBX muted the audio) unless the row has an open span already or a
+	// span beginning at that moment (a replay): at most one open span, and
+	// never two of one pause. With IfStatus it opens only in those states
+	// (a recording that ended meanwhile is not paused after its end).
+	OpenPause *PauseOpen `json:"open_pause,omitempty"`
+}
+
+// PauseOpen is the span a RecordingWrite opens: when (to the
+// microsecond, the column's precision, so a replay finds it again), who
+// and why.
+type PauseOpen struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
 }
 
 // JournalKey implements Record: every write is its own record.
@@ -128,8 +147,13 @@ func (w RecordingWrite) ApplyJournal(tx *gorm.DB) error {
 			cols = append(cols, "note")
 		}
 	}
+	if w.OpenPause != nil {
+		if err := openPause(tx, cur.ID, *w.OpenPause); err != nil {
+			return fmt.Errorf("recording write %s to %s: %w", w.Seq, cur.ID, err)
+		}
+	}
 	if w.ClosePauseAt != nil {
-		if err := closeOpenPause(tx, cur.ID, *w.ClosePauseAt, w.ClosePauseBy); err != nil {
+		if err := closeOpenPause(tx, cur.ID, *w.ClosePauseAt, w.ClosePauseBy, w.ClosePauseFrom); err != nil {
 			return fmt.Errorf("recording write %s to %s: %w", w.Seq, cur.ID, err)
 		}
 	}
@@ -153,12 +177,39 @@ func (w RecordingWrite) ApplyJournal(tx *gorm.DB) error {
 	return nil
 }
 
-// closeOpenPause closes recording id's open pause span at at (or at its
-// start, if that is later) and adds it to the paused total; with no open
-// span it does nothing, which makes a replay harmless.
-func closeOpenPause(tx *gorm.DB, id string, at time.Time, by string) error {
+// openPause opens a pause span on recording id unless one is open or one
+// began at p.At already (a replay of this write): with either it does
+// nothing, so a replay is harmless and an error never holds the journal.
+func openPause(tx *gorm.DB, id string, p PauseOpen) error {
+	at := p.At.UTC().Truncate(time.Microsecond)
+	var n int64
+	if err := tx.Model(&PauseSpan{}).Where("recording_id = ? AND (resumed_at IS NULL OR paused_at = ?)", id, at).Count(&n).Error; err != nil {
+		return fmt.Errorf("open pause: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	span := PauseSpan{RecordingID: id, PausedAt: at, PausedBy: recTrunc(p.By, 128), Reason: recTrunc(p.Reason, 255)}
+	if err := tx.Create(&span).Error; err != nil {
+		return fmt.Errorf("open pause: %w", err)
+	}
+	if err := tx.Model(&Recording{}).Where("id = ?", id).Update("updated_at", time.Now().UTC()).Error; err != nil {
+		return fmt.Errorf("open pause: %w", err)
+	}
+	return nil
+}
+
+// closeOpenPause closes recording id's open pause span (the one that
+// began at from, when given) at at (or at its start, if that is later)
+// and adds it to the paused total; with no such open span it does
+// nothing, which makes a replay harmless.
+func closeOpenPause(tx *gorm.DB, id string, at time.Time, by string, from *time.Time) error {
 	var span PauseSpan
-	if err := tx.Where("recording_id = ? AND resumed_at IS NULL", id).Order("id DESC").Take(&span).Error; err != nil {
+	q := tx.Where("recording_id = ? AND resumed_at IS NULL", id)
+	if from != nil {
+		q = q.Where("paused_at = ?", from.UTC().Truncate(time.Microsecond))
+	}
+	if err := q.Order("id DESC").Take(&span).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil
 		}
