@@ -31,6 +31,9 @@ const (
 	PBXSim        = "sim"
 	PBXAsterisk   = "asterisk"
 	PBXFreeSWITCH = "freeswitch"
+	// PBXMixed runs the Asterisk and the FreeSWITCH adapter side by side
+	// (pbx.asterisk and pbx.freeswitch both used), one floor over both.
+	PBXMixed = "mixed"
 )
 
 // Config is the whole file.
@@ -74,7 +77,8 @@ type Database struct {
 // PBX picks the adapter and holds each adapter's settings. Only the
 // section of the chosen kind is used; the others may stay in the file.
 type PBX struct {
-	// Kind is sim, asterisk or freeswitch.
+	// Kind is sim, asterisk, freeswitch or mixed (Asterisk and FreeSWITCH
+	// side by side, both sections used).
 	Kind string `yaml:"kind"`
 	// Sim configures the simulated PBX (kind: sim): caller streams and
 	// agent groups. The default is the demo floor.
@@ -169,8 +173,24 @@ func (c Config) Validate() error {
 		if err := c.PBX.FreeSWITCH.Validate(); err != nil {
 			return bad("pbx.freeswitch", "%v", err)
 		}
+	case PBXMixed:
+		if err := c.PBX.FreeSWITCH.Validate(); err != nil {
+			return bad("pbx.freeswitch", "%v", err)
+		}
+		// A leg names only its node, so a node name must say which PBX it
+		// is on.
+		fsNode := c.PBX.FreeSWITCH.NodeName()
+		for i, n := range c.PBX.Asterisk.NodeNames() {
+			if n == fsNode {
+				key := "pbx.freeswitch.node"
+				if c.PBX.FreeSWITCH.Node == "" {
+					key = fmt.Sprintf("pbx.asterisk.nodes[%d].name", i)
+				}
+				return bad(key, "node name %q is both pbx.freeswitch.node and pbx.asterisk.nodes[%d].name: node names must be unique across the PBXs of a mixed floor", n, i)
+			}
+		}
 	default:
-		return bad("pbx.kind", "must be one of sim, asterisk, freeswitch; got %q", c.PBX.Kind)
+		return bad("pbx.kind", "must be one of sim, asterisk, freeswitch, mixed; got %q", c.PBX.Kind)
 	}
 	if c.Controller.Timezone != "" {
 		if _, err := time.LoadLocation(c.Controller.Timezone); err != nil {

@@ -21,7 +21,7 @@ func TestParseErrorsNameFileLineKey(t *testing.T) {
 		{"bad duration", "server:\n  shutdown_timeout: soon\n", "sb.yaml:2:21: server.shutdown_timeout: cannot unmarshal !!str `soon` into time.Duration"},
 		{"negative duration", "server:\n  shutdown_timeout: -1s\n", "sb.yaml:2:3: server.shutdown_timeout: must be positive"},
 		{"section not a mapping", "server: 8080\n", "sb.yaml:1:9: server: want a mapping of keys, got \"8080\""},
-		{"bad pbx", "pbx:\n  kind: cisco\n", "sb.yaml:2:3: pbx.kind: must be one of sim, asterisk, freeswitch; got \"cisco\""},
+		{"bad pbx", "pbx:\n  kind: cisco\n", "sb.yaml:2:3: pbx.kind: must be one of sim, asterisk, freeswitch, mixed; got \"cisco\""},
 		{"bad listen", "server:\n  listen: localhost\n", "sb.yaml:2:3: server.listen: \"localhost\" is not host:port"},
 		{"public listen without token", "server:\n  listen: 0.0.0.0:8080\n", "sb.yaml:2:3: server.listen: \"0.0.0.0:8080\" is not a loopback address"},
 		{"bad dsn", "database:\n  dsn: postgres://x/y\n", "sb.yaml:2:3: database.dsn: unsupported database scheme \"postgres\""},
@@ -257,6 +257,33 @@ func TestAdapterSections(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) = %v, want %q", tt.yaml, err, tt.want)
 		}
+	}
+}
+
+// TestMixedPBX: kind mixed uses both sections; a node name on both PBXs
+// is refused at the line of the key that set it (the FreeSWITCH node, or
+// the Asterisk node's name when FreeSWITCH keeps its default), naming
+// both keys; a bad FreeSWITCH section is refused as with kind freeswitch.
+func TestMixedPBX(t *testing.T) {
+	good := "pbx:\n  kind: mixed\n  asterisk:\n    nodes:\n      - {name: ast1, url: http://a:8088, password: x}\n  freeswitch:\n    node: fs1\n    addr: f:8021\n"
+	cfg, _, err := Parse("sb.yaml", []byte(good), Defaults())
+	if err != nil || cfg.PBX.Kind != PBXMixed || cfg.PBX.FreeSWITCH.NodeName() != "fs1" || cfg.PBX.Asterisk.NodeNames()[0] != "ast1" {
+		t.Fatalf("Parse(mixed) = %+v, %v", cfg.PBX, err)
+	}
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"same node name set on both", "pbx:\n  kind: mixed\n  asterisk:\n    nodes:\n      - {name: pbx1, password: x}\n  freeswitch:\n    node: pbx1\n",
+			`sb.yaml:7:5: pbx.freeswitch.node: node name "pbx1" is both pbx.freeswitch.node and pbx.asterisk.nodes[0].name`},
+		{"asterisk node named like the freeswitch default", "pbx:\n  kind: mixed\n  asterisk:\n    nodes:\n      - {name: ast1, password: x}\n      - {name: freeswitch, password: x}\n",
+			`sb.yaml:6:10: pbx.asterisk.nodes[1].name: node name "freeswitch" is both pbx.freeswitch.node and pbx.asterisk.nodes[1].name`},
+		{"bad freeswitch section", "pbx:\n  kind: mixed\n  freeswitch:\n    addr: nowhere\n", `sb.yaml:3:3: pbx.freeswitch: invalid freeswitch config: addr "nowhere"`},
+		{"bad agent template", "pbx:\n  kind: mixed\n  freeswitch:\n    agent_endpoint: user/1001\n", `sb.yaml:3:3: pbx.freeswitch: invalid freeswitch config: agent_endpoint "user/1001" must contain {ext}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse("sb.yaml", []byte(tt.yaml), Defaults())
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
 

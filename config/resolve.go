@@ -32,7 +32,7 @@ var EnvVars = []EnvVar{
 	{"SWITCHBOARD_TOKEN", "server.token", "bearer token for write operations"},
 	{"SWITCHBOARD_DATABASE", "database.dsn", "database DSN"},
 	{"SWITCHBOARD_JOURNAL_DIR", "database.journal_dir", "write-behind journal directory"},
-	{"SWITCHBOARD_PBX", "pbx.kind", "sim, asterisk or freeswitch"},
+	{"SWITCHBOARD_PBX", "pbx.kind", "sim, asterisk, freeswitch or mixed"},
 	{"SWITCHBOARD_ROUTING", "routing.file", "routing file"},
 	{"SWITCHBOARD_LOG_LEVEL", "log.level", "debug, info, warn, error"},
 	{"SWITCHBOARD_LOG_FORMAT", "log.format", "text or json"},

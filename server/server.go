@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-cc/switchboard/adapters"
 	"github.com/switchboard-cc/switchboard/adapters/ari"
 	"github.com/switchboard-cc/switchboard/adapters/esl"
+	"github.com/switchboard-cc/switchboard/adapters/mixed"
 	"github.com/switchboard-cc/switchboard/adapters/sim"
 	"github.com/switchboard-cc/switchboard/api"
 	"github.com/switchboard-cc/switchboard/callbacks"
@@ -113,6 +114,13 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		}
 		s.pbx = a
 		extra = append(extra, a.Collector())
+	case config.PBXMixed:
+		p, err := newMixed(cfg.PBX, log)
+		if err != nil {
+			return nil, err
+		}
+		s.pbx = p
+		extra = append(extra, p.Collector())
 	}
 	if s.engine, err = routing.NewEngineChecked(s.rules); err != nil {
 		return nil, fmt.Errorf("%w: routing: %w", config.ErrInvalid, err)
@@ -176,6 +184,22 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newMixed builds the mixed floor: the Asterisk and the FreeSWITCH
+// adapter side by side under one port. Each member's constructor is
+// called again when its PBX was unreachable at start, so it is built
+// from the same settings.
+func newMixed(pc config.PBX, log *slog.Logger) (*mixed.PBX, error) {
+	alog, elog := log.With("component", "ari"), log.With("component", "esl")
+	p, err := mixed.New([]mixed.Member{
+		{Name: "asterisk", Nodes: pc.Asterisk.NodeNames(), New: func() (adapters.PBX, error) { return ari.New(pc.Asterisk, alog) }},
+		{Name: "freeswitch", Nodes: []string{pc.FreeSWITCH.NodeName()}, New: func() (adapters.PBX, error) { return esl.New(pc.FreeSWITCH, elog) }},
+	}, mixed.Options{Log: log.With("component", "mixed")})
+	if err != nil {
+		return nil, fmt.Errorf("%w: pbx (kind mixed): %w", config.ErrInvalid, err)
+	}
+	return p, nil
 }
 
 // simStart is where an accelerated simulation's clock starts: now, or
