@@ -61,10 +61,17 @@ func Doctor(ctx context.Context, cfg Config) []Check {
 	sess, err := dialESL(ctx, cfg.Addr, cfg.Password, cfg.ConnectTimeout, eslgo.NilLogger{})
 	if err != nil {
 		fix := "check that " + cfg.Addr + " is FreeSWITCH's event socket and that its apply-inbound-acl allows this host"
-		if strings.Contains(err.Error(), "failed to auth") {
+		detail := err.Error()
+		if strings.Contains(detail, "failed to auth") {
 			fix = "set pbx.freeswitch.password (or SWITCHBOARD_ESL_PASSWORD) to the password in event_socket.conf.xml"
+			// eslgo's error prints the reply's header map over several
+			// lines; the operator needs FreeSWITCH's answer only.
+			detail = "FreeSWITCH refused the password"
+			if i := strings.Index(err.Error(), "-ERR"); i >= 0 {
+				detail += " (" + strings.TrimRight(strings.SplitN(err.Error()[i:], "\"", 2)[0], "\n") + ")"
+			}
 		}
-		add("esl password", false, err.Error(), fix)
+		add("esl password", false, detail, fix)
 		skip("freeswitch version", "event subscription")
 		return checks
 	}

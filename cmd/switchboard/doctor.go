@@ -33,8 +33,8 @@ func newDoctorCmd(app *App) *cobra.Command {
 ARI reachability, the ARI credentials, the Asterisk version and whether the
 Stasis app is registered (it is while a switchboard is connected); for
 FreeSWITCH, event socket reachability, the password, the FreeSWITCH version
-and a plain event subscription. Each
-failed check says what to fix. Exit status 1 when any check fails.`,
+and a plain event subscription; for a mixed floor (pbx.kind mixed), both.
+Each failed check says what to fix. Exit status 1 when any check fails.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := app.resolveConfig(cmd, &f)
@@ -42,15 +42,20 @@ failed check says what to fix. Exit status 1 when any check fails.`,
 				return err
 			}
 			var checks []doctorCheck
-			switch cfg.PBX.Kind {
-			case config.PBXAsterisk:
+			kind := cfg.PBX.Kind
+			// A mixed floor is checked as both of its PBXs.
+			if kind == config.PBXAsterisk || kind == config.PBXMixed {
 				for _, c := range ari.Doctor(cmd.Context(), cfg.PBX.Asterisk) {
 					checks = append(checks, doctorCheck{PBX: "asterisk", Node: c.Node, Name: c.Name, OK: c.OK, Detail: c.Detail, Fix: c.Fix})
 				}
-			case config.PBXFreeSWITCH:
+			}
+			if kind == config.PBXFreeSWITCH || kind == config.PBXMixed {
 				for _, c := range esl.Doctor(cmd.Context(), cfg.PBX.FreeSWITCH) {
 					checks = append(checks, doctorCheck{PBX: "freeswitch", Node: c.Node, Name: c.Name, OK: c.OK, Detail: c.Detail, Fix: c.Fix})
 				}
+			}
+			switch kind {
+			case config.PBXAsterisk, config.PBXFreeSWITCH, config.PBXMixed:
 			default:
 				checks = append(checks, doctorCheck{PBX: cfg.PBX.Kind, Name: "pbx checks", OK: true,
 					Detail: fmt.Sprintf("no doctor checks for pbx kind %q in this build", cfg.PBX.Kind)})
