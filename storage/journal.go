@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -74,6 +75,9 @@ type Journal struct {
 
 	wakeLog   chan struct{}
 	wakeApply chan struct{}
+	// loggerTurns and applierTurns count the two loops' wake-ups (tests:
+	// an idle journal must not wake on a timer).
+	loggerTurns, applierTurns atomic.Int64
 
 	// logger-owned
 	seg     *os.File
@@ -344,10 +348,13 @@ func (j *Journal) Run(ctx context.Context) error {
 }
 
 // runLogger fsyncs staged records to the log until ctx ends, then once more.
+// Append wakes it for every record, so it sleeps while nothing is staged: a
+// ticker here woke an idle process 100 times a second. Only a failed write
+// (disk full, say: the records are put back in staging) is retried every
+// FlushInterval until it succeeds.
 func (j *Journal) runLogger(ctx context.Context) error {
 	defer j.seg.Close()
-	tick := time.NewTicker(j.opts.FlushInterval)
-	defer tick.Stop()
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -355,20 +362,27 @@ func (j *Journal) runLogger(ctx context.Context) error {
 				return fmt.Errorf("journal: final local write: %w", err)
 			}
 			return nil
-		case <-tick.C:
+		case <-retry:
 		case <-j.wakeLog:
 		}
+		retry = nil
 		if err := j.writeStaged(); err != nil {
 			j.log.Error("journal: local log write failed", "err", err)
+			retry = time.After(j.opts.FlushInterval)
 		}
+		j.loggerTurns.Add(1)
 	}
 }
 
 // runApplier writes the log to the database until ctx ends, backing off
-// while the database refuses, and pings it when idle.
+// while the database refuses, and pings it when idle. The logger wakes it
+// whenever it wrote to the log; otherwise it sleeps until the next thing
+// due — the end of a backoff, or the next health ping — rather than
+// ticking every FlushInterval (which woke an idle process 100 times a
+// second to find nothing to do).
 func (j *Journal) runApplier(ctx context.Context) {
-	tick := time.NewTicker(j.opts.FlushInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(0) // the first turn applies a backlog left by the last run at once
+	defer timer.Stop()
 	backoff := time.Duration(0)
 	var retryAt time.Time
 	lastContact := time.Time{} // last time the database answered or refused
@@ -380,32 +394,40 @@ func (j *Journal) runApplier(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-timer.C:
 		case <-j.wakeApply:
 		}
-		if time.Now().Before(retryAt) || !j.backlogOnDisk() {
-			continue
-		}
-		for ctx.Err() == nil {
-			n := j.applyBatch(ctx)
-			if n != 0 {
-				lastContact = time.Now()
-			}
-			if n < 0 {
-				// Database down: back off, records stay in the log.
-				if backoff == 0 {
-					backoff = 100 * time.Millisecond
-				} else if backoff < 5*time.Second {
-					backoff *= 2
+		j.applierTurns.Add(1)
+		if !time.Now().Before(retryAt) && j.backlogOnDisk() {
+			for ctx.Err() == nil {
+				n := j.applyBatch(ctx)
+				if n != 0 {
+					lastContact = time.Now()
 				}
-				retryAt = time.Now().Add(backoff)
-				break
-			}
-			backoff = 0
-			if n < j.opts.BatchSize {
-				break
+				if n < 0 {
+					// Database down: back off, records stay in the log.
+					if backoff == 0 {
+						backoff = 100 * time.Millisecond
+					} else if backoff < 5*time.Second {
+						backoff *= 2
+					}
+					retryAt = time.Now().Add(backoff)
+					break
+				}
+				backoff = 0
+				if n < j.opts.BatchSize {
+					break
+				}
 			}
 		}
+		// Next wake without news from the logger: a backoff's end (the
+		// backlog is retried then, and the ping waits for it), else the
+		// next health ping.
+		next := lastContact.Add(j.opts.HealthInterval)
+		if now := time.Now(); retryAt.After(now) {
+			next = retryAt
+		}
+		timer.Reset(time.Until(next))
 	}
 }
 
@@ -473,12 +495,14 @@ func (j *Journal) writeStaged() error {
 	j.logged += n
 	j.loggedBytes += int64(len(buf))
 	j.mu.Unlock()
-	if syncErr != nil {
-		return fmt.Errorf("fsync %s: %w", j.seg.Name(), syncErr)
-	}
+	// The applier sleeps until woken: wake it for what it can now read,
+	// fsynced or not.
 	select {
 	case j.wakeApply <- struct{}{}:
 	default:
+	}
+	if syncErr != nil {
+		return fmt.Errorf("fsync %s: %w", j.seg.Name(), syncErr)
 	}
 	if j.segSize >= j.opts.SegmentSize {
 		f, err := os.OpenFile(j.segPath(j.segNum+1), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

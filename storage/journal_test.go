@@ -432,3 +432,29 @@ func testJournalCorruptAndTornLines(t *testing.T, dsn string) {
 		return os.IsNotExist(err)
 	})
 }
+
+// An idle journal sleeps: with nothing appended and the health ping an
+// hour away, neither loop wakes on a timer (they ticked every
+// FlushInterval, 100 times a second each, which kept an idle switchboard
+// at ~3 % of a core). Appending still reaches the database at once, and
+// the loops wake for it.
+func TestJournalIdleDoesNotWake(t *testing.T) {
+	s := openMigrated(t, "sqlite:"+filepath.Join(t.TempDir(), "sb.db"))
+	j, _ := runJournal(t, s, t.TempDir(), JournalOptions{FlushInterval: time.Millisecond, HealthInterval: time.Hour})
+	waitFor(t, 10*time.Second, "the database seen up", func() bool { return j.Stats().DBUp })
+	log0, apply0 := j.loggerTurns.Load(), j.applierTurns.Load()
+	// 200 FlushIntervals of idleness: a loop on a ticker turns ~200 times.
+	time.Sleep(200 * time.Millisecond)
+	if l, a := j.loggerTurns.Load()-log0, j.applierTurns.Load()-apply0; l > 2 || a > 2 {
+		t.Fatalf("idle for 200 flush intervals, the logger woke %d times and the applier %d: want none", l, a)
+	}
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	j.Append(Call{ID: "idle-1", ArrivedAt: now, Outcome: OutcomeLive, UpdatedAt: now})
+	flushWithin(t, j, 10*time.Second)
+	if n := countRows(t, s, "calls"); n != 1 {
+		t.Fatalf("%d call rows after the append, want 1", n)
+	}
+	if j.loggerTurns.Load() == log0 || j.applierTurns.Load() == apply0 {
+		t.Fatal("the append did not wake the logger and the applier")
+	}
+}
