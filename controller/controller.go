@@ -328,9 +328,12 @@ func New(cfg Config, d Deps) (*Controller, error) {
 func (c *Controller) Run(ctx context.Context) error {
 	c.ctx = ctx
 	c.recover(ctx)
+	// The first snapshot (recovered calls, today's seeded figures) is
+	// published before Running reports the loop up: whoever waits for
+	// that and reads Snapshot must not see an empty floor.
+	c.publish()
 	close(c.running)
 	defer close(c.stopped)
-	c.publish()
 	defer c.wg.Wait()
 	evs := c.pbx.Events()
 	// One clock timer for the engine's next deadline, replaced only when an
