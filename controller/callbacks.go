@@ -266,7 +266,7 @@ func (c *Controller) onDialAheadResult(cl *call, res DialAheadResult, err error)
 func (c *Controller) connectCallback(cl *call, of *offer, v routing.Offer) {
 	if c.desk == nil {
 		of.dead = true
-		delete(c.offers, of.tag)
+		c.dropOffer(of.tag)
 		c.apply(c.engine.OfferFailed(cl.id, v.AgentID, "no callback desk", c.clk.Now()))
 		c.settlePhase(cl)
 		return
@@ -289,7 +289,7 @@ func (c *Controller) onCallbackResult(cl *call, of *offer, res CallbackResult, e
 	now := c.clk.Now()
 	stale := of.dead || c.calls[cl.id] != cl || cl.phase == phaseEnded
 	if stale {
-		delete(c.offers, of.tag)
+		c.dropOffer(of.tag)
 		if res.Answered {
 			// Connected after the offer was withdrawn: nobody expects it.
 			for _, ref := range []adapters.LegRef{res.Customer, res.Agent} {
@@ -302,7 +302,7 @@ func (c *Controller) onCallbackResult(cl *call, of *offer, res CallbackResult, e
 	}
 	if err != nil || !res.Answered {
 		of.dead = true
-		delete(c.offers, of.tag)
+		c.dropOffer(of.tag)
 		reason := res.Reason
 		if err != nil {
 			reason = err.Error()

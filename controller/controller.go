@@ -171,6 +171,11 @@ type Controller struct {
 	nodes    map[string]NodeStatus
 	ups      map[string]uint64        // per node: how often it came up (NodeState)
 	recovery map[string]recoveredCall // live calls from before a restart, by caller leg "node/id"
+
+	// callOffers indexes offers by call id, so a call's end or a withdraw
+	// finds its offers without scanning every live offer (hundreds on a big
+	// floor, at every call's end). Kept by putOffer and dropOffer only.
+	callOffers map[string]map[string]*offer
 	// hangAfterPlay: caller legs that leave with an announcement and are
 	// hung up when it finishes.
 	hangAfterPlay map[adapters.LegRef]bool
@@ -312,7 +317,7 @@ func New(cfg Config, d Deps) (*Controller, error) {
 		obs: d.Observers, desk: d.Callbacks, board: stats.New(loc, cfg.ShortAbandon), loc: loc,
 		snapEvery: 100 * time.Millisecond,
 		internal:  make(chan func(), 4096), requests: make(chan request), running: make(chan struct{}), stopped: make(chan struct{}),
-		calls: map[string]*call{}, byLeg: map[adapters.LegRef]legOwner{}, ups: map[string]uint64{}, legRecs: map[adapters.LegRef]*storage.Leg{}, offers: map[string]*offer{},
+		calls: map[string]*call{}, byLeg: map[adapters.LegRef]legOwner{}, ups: map[string]uint64{}, legRecs: map[adapters.LegRef]*storage.Leg{}, offers: map[string]*offer{}, callOffers: map[string]map[string]*offer{},
 		nodes: map[string]NodeStatus{}, recovery: map[string]recoveredCall{}, hangAfterPlay: map[adapters.LegRef]bool{},
 	}
 	c.board.SetFormula(formula)
@@ -794,7 +799,7 @@ func (c *Controller) onLegGone(ref adapters.LegRef, cause int, text string) {
 		}
 	case adapters.RoleAgent:
 		of := c.offers[own.tag]
-		delete(c.offers, own.tag)
+		c.dropOffer(own.tag)
 		if of != nil {
 			of.gone = true
 		}
@@ -832,8 +837,8 @@ func (c *Controller) settlePhase(cl *call) {
 }
 
 func (c *Controller) hasLiveOffer(callID string) bool {
-	for _, o := range c.offers {
-		if o.callID == callID && !o.dead {
+	for _, o := range c.callOffers[callID] {
+		if !o.dead {
 			return true
 		}
 	}
@@ -938,7 +943,7 @@ func (c *Controller) onReconciled(e adapters.Reconciled) {
 		if cl := c.calls[callID]; cl != nil && cl.recovered && cl.agentLeg.IsZero() && l.State == "Up" {
 			cl.agentLeg = l.Ref
 			c.byLeg[l.Ref] = legOwner{callID: cl.id, role: adapters.RoleAgent, tag: l.Tag}
-			c.offers[l.Tag] = &offer{tag: l.Tag, callID: cl.id, agentID: cl.agentID, leg: l.Ref, up: true}
+			c.putOffer(&offer{tag: l.Tag, callID: cl.id, agentID: cl.agentID, leg: l.Ref, up: true})
 			if rec, ok := cl.recLegs[l.Ref]; ok {
 				// Its row from before the stop goes on (and is closed at its hangup).
 				delete(cl.recLegs, l.Ref)
@@ -1150,7 +1155,7 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 	c.seq++
 	tag := makeTag(cl.id, v.AgentID, c.seq)
 	of := &offer{tag: tag, callID: cl.id, agentID: v.AgentID, endpoint: v.Endpoint}
-	c.offers[tag] = of
+	c.putOffer(of)
 	cl.phase = phaseRinging
 	cl.offers++
 	cl.offeredAt = now
@@ -1167,7 +1172,7 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 	if v.Endpoint == "" {
 		c.log.Error("agent has no endpoint to ring", "agent_id", v.AgentID, "call_id", cl.id)
 		of.dead = true
-		delete(c.offers, tag)
+		c.dropOffer(tag)
 		c.apply(c.engine.OfferFailed(cl.id, v.AgentID, "agent has no endpoint", now))
 		c.settlePhase(cl)
 		return
@@ -1185,7 +1190,7 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 		return err
 	}, func(err error) {
 		if err != nil {
-			delete(c.offers, tag)
+			c.dropOffer(tag)
 			if !of.dead {
 				of.dead = true
 				c.log.Warn("could not ring agent", "agent_id", v.AgentID, "call_id", cl.id, "err", err)
@@ -1211,9 +1216,38 @@ func (c *Controller) onOffer(v routing.Offer, now time.Time) {
 	})
 }
 
+// putOffer adds an offer (replacing any with its tag) to c.offers and
+// the per-call index.
+func (c *Controller) putOffer(of *offer) {
+	c.dropOffer(of.tag)
+	c.offers[of.tag] = of
+	byTag := c.callOffers[of.callID]
+	if byTag == nil {
+		byTag = map[string]*offer{}
+		c.callOffers[of.callID] = byTag
+	}
+	byTag[of.tag] = of
+}
+
+// dropOffer removes the offer with tag, if any, from c.offers and the
+// per-call index (a call's entry goes with its last offer).
+func (c *Controller) dropOffer(tag string) {
+	of := c.offers[tag]
+	if of == nil {
+		return
+	}
+	delete(c.offers, tag)
+	if byTag := c.callOffers[of.callID]; byTag != nil {
+		delete(byTag, tag)
+		if len(byTag) == 0 {
+			delete(c.callOffers, of.callID)
+		}
+	}
+}
+
 func (c *Controller) onWithdraw(v routing.Withdraw) {
-	for _, of := range c.offers {
-		if of.callID != v.CallID || of.agentID != v.AgentID || of.dead {
+	for _, of := range c.callOffers[v.CallID] {
+		if of.agentID != v.AgentID || of.dead {
 			continue
 		}
 		of.dead = true

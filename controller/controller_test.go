@@ -223,6 +223,35 @@ func (r *rig) settle() {
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
+	if !r.down {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.ctl.do(ctx, r.ctl.offerIndexErr); err != nil && !errors.Is(err, ErrNotRunning) {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// offerIndexErr says how the per-call offer index and c.offers disagree
+// (every offer indexed under its call, nothing else indexed, no empty
+// entry left behind); run in the loop.
+func (c *Controller) offerIndexErr() error {
+	n := 0
+	for callID, byTag := range c.callOffers {
+		if len(byTag) == 0 {
+			return fmt.Errorf("offer index: empty entry for call %s left behind", callID)
+		}
+		for tag, of := range byTag {
+			n++
+			if c.offers[tag] != of || of.callID != callID {
+				return fmt.Errorf("offer index: %s under call %s is not c.offers[%s] of that call", tag, callID, tag)
+			}
+		}
+	}
+	if n != len(c.offers) {
+		return fmt.Errorf("offer index holds %d offers, c.offers %d", n, len(c.offers))
+	}
+	return nil
 }
 
 // advance moves simulated time forward by d, stopping at every moment the

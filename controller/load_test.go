@@ -82,10 +82,11 @@ func startFloor(tb testing.TB, agents int, ratePerSec, speed float64) *floor {
 func (f *floor) stop() { f.cancel(); f.wg.Wait() }
 
 // sizes is the controller's per-call state, read in the loop.
-func (f *floor) sizes() (calls, legs, offers, legRecs int) {
+func (f *floor) sizes() (calls, legs, offers, legRecs int, indexErr error) {
 	done := make(chan struct{})
 	f.ctl.post(func() {
 		calls, legs, offers, legRecs = len(f.ctl.calls), len(f.ctl.byLeg), len(f.ctl.offers), len(f.ctl.legRecs)
+		indexErr = f.ctl.offerIndexErr()
 		close(done)
 	})
 	<-done
@@ -184,7 +185,10 @@ func TestLoadMemoryFlat(t *testing.T) {
 		h := heap()
 		rss := rssKB()
 		peakRSS = max(peakRSS, rss)
-		calls, legs, offers, legRecs := f.sizes()
+		calls, legs, offers, legRecs, indexErr := f.sizes()
+		if indexErr != nil {
+			t.Errorf("minute %d: %v", minute, indexErr)
+		}
 		st := f.sim.Stats()
 		q := f.ctl.Snapshot().Queues[0]
 		handled := st.Connected + st.Abandoned

@@ -135,10 +135,7 @@ func (c *Controller) endCall(cl *call, outcome, reason string, now time.Time) {
 	// the engine said: a live offer is withdrawn here (an originate still
 	// on its way is hung up when it returns, as the offer is dead; the
 	// offer leaves c.offers when its leg is gone).
-	for _, of := range c.offers {
-		if of.callID != cl.id {
-			continue
-		}
+	for _, of := range c.callOffers[cl.id] {
 		if !of.dead && !of.up {
 			of.dead = true
 			if of.cancel != nil {

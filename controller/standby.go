@@ -86,15 +86,12 @@ func (c *Controller) handOver(node string) {
 	})
 	for _, id := range ids {
 		cl := c.calls[id]
-		for tag, of := range c.offers {
-			if of.callID != id {
-				continue
-			}
+		for tag, of := range c.callOffers[id] {
 			of.dead = true
 			if of.cancel != nil {
 				of.cancel()
 			}
-			delete(c.offers, tag)
+			c.dropOffer(tag)
 			c.forgetLeg(of.leg)
 		}
 		c.forgetLeg(cl.caller)
