@@ -118,12 +118,18 @@ func runLeadSim(t *testing.T, lead time.Duration, n int) leadFigures {
 		}
 		clk.Advance(step)
 		// Let the controller and the desk act on this instant before the
-		// next: the sim has nothing due and every event it delivered was
-		// taken, two looks in a row. What still lags (a goroutine's
-		// database write) shows as at most a step or two per hop.
-		for i, calm := 0, 0; i < 100 && calm < 2; i++ {
-			time.Sleep(200 * time.Microsecond)
-			if p.Idle() && p.Delivered() == r.ctl.Received() {
+		// next: the sim has nothing due, every event it delivered was
+		// taken and no engine timer is due — three looks in a row, 1 ms
+		// apart, for as long as that takes (a capped poll let a loaded
+		// machine's lag slip the work of one step into the next ones and
+		// shrank the measured hold). The controller's own Idle is no use
+		// here: a held customer's claim renewal is a command in flight
+		// for the whole hold. The bound only stops a wedged run from
+		// hanging the suite.
+		for calm, until := 0, time.Now().Add(5*time.Second); calm < 3 && time.Now().Before(until); {
+			time.Sleep(time.Millisecond)
+			d, pending := r.ctl.NextDeadline()
+			if p.Idle() && p.Delivered() == r.ctl.Received() && (!pending || d.After(clk.Now())) {
 				calm++
 			} else {
 				calm = 0
