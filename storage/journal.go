@@ -29,9 +29,14 @@ import (
 // staging buffer and returns. Two goroutines started by Run do the rest:
 //
 //   - the logger appends staged records to a local append-only segment file
-//     and fsyncs it, at once when woken and at least every FlushInterval;
+//     and fsyncs it: FlushInterval after the first record staged since
+//     the last fsync (group commit: one fsync for every record appended
+//     meanwhile), at once for Flush or past MemoryLimit;
 //   - the applier reads batches back from the log and upserts them into
-//     the database, one transaction each, moving a checkpoint forward.
+//     the database, one transaction each, moving a checkpoint forward. It
+//     gathers for ApplyInterval after the log grew (or until BatchSize
+//     records wait, or a Flush) before a transaction, so a busy floor
+//     costs a few transactions a second rather than one per record.
 //
 // They are separate so a database that hangs (rather than refuses) never
 // holds records in memory: the log keeps being written and fsynced while
@@ -49,7 +54,15 @@ import (
 //     last version of a key wins, and batches apply in append order.
 //   - Durability window: a record is on local disk within FlushInterval of
 //     Append (10 ms by default). `kill -9` loses at most that window;
-//     everything fsynced is replayed at the next start.
+//     everything fsynced is replayed at the next start. The database
+//     follows within about FlushInterval+ApplyInterval (110 ms) while it
+//     answers; Flush skips both waits.
+//   - The checkpoint is rewritten at most every CheckpointInterval (and
+//     at the end of Run), except after a batch holding JournalApplier
+//     records (partial writes, which other owners' writes can meet on a
+//     replay): a kill -9 replays up to that much already-committed log,
+//     which rewrites the same rows (upserts in log order end at the last
+//     version).
 type Journal struct {
 	store *Store
 	opts  JournalOptions
@@ -75,9 +88,18 @@ type Journal struct {
 
 	wakeLog   chan struct{}
 	wakeApply chan struct{}
+	// stagedAt is when the first record now staged was appended (under
+	// mu; zero with nothing staged): the logger fsyncs FlushInterval after.
+	stagedAt time.Time
+	// flushWant is the highest record count a Flush waits for (under mu):
+	// while logged or applied is below it, the loops skip their gathering.
+	flushWant int64
 	// loggerTurns and applierTurns count the two loops' wake-ups (tests:
 	// an idle journal must not wake on a timer).
 	loggerTurns, applierTurns atomic.Int64
+	// logWrites and dbBatches count log write+fsyncs and database
+	// transactions (tests: records are grouped into few of each).
+	logWrites, dbBatches atomic.Int64
 
 	// logger-owned
 	seg     *os.File
@@ -87,6 +109,10 @@ type Journal struct {
 	cursorSeg int           // segment the DB cursor reads
 	cursorOff int64         // offset in it of the first uncommitted record
 	rd        *bufio.Reader // reused for every batch (reset on each file)
+	// checkpointAt is when the checkpoint was last written; checkpointDirty
+	// says the cursor moved since.
+	checkpointAt    time.Time
+	checkpointDirty bool
 
 	done chan struct{}
 }
@@ -105,8 +131,20 @@ type JournalOptions struct {
 	// BatchSize is the most records per database transaction (default 500).
 	BatchSize int
 	// FlushInterval is the longest a record stays in memory before it is
-	// fsynced to the log (default 10 ms).
+	// fsynced to the log (default 10 ms). The logger waits that long after
+	// the first record staged, so one fsync covers every record appended
+	// meanwhile.
 	FlushInterval time.Duration
+	// ApplyInterval is how long the applier gathers log after it grew
+	// before one database transaction, unless BatchSize records wait or a
+	// Flush asks (default 100 ms): the database lags the log by about that
+	// much more, durability is unchanged (the log is the durability point).
+	ApplyInterval time.Duration
+	// CheckpointInterval is the most often the applied position is
+	// rewritten (default 1 s; also at the end of Run, and after every batch
+	// holding partial writes). A stale checkpoint replays committed
+	// upserts, which rewrites the same rows.
+	CheckpointInterval time.Duration
 	// SegmentSize rotates the log file past this many bytes (default 64 MiB).
 	SegmentSize int64
 	// HealthInterval is how often an idle applier pings the database so
@@ -161,6 +199,12 @@ func NewJournal(store *Store, opts JournalOptions, log *slog.Logger) (*Journal, 
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 10 * time.Millisecond
+	}
+	if opts.ApplyInterval <= 0 {
+		opts.ApplyInterval = 100 * time.Millisecond
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = time.Second
 	}
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = 64 << 20
@@ -243,7 +287,8 @@ func (j *Journal) register(r Record) {
 }
 
 // Append queues a record for the database. It never waits on the
-// database; the record is on local disk within FlushInterval.
+// database, nor on the disk (unless the logger is MemoryLimit behind); the
+// record is on local disk within FlushInterval.
 func (j *Journal) Append(rec Record) {
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -252,12 +297,17 @@ func (j *Journal) Append(rec Record) {
 	}
 	line, _ := json.Marshal(logLine{Key: rec.JournalKey(), Val: b})
 	j.mu.Lock()
+	first := j.stagedN == 0
+	now := time.Now()
+	if first {
+		j.stagedAt = now
+	}
 	j.staged.Write(line)
 	j.staged.WriteByte('\n')
 	j.stagedN++
 	j.appended++
-	if n := len(j.marks); n == 0 || time.Since(j.marks[n-1].at) >= time.Second {
-		j.marks = append(j.marks, ageMark{upTo: j.appended, at: time.Now()})
+	if n := len(j.marks); n == 0 || now.Sub(j.marks[n-1].at) >= time.Second {
+		j.marks = append(j.marks, ageMark{upTo: j.appended, at: now})
 	} else {
 		j.marks[n-1].upTo = j.appended
 	}
@@ -269,9 +319,13 @@ func (j *Journal) Append(rec Record) {
 			j.log.Error("journal: local log write failed", "err", err)
 		}
 	}
-	select {
-	case j.wakeLog <- struct{}{}:
-	default:
+	if first {
+		// Only the first record of a group wakes the logger (which then
+		// waits out FlushInterval): the others ride on its fsync.
+		select {
+		case j.wakeLog <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -299,10 +353,14 @@ func (j *Journal) Stats() JournalStats {
 func (j *Journal) Flush(ctx context.Context) error {
 	j.mu.Lock()
 	target := j.appended
+	j.flushWant = max(j.flushWant, target)
 	j.mu.Unlock()
-	select {
-	case j.wakeLog <- struct{}{}:
-	default:
+	// Both loops skip their gathering for what Flush waits for.
+	for _, c := range []chan struct{}{j.wakeLog, j.wakeApply} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
@@ -344,17 +402,26 @@ func (j *Journal) Run(ctx context.Context) error {
 	for j.applyBatch(fctx) > 0 {
 	}
 	cancel()
+	if j.checkpointDirty {
+		j.writeCheckpoint()
+	}
 	return err
 }
 
 // runLogger fsyncs staged records to the log until ctx ends, then once more.
-// Append wakes it for every record, so it sleeps while nothing is staged: a
-// ticker here woke an idle process 100 times a second. Only a failed write
-// (disk full, say: the records are put back in staging) is retried every
-// FlushInterval until it succeeds.
+// The first record staged since the last fsync wakes it; it then waits out
+// FlushInterval from that record's Append (group commit: the records
+// appended meanwhile share the one write and fsync, instead of an fsync
+// for nearly every record on a busy floor), or less when a Flush waits.
+// It sleeps while nothing is staged: a ticker here woke an idle process
+// 100 times a second. A failed write (disk full, say: the records are put
+// back in staging) is retried every FlushInterval until it succeeds.
 func (j *Journal) runLogger(ctx context.Context) error {
 	defer j.seg.Close()
 	var retry <-chan time.Time
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
+	defer gather.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -363,28 +430,43 @@ func (j *Journal) runLogger(ctx context.Context) error {
 			}
 			return nil
 		case <-retry:
+			retry = nil
 		case <-j.wakeLog:
+		case <-gather.C:
 		}
-		retry = nil
+		j.loggerTurns.Add(1)
+		j.mu.Lock()
+		n, at, urgent := j.stagedN, j.stagedAt, j.logged < j.flushWant
+		j.mu.Unlock()
+		if n == 0 || retry != nil {
+			continue // nothing staged, or a failed write waits for its retry
+		}
+		if wait := j.opts.FlushInterval - time.Since(at); wait > 0 && !urgent {
+			gather.Reset(wait)
+			continue
+		}
 		if err := j.writeStaged(); err != nil {
 			j.log.Error("journal: local log write failed", "err", err)
 			retry = time.After(j.opts.FlushInterval)
 		}
-		j.loggerTurns.Add(1)
 	}
 }
 
 // runApplier writes the log to the database until ctx ends, backing off
 // while the database refuses, and pings it when idle. The logger wakes it
-// whenever it wrote to the log; otherwise it sleeps until the next thing
-// due — the end of a backoff, or the next health ping — rather than
-// ticking every FlushInterval (which woke an idle process 100 times a
-// second to find nothing to do).
+// whenever it wrote to the log; it then gathers for ApplyInterval (unless
+// BatchSize records wait or a Flush does) so one transaction takes what
+// the logger wrote meanwhile: a transaction per fsync was most of a busy
+// switchboard's CPU. Otherwise it sleeps until the next thing due — the
+// end of a gathering or of a backoff, a checkpoint due, or the next
+// health ping — rather than ticking every FlushInterval (which woke an
+// idle process 100 times a second to find nothing to do).
 func (j *Journal) runApplier(ctx context.Context) {
 	timer := time.NewTimer(0) // the first turn applies a backlog left by the last run at once
 	defer timer.Stop()
 	backoff := time.Duration(0)
-	var retryAt time.Time
+	var retryAt, gatherUntil time.Time
+	due, first := true, true   // the backlog at start, and after a backoff, is applied at once
 	lastContact := time.Time{} // last time the database answered or refused
 	for {
 		if time.Since(lastContact) >= j.opts.HealthInterval && !time.Now().Before(retryAt) {
@@ -398,37 +480,65 @@ func (j *Journal) runApplier(ctx context.Context) {
 		case <-j.wakeApply:
 		}
 		j.applierTurns.Add(1)
-		if !time.Now().Before(retryAt) && j.backlogOnDisk() {
-			for ctx.Err() == nil {
-				n := j.applyBatch(ctx)
-				if n != 0 {
-					lastContact = time.Now()
-				}
-				if n < 0 {
-					// Database down: back off, records stay in the log.
-					if backoff == 0 {
-						backoff = 100 * time.Millisecond
-					} else if backoff < 5*time.Second {
-						backoff *= 2
+		if now := time.Now(); !now.Before(retryAt) && j.backlogOnDisk() {
+			if !due && gatherUntil.IsZero() {
+				gatherUntil = now.Add(j.opts.ApplyInterval)
+			}
+			if due || !now.Before(gatherUntil) || j.applyNow() {
+				due, gatherUntil = false, time.Time{}
+				for ctx.Err() == nil {
+					n := j.applyBatch(ctx)
+					if n != 0 {
+						lastContact = time.Now()
 					}
-					retryAt = time.Now().Add(backoff)
-					break
-				}
-				backoff = 0
-				if n < j.opts.BatchSize {
-					break
+					if n < 0 {
+						// Database down: back off, records stay in the log.
+						if backoff == 0 {
+							backoff = 100 * time.Millisecond
+						} else if backoff < 5*time.Second {
+							backoff *= 2
+						}
+						retryAt = time.Now().Add(backoff)
+						due = true
+						break
+					}
+					backoff = 0
+					if n < j.opts.BatchSize {
+						break
+					}
 				}
 			}
 		}
+		if first {
+			// The start's backlog is applied; news from the logger gathers.
+			first, due = false, due && retryAt.After(time.Now())
+		}
+		if j.checkpointDirty && time.Since(j.checkpointAt) >= j.opts.CheckpointInterval {
+			j.writeCheckpoint()
+		}
 		// Next wake without news from the logger: a backoff's end (the
 		// backlog is retried then, and the ping waits for it), else the
-		// next health ping.
+		// end of a gathering, a checkpoint due, or the next health ping.
 		next := lastContact.Add(j.opts.HealthInterval)
 		if now := time.Now(); retryAt.After(now) {
 			next = retryAt
+		} else if !gatherUntil.IsZero() && gatherUntil.Before(next) {
+			next = gatherUntil
+		}
+		if at := j.checkpointAt.Add(j.opts.CheckpointInterval); j.checkpointDirty && at.Before(next) {
+			next = at
 		}
 		timer.Reset(time.Until(next))
 	}
+}
+
+// applyNow reports whether the applier should not wait for more log: a
+// full batch waits, or a Flush waits for records not yet applied.
+func (j *Journal) applyNow() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	done := j.stats.Written + j.skipped
+	return j.logged-done >= int64(j.opts.BatchSize) || j.flushWant > done
 }
 
 // backlogOnDisk reports whether fsynced log is waiting for the database.
@@ -477,6 +587,7 @@ func (j *Journal) writeStaged() error {
 	n := j.stagedN
 	j.staged.Reset()
 	j.stagedN = 0
+	j.stagedAt = time.Time{}
 	j.mu.Unlock()
 	if _, err := j.seg.Write(buf); err != nil {
 		// Keep the records (disk full, say): cut off what part of them
@@ -488,6 +599,7 @@ func (j *Journal) writeStaged() error {
 	}
 	j.segSize += int64(len(buf))
 	syncErr := j.seg.Sync()
+	j.logWrites.Add(1)
 	// Written is readable by the applier whether or not fsync succeeded;
 	// a failed fsync is reported, and durability of these records across
 	// a power cut is then not known.
@@ -525,6 +637,9 @@ func (j *Journal) restage(buf []byte, n int64) {
 	rest := append(buf, j.staged.Bytes()...)
 	j.staged.Reset()
 	j.staged.Write(rest)
+	if j.stagedN == 0 {
+		j.stagedAt = time.Now()
+	}
 	j.stagedN += n
 }
 
@@ -564,10 +679,11 @@ func (j *Journal) applyBatch(ctx context.Context) int {
 		}
 	}
 	if len(lines) == 0 {
-		j.advance(endSeg, endOff, curSeg, 0, skipped, nbytes)
+		j.advance(endSeg, endOff, curSeg, 0, skipped, nbytes, false)
 		return 0
 	}
-	if err := j.apply(ctx, lines); err != nil {
+	partial, err := j.apply(ctx, lines)
+	if err != nil {
 		if ctx.Err() != nil {
 			return -1
 		}
@@ -580,11 +696,13 @@ func (j *Journal) applyBatch(ctx context.Context) int {
 		j.mu.Unlock()
 		return -1
 	}
-	j.advance(endSeg, endOff, curSeg, int64(len(lines)), skipped, nbytes)
+	j.advance(endSeg, endOff, curSeg, int64(len(lines)), skipped, nbytes, partial)
 	return len(lines)
 }
 
-func (j *Journal) advance(seg int, off int64, curSeg int, n, skipped, nbytes int64) {
+// advance moves the cursor past what was applied (partial: the batch held
+// JournalApplier records).
+func (j *Journal) advance(seg int, off int64, curSeg int, n, skipped, nbytes int64, partial bool) {
 	// Segments wholly applied and no longer written are removed. A torn
 	// last line (a crash mid-write) in an older segment is passed over:
 	// nothing is appended to that segment any more.
@@ -600,7 +718,15 @@ func (j *Journal) advance(seg int, off int64, curSeg int, n, skipped, nbytes int
 	moved := seg != j.cursorSeg || off != j.cursorOff
 	j.cursorSeg, j.cursorOff = seg, off
 	if n > 0 || moved {
-		j.writeCheckpoint()
+		j.checkpointDirty = true
+		// Rewriting the checkpoint after every batch was a sixth of a
+		// busy journal's CPU; a stale one only replays committed upserts.
+		// Partial writes are checkpointed at once all the same: their
+		// replay could meet another owner's later write (a create
+		// replayed after a purge would bring the row back).
+		if partial || time.Since(j.checkpointAt) >= j.opts.CheckpointInterval {
+			j.writeCheckpoint()
+		}
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -624,8 +750,9 @@ func (j *Journal) advance(seg int, off int64, curSeg int, n, skipped, nbytes int
 }
 
 // apply upserts records, last version per key, grouped by table, in order
-// of each table's first appearance.
-func (j *Journal) apply(ctx context.Context, lines []logLine) error {
+// of each table's first appearance. partial says JournalApplier records
+// were among them.
+func (j *Journal) apply(ctx context.Context, lines []logLine) (partial bool, err error) {
 	last := map[string]int{}
 	for i, l := range lines {
 		last[l.Key] = i
@@ -663,9 +790,13 @@ func (j *Journal) apply(ctx context.Context, lines []logLine) error {
 		ordered = append(ordered, g)
 	}
 	sort.Slice(ordered, func(a, b int) bool { return ordered[a].first < ordered[b].first })
+	for _, g := range ordered {
+		partial = partial || g.rows.Type().Elem().Implements(applierType)
+	}
+	j.dbBatches.Add(1)
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return j.store.db.WithContext(tctx).Transaction(func(tx *gorm.DB) error {
+	return partial, j.store.db.WithContext(tctx).Transaction(func(tx *gorm.DB) error {
 		for _, g := range ordered {
 			if g.rows.Type().Elem().Implements(applierType) {
 				// Partial writes (RecordingWrite): each in append order.
@@ -728,6 +859,7 @@ func (j *Journal) readCheckpoint() (int, int64) {
 // writeCheckpoint records the applied position. It need not be fsynced: a
 // stale checkpoint only replays upserts that are already in the database.
 func (j *Journal) writeCheckpoint() {
+	j.checkpointAt, j.checkpointDirty = time.Now(), false
 	p := filepath.Join(j.opts.Dir, "checkpoint")
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", j.cursorSeg, j.cursorOff)), 0o644); err == nil {
