@@ -138,6 +138,10 @@ func TestJournalApplierGathersAndCheckpointsLate(t *testing.T) {
 			t.Fatalf("%d recordings after the replay, want 1", n)
 		}
 		// The end of Run writes the last position: a restart replays nothing.
+		for i := range 5 {
+			j3.Append(groupCall(i, 4))
+		}
+		flushWithin(t, j3, 10*time.Second)
 		stop3()
 		j4, _ := runJournal(t, s, dir, opts)
 		if r := j4.Stats().Replayed; r != 0 {
