@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
-	"github.com/switchboard-cc/switchboard/controller"
 	"github.com/switchboard-cc/switchboard/storage"
 )
 
@@ -63,13 +62,10 @@ func recorderChild() error {
 	if len(names) != 3 {
 		return fmt.Errorf("recorded %q", rec.commands())
 	}
-	pbx := func(e adapters.Event) controller.CallEvent {
-		return controller.CallEvent{Kind: controller.EventPBX, Node: "pbx1", PBXEvent: e}
-	}
 	observe(svc,
-		pbx(adapters.RecordingStarted{Base: adapters.Base{At: t0.Add(time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[0]}, Format: "wav"}),
-		pbx(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[0]}, Duration: 41 * time.Second}),
-		pbx(adapters.RecordingFailed{Base: adapters.Base{At: t0.Add(2 * time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[1]}, Cause: "disk full"}))
+		pbxEvent(adapters.RecordingStarted{Base: adapters.Base{At: t0.Add(time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[0]}, Format: "wav"}),
+		pbxEvent(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[0]}, Duration: 41 * time.Second}),
+		pbxEvent(adapters.RecordingFailed{Base: adapters.Base{At: t0.Add(2 * time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[1]}, Cause: "disk full"}))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		s := j.Stats()
@@ -130,7 +126,7 @@ func TestRecordingWritesSurviveKill9(t *testing.T) {
 		t.Fatalf("child did not die of SIGKILL: %v", err)
 	}
 
-	st := sqliteOutageAt(t, dsn)
+	st := openMigrated(t, dsn)
 	j, stop := runJournal(t, st, jdir)
 	if got := j.Stats().Replayed; got != 6 {
 		t.Fatalf("replayed %d writes, want the 6 the child had on disk", got)

@@ -72,13 +72,16 @@ type liveOutage struct {
 // journal keeps its own; its outages are storage's tests).
 func sqliteLive(t *testing.T) liveOutage {
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "sb.db")
-	jst := sqliteOutageAt(t, dsn)
+	jst := openMigrated(t, dsn)
 	sw := &swapStore{t: t, dsn: dsn}
 	sw.up()
 	return liveOutage{svc: sw, jst: jst, down: func(*testing.T) { sw.down() }, up: func(*testing.T) { sw.up() }}
 }
 
-func sqliteOutageAt(t *testing.T, dsn string) *storage.Store {
+// openMigrated opens a new connection to dsn and migrates it, closed when
+// the test ends.
+func openMigrated(t *testing.T, dsn string) *storage.Store {
+	t.Helper()
 	st, err := storage.Open(context.Background(), dsn, storage.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
@@ -133,10 +136,7 @@ func TestReconcileRetriedWhenDatabaseReturns(t *testing.T) {
 			j, _ := runJournal(t, db.jst, filepath.Join(t.TempDir(), "journal"))
 			rec := &recorder{}
 			cfg := Config{Queues: map[string]Policy{"support": {Mode: ModeAlways}}}
-			svc, err := New(cfg, Deps{PBX: rec, Store: db.svc, Journal: j, Log: quiet, Now: func() time.Time { return t0 }, CommandTimeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newService(t, cfg, Deps{PBX: rec, Store: db.svc, Journal: j, Now: func() time.Time { return t0 }, CommandTimeout: time.Second})
 			rctx, cancel := context.WithCancel(ctx)
 			done := make(chan struct{})
 			go func() { defer close(done); svc.Run(rctx) }()
@@ -217,25 +217,16 @@ func TestEarlierRunEventDoesNotHoldTheEventPath(t *testing.T) {
 	hs := &hangStore{Store: st, release: make(chan struct{})}
 	rec := &recorder{}
 	cfg := Config{Queues: map[string]Policy{"support": {Mode: ModeAlways}}}
-	svc, err := New(cfg, Deps{PBX: rec, Store: hs, Journal: j, Log: quiet, Now: func() time.Time { return t0 }, CommandTimeout: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	pbx := func(e adapters.Event) controller.CallEvent {
-		return controller.CallEvent{Kind: controller.EventPBX, Node: "pbx1", PBXEvent: e}
-	}
+	svc := newService(t, cfg, Deps{PBX: rec, Store: hs, Journal: j, Now: func() time.Time { return t0 }, CommandTimeout: time.Hour})
+	runService(t, svc)
 
-	svc.Observe(pbx(adapters.RecordingFinished{Base: adapters.Base{At: t0}, Recording: adapters.RecordingRef{Node: "pbx1", Name: "old-1"}, Duration: 30 * time.Second}))
+	svc.Observe(pbxEvent(adapters.RecordingFinished{Base: adapters.Base{At: t0}, Recording: adapters.RecordingRef{Node: "pbx1", Name: "old-1"}, Duration: 30 * time.Second}))
 	waitUntil(t, "the earlier run's event to read the database", func() bool { return hs.reads() == 1 })
 	svc.Observe(bridgedCall("c1", "support", "pbx1"))
 	waitUntil(t, "the call bridged behind it to be recorded", func() bool { return len(rec.names()) == 1 })
 	name := rec.names()[0]
-	svc.Observe(pbx(adapters.RecordingStarted{Base: adapters.Base{At: t0.Add(time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: name}}))
-	svc.Observe(pbx(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(11 * time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: name}, Duration: 10 * time.Second}))
+	svc.Observe(pbxEvent(adapters.RecordingStarted{Base: adapters.Base{At: t0.Add(time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: name}}))
+	svc.Observe(pbxEvent(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(11 * time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: name}, Duration: 10 * time.Second}))
 	flush(t, j)
 	waitUntil(t, "c1's recording settled behind the hanging read", func() bool {
 		recs, err := st.RecordingsOfCall(context.Background(), "c1")

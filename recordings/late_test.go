@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
-	"github.com/switchboard-cc/switchboard/controller"
 	"github.com/switchboard-cc/switchboard/storage"
 )
 
@@ -38,19 +37,13 @@ func TestLateFailureAfterFinishKeepsFinished(t *testing.T) {
 			}
 			rec := &recorder{}
 			cfg := Config{Queues: map[string]Policy{"support": {Mode: ModeAlways}}}
-			svc, err := New(cfg, Deps{PBX: rec, Store: svcStore, Journal: j, Log: quiet, Now: func() time.Time { return t0 }, CommandTimeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pbx := func(e adapters.Event) controller.CallEvent {
-				return controller.CallEvent{Kind: controller.EventPBX, Node: "pbx1", PBXEvent: e}
-			}
+			svc := newService(t, cfg, Deps{PBX: rec, Store: svcStore, Journal: j, Now: func() time.Time { return t0 }, CommandTimeout: time.Second})
 			name, id := "old-1", "rec-old"
 			if tc.thisRun {
 				observe(svc, bridgedCall("c1", "support", "pbx1"))
 				id = svc.RecordingOfAgent("1001")
 				name = rec.names()[0]
-				observe(svc, pbx(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(30 * time.Second)},
+				observe(svc, pbxEvent(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(30 * time.Second)},
 					Recording: adapters.RecordingRef{Node: "pbx1", Name: name}, Duration: 30 * time.Second}))
 				flush(t, j)
 			} else {
@@ -61,7 +54,7 @@ func TestLateFailureAfterFinishKeepsFinished(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			observe(svc, pbx(adapters.RecordingFailed{Base: adapters.Base{At: t0.Add(31 * time.Second)},
+			observe(svc, pbxEvent(adapters.RecordingFailed{Base: adapters.Base{At: t0.Add(31 * time.Second)},
 				Recording: adapters.RecordingRef{Node: "pbx1", Name: name}, Cause: "late"}))
 			flush(t, j)
 			got, err := st.Recording(context.Background(), id)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/switchboard-cc/switchboard/adapters"
-	"github.com/switchboard-cc/switchboard/controller"
 	"github.com/switchboard-cc/switchboard/storage"
 )
 
@@ -55,17 +54,8 @@ func TestBridgeNameCheckDoesNotWaitForDatabase(t *testing.T) {
 	hs := &hangNames{Store: st, release: make(chan struct{})}
 	rec := &recorder{}
 	cfg := Config{Queues: map[string]Policy{"support": {Mode: ModeAlways}}}
-	svc, err := New(cfg, Deps{PBX: rec, Store: hs, Journal: j, Log: quiet, Now: func() time.Time { return t0 }, CommandTimeout: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); svc.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	pbx := func(e adapters.Event) controller.CallEvent {
-		return controller.CallEvent{Kind: controller.EventPBX, Node: "pbx1", PBXEvent: e}
-	}
+	svc := newService(t, cfg, Deps{PBX: rec, Store: hs, Journal: j, Now: func() time.Time { return t0 }, CommandTimeout: time.Hour})
+	runService(t, svc)
 
 	// An earlier run recorded c-old this very second; the PBX's listing
 	// at the reconnect has its caller up.
@@ -76,14 +66,14 @@ func TestBridgeNameCheckDoesNotWaitForDatabase(t *testing.T) {
 		Queue: "support", Status: storage.RecordingFinished, StartedAt: t0, EndedAt: &end}); err != nil {
 		t.Fatal(err)
 	}
-	svc.Observe(pbx(adapters.Reconciled{Base: adapters.Base{At: t0}, Node: "pbx1", Legs: []adapters.LegInfo{{Ref: old.Caller}}}))
+	svc.Observe(pbxEvent(adapters.Reconciled{Base: adapters.Base{At: t0}, Node: "pbx1", Legs: []adapters.LegInfo{{Ref: old.Caller}}}))
 	svc.Observe(old)
 	waitUntil(t, "the earlier call's name check to read the database", func() bool { return len(hs.asked()) == 1 })
 
 	svc.Observe(bridgedCall("c1", "support", "pbx1"))
 	waitUntil(t, "the new call recorded while the read hangs", func() bool { return len(rec.names()) == 1 })
 	first := rec.names()[0]
-	svc.Observe(pbx(adapters.RecordingFinished{Base: adapters.Base{At: t0}, Recording: adapters.RecordingRef{Node: "pbx1", Name: first}}))
+	svc.Observe(pbxEvent(adapters.RecordingFinished{Base: adapters.Base{At: t0}, Recording: adapters.RecordingRef{Node: "pbx1", Name: first}}))
 	waitUntil(t, "the finish handled", func() bool { return svc.RecordingOfAgent("1001") == "" })
 	if _, err := svc.Start(context.Background(), "c1", "sup-1"); err != nil {
 		t.Fatal(err)

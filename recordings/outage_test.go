@@ -25,17 +25,7 @@ type outageDB struct {
 func sqliteOutage(t *testing.T) outageDB {
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "sb.db")
 	return outageDB{
-		open: func(t *testing.T) *storage.Store {
-			st, err := storage.Open(context.Background(), dsn, storage.WithLogger(quiet))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			if _, err := st.Migrate(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
+		open: func(t *testing.T) *storage.Store { return openMigrated(t, dsn) },
 		// The process's connection is gone: every read and write fails.
 		down: func(t *testing.T, st *storage.Store) { st.Close() },
 		up:   func(t *testing.T) {},
@@ -49,17 +39,7 @@ func mariadbOutage(t *testing.T) outageDB {
 		t.Fatal(err)
 	}
 	return outageDB{
-		open: func(t *testing.T) *storage.Store {
-			st, err := storage.Open(context.Background(), dsn, storage.WithLogger(quiet))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			if _, err := st.Migrate(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
+		open: func(t *testing.T) *storage.Store { return openMigrated(t, dsn) },
 		down: func(t *testing.T, _ *storage.Store) { srv.Stop() },
 		up: func(t *testing.T) {
 			if err := srv.Restart(context.Background()); err != nil {
@@ -123,10 +103,7 @@ func TestRecordingsThroughDatabaseOutageAndRestart(t *testing.T) {
 			db.down(t, st1)
 			j1, stop1 := runJournal(t, st1, jdir)
 			rec := &recorder{}
-			svc, err := New(cfg, Deps{PBX: rec, Store: st1, Journal: j1, Log: quiet, Now: func() time.Time { return t0 }, CommandTimeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newService(t, cfg, Deps{PBX: rec, Store: st1, Journal: j1, Now: func() time.Time { return t0 }, CommandTimeout: time.Second})
 			observe(svc, bridgedCall("c1", "support", "pbx1"), bridgedCall("c2", "support", "pbx1"), bridgedCall("c3", "support", "pbx1"))
 			var names []string
 			for _, c := range rec.commands() {
@@ -137,14 +114,11 @@ func TestRecordingsThroughDatabaseOutageAndRestart(t *testing.T) {
 			if len(names) != 3 {
 				t.Fatalf("calls bridged with the database away were not recorded on the PBX: %q", rec.commands())
 			}
-			pbx := func(e adapters.Event) controller.CallEvent {
-				return controller.CallEvent{Kind: controller.EventPBX, Node: "pbx1", PBXEvent: e}
-			}
 			observe(svc,
-				pbx(adapters.RecordingStarted{Base: adapters.Base{At: t0.Add(time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[0]}, Format: "wav"}),
-				pbx(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[0]}, Duration: 41 * time.Second}),
-				pbx(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(2 * time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[1]}}),
-				pbx(adapters.RecordingFailed{Base: adapters.Base{At: t0.Add(3 * time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[2]}, Cause: "disk full"}))
+				pbxEvent(adapters.RecordingStarted{Base: adapters.Base{At: t0.Add(time.Second)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[0]}, Format: "wav"}),
+				pbxEvent(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[0]}, Duration: 41 * time.Second}),
+				pbxEvent(adapters.RecordingFinished{Base: adapters.Base{At: t0.Add(2 * time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[1]}}),
+				pbxEvent(adapters.RecordingFailed{Base: adapters.Base{At: t0.Add(3 * time.Minute)}, Recording: adapters.RecordingRef{Node: "pbx1", Name: names[2]}, Cause: "disk full"}))
 			if !svc.Idle() {
 				t.Fatal("events wait for the database")
 			}
@@ -262,10 +236,7 @@ func TestPauseOpenAtEndClosedThroughOutage(t *testing.T) {
 			st1 := db.open(t)
 			j1, stop1 := runJournal(t, st1, jdir)
 			rec := &recorder{}
-			svc, err := New(cfg, Deps{PBX: rec, Store: st1, Journal: j1, Log: quiet, Now: clk, CommandTimeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newService(t, cfg, Deps{PBX: rec, Store: st1, Journal: j1, Now: clk, CommandTimeout: time.Second})
 			observe(svc, bridgedCall("c1", "support", "pbx1"))
 			id := svc.RecordingOfAgent("1001")
 			if id == "" {

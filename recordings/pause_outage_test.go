@@ -33,10 +33,7 @@ func TestPauseThroughDatabaseOutageAndRestart(t *testing.T) {
 			st1 := db.open(t)
 			j1, stop1 := runJournal(t, st1, jdir)
 			rec := &recorder{}
-			svc, err := New(cfg, Deps{PBX: rec, Store: st1, Journal: j1, Log: quiet, Now: clk, CommandTimeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newService(t, cfg, Deps{PBX: rec, Store: st1, Journal: j1, Now: clk, CommandTimeout: time.Second})
 			observe(svc, bridgedCall("c1", "support", "pbx1"))
 			id := svc.RecordingOfAgent("1001")
 			if id == "" {

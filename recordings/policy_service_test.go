@@ -75,13 +75,38 @@ func bridgedCall(id, queue, node string) controller.CallEvent {
 		Bridge: adapters.BridgeRef{Node: node, ID: "br-" + id}}
 }
 
-func recorderService(t *testing.T, cfg Config, pbx Recorder, now func() time.Time) (*Service, *storage.Store) {
+// pbxEvent wraps a PBX event of node pbx1 as the controller hands it on.
+func pbxEvent(e adapters.Event) controller.CallEvent {
+	return controller.CallEvent{Kind: controller.EventPBX, Node: "pbx1", PBXEvent: e}
+}
+
+// newService is New for tests: the quiet logger unless d names one, and
+// the test fails on an error.
+func newService(t *testing.T, cfg Config, d Deps) *Service {
 	t.Helper()
-	st := openStore(t)
-	svc, err := New(cfg, Deps{PBX: pbx, Store: st, Journal: testJournal(t, st), Log: quiet, Now: now})
+	if d.Log == nil {
+		d.Log = quiet
+	}
+	svc, err := New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc
+}
+
+// runService works the service's lanes until the test ends.
+func runService(t *testing.T, svc *Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func recorderService(t *testing.T, cfg Config, pbx Recorder, now func() time.Time) (*Service, *storage.Store) {
+	t.Helper()
+	st := openStore(t)
+	svc := newService(t, cfg, Deps{PBX: pbx, Store: st, Journal: testJournal(t, st), Now: now})
 	return svc, st
 }
 
@@ -337,10 +362,7 @@ func TestPendingAnnouncementSurvivesRestart(t *testing.T) {
 	// switchboard restarts while the announcements play: a new service on
 	// the same database and a fresh PBX link.
 	after := &recorder{}
-	svc2, err := New(cfg, Deps{PBX: after, Store: st, Journal: testJournal(t, st), Log: quiet, Now: clockNow})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc2 := newService(t, cfg, Deps{PBX: after, Store: st, Journal: testJournal(t, st), Now: clockNow})
 	now = now.Add(5 * time.Second)
 	// c1 and c2 are still up, c3 hung up meanwhile.
 	feed(svc2, "pbx1", adapters.Reconciled{Base: adapters.Base{At: now}, Node: "pbx1", Legs: []adapters.LegInfo{

@@ -69,10 +69,7 @@ func newRig(t *testing.T, cfg Config, groups []sim.AgentGroup) *rig {
 		t.Fatal(err)
 	}
 	st := openStore(t)
-	svc, err := New(cfg, Deps{PBX: p, Store: st, Journal: testJournal(t, st), Log: quiet, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newService(t, cfg, Deps{PBX: p, Store: st, Journal: testJournal(t, st), Now: clk.Now})
 	rc, err := routing.ParseRules("rules.yaml", []byte(rules))
 	if err != nil {
 		t.Fatal(err)
@@ -310,10 +307,7 @@ func directService(t *testing.T, cfg Config) (*Service, *storage.Store, *sim.PBX
 		t.Fatal(err)
 	}
 	st := openStore(t)
-	svc, err := New(cfg, Deps{PBX: p, Store: st, Journal: testJournal(t, st), Log: quiet, Now: func() time.Time { return t0.Add(time.Hour) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newService(t, cfg, Deps{PBX: p, Store: st, Journal: testJournal(t, st), Now: func() time.Time { return t0.Add(time.Hour) }})
 	return svc, st, p
 }
 
