@@ -362,3 +362,50 @@ func BenchmarkParseRulesWorstCases(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRouteWithLeadCallbacks: the full-floor arrival of
+// BenchmarkRouteCallArrival (10,000 busy agents, 1,000 queues, 50,000
+// waiting) with virtual-hold callbacks waiting under a lead time spread
+// over the queues: every decision also looks for an agent predicted free
+// for them, so this shows what lead-time callbacks add to each decision.
+func BenchmarkRouteWithLeadCallbacks(b *testing.B) {
+	for _, lead := range []int{0, 100, 1000} {
+		b.Run(fmt.Sprintf("lead-callbacks=%d", lead), func(b *testing.B) {
+			f := newBenchFloor(b, 10000, 1000, 50000, true)
+			now := t0.Add(30 * time.Second)
+			for i := range lead {
+				ds, err := f.e.EnqueueResumed(Call{ID: fmt.Sprintf("cb%d", i)}, queueName(i%1000),
+					Resume{Since: t0.Add(-time.Duration(i) * time.Millisecond), LeadTime: 20 * time.Second}, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.answer(ds, now)
+			}
+			ids := make([]string, 4096)
+			dialed := make([]string, len(ids))
+			for i := range ids {
+				ids[i] = fmt.Sprintf("n%d", i)
+				dialed[i] = strconv.Itoa(10000 + (i*7919)%1000)
+			}
+			start := t0.Add(time.Minute)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				now := start.Add(time.Duration(i) * time.Millisecond)
+				if i%1024 == 0 {
+					f.answer(f.e.Tick(now), now)
+				}
+				k := i % len(ids)
+				c := Call{ID: ids[k], DialedNumber: dialed[k], CallerNumber: "+33100000000"}
+				if _, err := f.e.Arrive(c, now); err != nil {
+					b.Fatal(err)
+				}
+				f.e.Abandoned(c.ID, now)
+			}
+			b.StopTimer()
+			reportCPU(b, cpu0)
+			runtime.KeepAlive(f)
+		})
+	}
+}
